@@ -1,0 +1,123 @@
+/**
+ * Test harness: electors on one in-memory store and one fake clock, with a record of every
+ * callback, and a helper that asserts "never two leaders" at every step of a run.
+ */
+import { Elector, type LeaderCallbacks, type LeadershipTerm, type StoppedLeadingInfo } from '../elector.js';
+import type { ElectorConfig } from '../config.js';
+import type { LeaseClient } from '../lease.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { seededRandom } from '../random.js';
+import { FakeClock } from '../testing/fake-clock.js';
+import { LeaseStore } from '../testing/lease-store.js';
+import { MemoryLeaseClient, type MemoryLeaseClientOptions } from '../testing/memory-lease-client.js';
+
+export const NS = 'default';
+export const LEASE = 'my-lease';
+
+export interface CallbackLog {
+  started: { term: LeadershipTerm; signal: AbortSignal; atMs: number; isLeaderInside: boolean; leaderInside: string }[];
+  stopped: (StoppedLeadingInfo & { atMs: number })[];
+  newLeaders: string[];
+}
+
+export interface Replica {
+  id: string;
+  elector: Elector;
+  client: MemoryLeaseClient;
+  log: CallbackLog;
+  controller: AbortController;
+  done: Promise<void> | undefined;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface World {
+  clock: FakeClock;
+  store: LeaseStore;
+  replica(id: string, options?: ReplicaOptions): Replica;
+}
+
+export interface ReplicaOptions {
+  config?: Partial<ElectorConfig>;
+  client?: MemoryLeaseClientOptions;
+  /** Use this client instead of a MemoryLeaseClient. */
+  leaseClient?: LeaseClient;
+  callbacks?: LeaderCallbacks;
+  logger?: Logger;
+}
+
+export function world(seed = 1): World {
+  const clock = new FakeClock();
+  const store = new LeaseStore({ clock });
+  let n = 0;
+  return {
+    clock,
+    store,
+    replica(id, options = {}) {
+      const client = new MemoryLeaseClient(store, { clock, ...options.client });
+      const log: CallbackLog = { started: [], stopped: [], newLeaders: [] };
+      const holder: { elector?: Elector } = {};
+      const callbacks: LeaderCallbacks = {
+        onStartedLeading: (signal, term) => {
+          log.started.push({ term, signal, atMs: clock.now(), isLeaderInside: holder.elector!.isLeader(), leaderInside: holder.elector!.getLeader() });
+          return options.callbacks?.onStartedLeading?.(signal, term);
+        },
+        onStoppedLeading: (info) => {
+          log.stopped.push({ ...info, atMs: clock.now() });
+          return options.callbacks?.onStoppedLeading?.(info);
+        },
+        onNewLeader: (identity) => {
+          log.newLeaders.push(identity);
+          return options.callbacks?.onNewLeader?.(identity);
+        },
+      };
+      const elector = new Elector(
+        {
+          identity: id,
+          leaseName: LEASE,
+          leaseNamespace: NS,
+          clock,
+          random: seededRandom(seed * 1000 + ++n),
+          followerStrategy: 'poll',
+          ...options.config,
+        },
+        options.leaseClient ?? client,
+        callbacks,
+        options.logger ?? silentLogger,
+      );
+      holder.elector = elector;
+      const replica: Replica = {
+        id,
+        elector,
+        client,
+        log,
+        controller: new AbortController(),
+        done: undefined,
+        start() {
+          replica.controller = new AbortController();
+          replica.done = elector.run(replica.controller.signal);
+        },
+        async stop() {
+          replica.controller.abort();
+          await clock.advanceUntil(() => false, 0);
+          // Let shutdown (which may wait on fake timers) finish.
+          let finished = false;
+          void replica.done?.then(() => (finished = true));
+          await clock.advanceUntil(() => finished, 60_000);
+          await replica.done;
+        },
+      };
+      return replica;
+    },
+  };
+}
+
+/** Advances time in steps, asserting at every step that at most one replica reports leadership. */
+export async function runChecked(clock: FakeClock, replicas: Replica[], ms: number, stepMs = 50): Promise<void> {
+  const end = clock.now() + ms;
+  while (clock.now() < end) {
+    await clock.advance(Math.min(stepMs, end - clock.now()));
+    const leaders = replicas.filter((r) => r.elector.isLeader()).map((r) => r.id);
+    if (leaders.length > 1) throw new Error(`two leaders at ${clock.now()} ms: ${leaders.join(', ')}`);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Time for the elector. Durations are measured on {@link Clock.now} (monotonic); wall time from
+ * {@link Clock.wallNow} is only ever written into a Lease, never compared with anything.
+ *
+ * This is the only file of the pure package that touches the real timers.
+ */
+export interface Clock {
+  /** Monotonic milliseconds (like `performance.now()`); only differences are meaningful. */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch (like `Date.now()`); used to stamp acquire/renew times. */
+  wallNow(): number;
+  /** Schedules `callback` after `delayMs`. Implementations must accept any non-negative delay. */
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Cancels a timer; cancelling a fired or cancelled timer is a no-op. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** An opaque timer handle. */
+export type TimerHandle = { readonly __timer: unique symbol } | object;
+
+/**
+ * Node fires a timer whose delay exceeds 2^31-1 ms immediately (with a warning), so longer delays
+ * are split into chunks. A Lease with a huge `leaseDurationSeconds` must not cause an early takeover.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+interface ChainedTimer {
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** The real clock: `performance.now()`, `Date.now()` and Node's timers. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout(callback, delayMs) {
+    const handle: ChainedTimer = { timer: undefined };
+    const due = performance.now() + Math.max(0, delayMs);
+    const arm = (): void => {
+      const remaining = due - performance.now();
+      if (remaining <= 0) {
+        handle.timer = undefined;
+        callback();
+        return;
+      }
+      handle.timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_DELAY_MS));
+    };
+    handle.timer = setTimeout(arm, Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY_MS));
+    return handle;
+  },
+  clearTimeout(handle) {
+    const chained = handle as ChainedTimer;
+    if (chained.timer !== undefined) clearTimeout(chained.timer);
+    chained.timer = undefined;
+  },
+};
+
+/**
+ * Resolves after `delayMs` on `clock`, or as soon as `signal` aborts (resolving, not rejecting:
+ * callers check the signal). Never leaves a timer or listener behind.
+ */
+export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, delayMs);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

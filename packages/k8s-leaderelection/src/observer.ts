@@ -1,0 +1,42 @@
+/**
+ * Diagnostics hooks, so an adapter can export metrics without the pure package depending on a
+ * metrics library. Every hook is optional; exceptions thrown by hooks are caught and logged.
+ */
+import type { ApiErrorReason } from './errors.js';
+
+/** Which step of the algorithm sent a request. */
+export type RequestPurpose = 'acquire' | 'renew' | 'release' | 'observe';
+
+/** Why a leadership term ended. */
+export type StopReason =
+  /** Renewals kept failing until the renew deadline (or the lease guarantee) ran out. */
+  | 'renew_failed'
+  /** The Lease now names another holder (someone took it or rewrote it). */
+  | 'lease_taken'
+  /** The Lease was deleted and could not be recreated by us. */
+  | 'lease_deleted'
+  /** `run()`'s signal aborted: shutdown (the lease is released unless `releaseOnCancel` is false). */
+  | 'released'
+  /** `resign()` was called. */
+  | 'resigned';
+
+export interface RequestInfo {
+  purpose: RequestPurpose;
+  verb: 'get' | 'create' | 'update';
+  durationMs: number;
+  /** Undefined on success. A Status reason, or `Timeout`/`NetworkError`/`Unknown`. */
+  errorReason?: ApiErrorReason | 'NetworkError';
+}
+
+export interface ElectorObserver {
+  /** After every API request the elector made. */
+  onRequest?(info: RequestInfo): void;
+  /** A fast-path renewal failed and the slow path (GET + PUT) was used. */
+  onSlowPath?(): void;
+  /** A renewal (or the acquisition) succeeded; `wallTimeMs` is what was written as renewTime. */
+  onRenewed?(info: { wallTimeMs: number }): void;
+  /** This replica acquired the lease; `token` is the new term's fencing token. */
+  onAcquired?(info: { token: number }): void;
+  /** A leadership term ended. */
+  onLeadershipEnded?(info: { reason: StopReason; heldMs: number }): void;
+}

@@ -1,0 +1,173 @@
+/**
+ * Pure conversions between a Lease and the leader election record, and MicroTime handling.
+ * Nothing here does I/O or reads a clock.
+ */
+import type { Lease, LeaseSpec } from './lease.js';
+
+/** client-go's LeaderElectionRecord, for a Lease. Times are epoch milliseconds (or null). */
+export interface LeaderElectionRecord {
+  /** '' when the lease is free (never acquired, or released). */
+  holderIdentity: string;
+  /** Whole seconds as written in the Lease; null when absent or unusable (see `problems`). */
+  leaseDurationSeconds: number | null;
+  acquireTimeMs: number | null;
+  renewTimeMs: number | null;
+  leaseTransitions: number;
+  strategy?: string;
+  preferredHolder?: string;
+}
+
+/** A record read from the API plus what was wrong with it, if anything. */
+export interface ParsedRecord {
+  record: LeaderElectionRecord;
+  /** Human-readable problems found (for logs): malformed content never throws. */
+  problems: string[];
+}
+
+/** The largest int32, the type of `leaseDurationSeconds` and `leaseTransitions` in the API. */
+export const MAX_INT32 = 2 ** 31 - 1;
+
+const MICROTIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * Formats epoch milliseconds as a Kubernetes MicroTime: UTC with exactly six fractional digits.
+ * The API server rejects `toISOString()`'s three digits with 400 BadRequest.
+ */
+export function formatMicroTime(epochMs: number): string {
+  const whole = Math.floor(epochMs);
+  const micros = Math.round((epochMs - whole) * 1000);
+  const iso = new Date(whole).toISOString(); // 2024-05-01T12:34:56.123Z
+  return `${iso.slice(0, 23)}${String(Math.min(micros, 999)).padStart(3, '0')}Z`;
+}
+
+/** True for a MicroTime exactly as the API server writes it (six digits, UTC). */
+export function isStrictMicroTime(value: string): boolean {
+  return STRICT_MICROTIME.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/**
+ * Parses RFC 3339 times leniently (any number of fractional digits, `Z` or an offset, a Date
+ * object as client-node sometimes hands out). Returns epoch milliseconds with microsecond
+ * precision, or null when unparsable.
+ */
+export function parseMicroTime(value: unknown): number | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
+  if (typeof value !== 'string') return null;
+  const match = MICROTIME.exec(value.trim());
+  if (!match) return null;
+  const [, y, mo, d, h, mi, s, frac = '', zone] = match;
+  const base = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${zone === 'Z' ? 'Z' : normaliseZone(zone!)}`);
+  if (Number.isNaN(base)) return null;
+  const fractionMs = frac === '' ? 0 : Number(`0.${frac}`) * 1000;
+  return base + Math.floor(fractionMs * 1000) / 1000;
+}
+
+function normaliseZone(zone: string): string {
+  return zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+}
+
+/**
+ * Reads the record from a Lease, tolerating anything the API might return: a missing spec is an
+ * empty (free) record; a non-string holder, unparsable times, and non-positive or non-integer
+ * durations are reported in `problems` and replaced by safe values.
+ */
+export function recordFromLease(lease: Lease | undefined | null): ParsedRecord {
+  const problems: string[] = [];
+  const spec: Partial<LeaseSpec> = isObject(lease?.spec) ? (lease.spec as LeaseSpec) : {};
+  if (lease != null && !isObject(lease.spec)) problems.push('lease has no spec');
+
+  let holderIdentity = '';
+  const rawHolder = spec.holderIdentity;
+  if (typeof rawHolder === 'string') {
+    holderIdentity = rawHolder;
+  } else if (rawHolder != null) {
+    // Someone wrote garbage: treat the lease as held by an unknown holder, never as free.
+    holderIdentity = `<invalid holderIdentity: ${typeof rawHolder}>`;
+    problems.push(`holderIdentity is a ${typeof rawHolder}, not a string`);
+  }
+
+  let leaseDurationSeconds: number | null = null;
+  const rawDuration = spec.leaseDurationSeconds;
+  if (rawDuration != null) {
+    if (typeof rawDuration === 'number' && Number.isInteger(rawDuration) && rawDuration > 0) {
+      leaseDurationSeconds = rawDuration;
+    } else {
+      problems.push(`leaseDurationSeconds ${JSON.stringify(rawDuration)} is not a positive integer`);
+    }
+  }
+
+  const acquireTimeMs = readTime(spec.acquireTime, 'acquireTime', problems);
+  const renewTimeMs = readTime(spec.renewTime, 'renewTime', problems);
+
+  let leaseTransitions = 0;
+  const rawTransitions = spec.leaseTransitions;
+  if (rawTransitions != null) {
+    if (typeof rawTransitions === 'number' && Number.isInteger(rawTransitions) && rawTransitions >= 0) {
+      leaseTransitions = Math.min(rawTransitions, MAX_INT32);
+    } else {
+      problems.push(`leaseTransitions ${JSON.stringify(rawTransitions)} is not a non-negative integer`);
+    }
+  }
+
+  const record: LeaderElectionRecord = { holderIdentity, leaseDurationSeconds, acquireTimeMs, renewTimeMs, leaseTransitions };
+  if (typeof spec.strategy === 'string') record.strategy = spec.strategy;
+  if (typeof spec.preferredHolder === 'string') record.preferredHolder = spec.preferredHolder;
+  return { record, problems };
+}
+
+function readTime(value: unknown, field: string, problems: string[]): number | null {
+  if (value == null) return null;
+  const parsed = parseMicroTime(value);
+  if (parsed === null) problems.push(`${field} ${JSON.stringify(value)} is not a valid time`);
+  return parsed;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Writes a record into a Lease spec (MicroTime with six digits). */
+export function specFromRecord(record: LeaderElectionRecord): LeaseSpec {
+  const spec: LeaseSpec = {
+    holderIdentity: record.holderIdentity,
+    leaseDurationSeconds: record.leaseDurationSeconds,
+    acquireTime: record.acquireTimeMs === null ? null : formatMicroTime(record.acquireTimeMs),
+    renewTime: record.renewTimeMs === null ? null : formatMicroTime(record.renewTimeMs),
+    leaseTransitions: record.leaseTransitions,
+  };
+  if (record.strategy !== undefined) spec.strategy = record.strategy;
+  if (record.preferredHolder !== undefined) spec.preferredHolder = record.preferredHolder;
+  return spec;
+}
+
+/**
+ * A Lease carrying `record`, based on `existing` (keeps its metadata, so the update is a
+ * compare-and-swap on its resourceVersion) or a new one.
+ */
+export function leaseWithRecord(
+  record: LeaderElectionRecord,
+  target: { name: string; namespace: string },
+  existing?: Lease,
+): Lease {
+  const metadata = existing?.metadata ? { ...existing.metadata } : { name: target.name, namespace: target.namespace };
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata,
+    spec: { ...(isObject(existing?.spec) ? existing.spec : {}), ...specFromRecord(record) },
+  };
+}
+
+/** True when two records would be written identically (client-go compares the raw record). */
+export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): boolean {
+  return (
+    a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds &&
+    a.acquireTimeMs === b.acquireTimeMs &&
+    a.renewTimeMs === b.renewTimeMs &&
+    a.leaseTransitions === b.leaseTransitions &&
+    a.strategy === b.strategy &&
+    a.preferredHolder === b.preferredHolder
+  );
+}

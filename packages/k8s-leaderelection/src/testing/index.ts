@@ -1,0 +1,22 @@
+/**
+ * @leasekit/k8s-leaderelection/testing: test leader-only logic without a cluster.
+ * A fake clock, a seeded random source, the in-memory Lease store (the same one behind the
+ * embedded API server) and a LeaseClient over it with injectable latency and failures.
+ */
+export { FakeClock, settle } from './fake-clock.js';
+export type { FakeClockOptions } from './fake-clock.js';
+export { LeaseStore, LEASE_STRATEGIES, leaseErrors } from './lease-store.js';
+export type {
+  DeleteOptions,
+  LeaseList,
+  LeaseStoreOptions,
+  ListOptions,
+  PatchType,
+  WatchFilter,
+  WatchHandle,
+  WatchListener,
+  WriteResult,
+} from './lease-store.js';
+export { MemoryLeaseClient } from './memory-lease-client.js';
+export type { Fault, MemoryCall, MemoryLeaseClientOptions, MemoryVerb } from './memory-lease-client.js';
+export { seededRandom } from '../random.js';

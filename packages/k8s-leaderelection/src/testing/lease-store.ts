@@ -1,0 +1,575 @@
+/**
+ * An in-memory Lease store with the Kubernetes API server's semantics: resourceVersion
+ * compare-and-swap, uid preconditions, validation with Status-shaped errors carrying the real
+ * `reason` and `code`, MicroTime checks, and watch fan-out with a bounded history (410 Gone
+ * beyond it). The testing kit's LeaseClient and the embedded API server both sit on this one
+ * implementation.
+ */
+import { systemClock, type Clock } from '../clock.js';
+import { ApiError, makeStatus, type KubeStatus } from '../errors.js';
+import { isDnsLabel, isDnsSubdomain } from '../config.js';
+import type { Lease, LeaseEventRecord, LeaseWatchEvent } from '../lease.js';
+import { MAX_INT32 } from '../record.js';
+
+const GROUP = 'coordination.k8s.io';
+const RESOURCE = 'leases';
+const QUALIFIED = `${RESOURCE}.${GROUP}`;
+const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
+const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
+/** Lease strategies the API accepts (coordination.k8s.io/v1). */
+export const LEASE_STRATEGIES = ['OldestEmulationVersion'] as const;
+
+export interface LeaseStoreOptions {
+  /** Stamps creationTimestamp. @default the system clock */
+  clock?: Clock;
+  /** How many past watch events are kept for resuming; older resourceVersions get 410 Gone. @default 1000 */
+  historyLimit?: number;
+}
+
+export interface ListOptions {
+  /** Only this Lease (`fieldSelector=metadata.name=...`). */
+  name?: string;
+  /** At most this many items; the rest is reachable with `continue`. */
+  limit?: number;
+  /** The token from a previous page's `metadata.continue`. */
+  continue?: string;
+}
+
+export interface LeaseList {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'LeaseList';
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: Lease[];
+}
+
+export interface WatchFilter {
+  /** undefined means every namespace. */
+  namespace?: string;
+  name?: string;
+  /** Resume after this version; undefined, '' or '0' start with ADDED events for the current state. */
+  resourceVersion?: string;
+}
+
+export type WatchListener = (event: LeaseWatchEvent) => void;
+
+export interface WatchHandle {
+  /** Stops delivery; idempotent. */
+  stop(): void;
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+/** Patch flavours: merge and strategic merge are the same for a Lease (it has no keyed lists). */
+export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
+
+export interface WriteResult {
+  lease: Lease;
+  /** True when the write created the object (PUT to a missing name, apply). */
+  created: boolean;
+}
+
+interface HistoryEntry {
+  rv: number;
+  namespace: string;
+  name: string;
+  event: LeaseWatchEvent;
+}
+
+interface Watcher {
+  filter: WatchFilter;
+  listener: WatchListener;
+  onClose: (() => void) | undefined;
+  active: boolean;
+}
+
+/** Deep copy through JSON, so callers can never alias stored state. */
+function clone<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function details(name: string | undefined, extra?: KubeStatus['details']): KubeStatus['details'] {
+  return { ...(name !== undefined ? { name } : {}), group: GROUP, kind: RESOURCE, ...extra };
+}
+
+/** Status errors exactly as the real API server words them. */
+export const leaseErrors = {
+  notFound: (name: string) =>
+    new ApiError(makeStatus(404, 'NotFound', `${QUALIFIED} "${name}" not found`, details(name))),
+  alreadyExists: (name: string) =>
+    new ApiError(makeStatus(409, 'AlreadyExists', `${QUALIFIED} "${name}" already exists`, details(name))),
+  conflict: (name: string) =>
+    new ApiError(
+      makeStatus(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${QUALIFIED} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        details(name),
+      ),
+    ),
+  preconditionFailed: (name: string, detail: string) =>
+    new ApiError(
+      makeStatus(409, 'Conflict', `Operation cannot be fulfilled on ${QUALIFIED} "${name}": ${detail}`, details(name)),
+    ),
+  invalid: (name: string, causes: { reason: string; message: string; field: string }[]) =>
+    new ApiError(
+      makeStatus(
+        422,
+        'Invalid',
+        `Lease.coordination.k8s.io "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+        { name, group: GROUP, kind: 'Lease', causes },
+      ),
+    ),
+  badRequest: (message: string) => new ApiError(makeStatus(400, 'BadRequest', message)),
+  gone: (message: string) => new ApiError(makeStatus(410, 'Expired', message)),
+  internal: (message: string) => new ApiError(makeStatus(500, 'InternalError', message)),
+};
+
+/** Checks the wire-level types the real server's JSON decoder enforces (400 BadRequest). */
+function decodeCheck(lease: unknown): asserts lease is Lease {
+  const prefix = 'Lease in version "v1" cannot be handled as a Lease:';
+  if (!isRecord(lease)) throw leaseErrors.badRequest(`${prefix} the body is not a JSON object`);
+  if (lease.metadata !== undefined && lease.metadata !== null && !isRecord(lease.metadata)) {
+    throw leaseErrors.badRequest(`${prefix} metadata must be an object`);
+  }
+  if (lease.spec === undefined || lease.spec === null) return;
+  if (!isRecord(lease.spec)) throw leaseErrors.badRequest(`${prefix} spec must be an object`);
+  const spec = lease.spec;
+  for (const field of ['holderIdentity', 'strategy', 'preferredHolder'] as const) {
+    const v = spec[field];
+    if (v != null && typeof v !== 'string') {
+      throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${typeof v} into Go struct field LeaseSpec.spec.${field} of type string`);
+    }
+  }
+  for (const field of ['leaseDurationSeconds', 'leaseTransitions'] as const) {
+    const v = spec[field];
+    if (v == null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v > MAX_INT32 || v < -MAX_INT32 - 1) {
+      throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${JSON.stringify(v)} into Go struct field LeaseSpec.spec.${field} of type int32`);
+    }
+  }
+  for (const field of ['acquireTime', 'renewTime'] as const) {
+    const v = spec[field];
+    if (v == null) continue;
+    if (typeof v !== 'string' || !STRICT_MICROTIME.test(v) || Number.isNaN(Date.parse(v))) {
+      throw leaseErrors.badRequest(`${prefix} parsing time ${JSON.stringify(v)} as "${MICROTIME_LAYOUT}": cannot parse as a MicroTime`);
+    }
+  }
+}
+
+/** Field validation (422 Invalid with causes), like the API server's ValidateLease. */
+function validate(lease: Lease, name: string): void {
+  const causes: { reason: string; message: string; field: string }[] = [];
+  if (!isDnsSubdomain(name)) {
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'metadata.name',
+      message: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    });
+  }
+  const spec = lease.spec ?? {};
+  if (spec.leaseDurationSeconds != null && spec.leaseDurationSeconds <= 0) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'spec.leaseDurationSeconds', message: `Invalid value: ${spec.leaseDurationSeconds}: must be greater than 0` });
+  }
+  if (spec.leaseTransitions != null && spec.leaseTransitions < 0) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'spec.leaseTransitions', message: `Invalid value: ${spec.leaseTransitions}: must be greater than or equal to 0` });
+  }
+  if (spec.strategy != null && spec.strategy !== '' && !(LEASE_STRATEGIES as readonly string[]).includes(spec.strategy)) {
+    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.strategy', message: `Unsupported value: ${JSON.stringify(spec.strategy)}: supported values: ${LEASE_STRATEGIES.map((s) => `"${s}"`).join(', ')}` });
+  }
+  if (spec.preferredHolder != null && spec.preferredHolder !== '' && (spec.strategy == null || spec.strategy === '')) {
+    causes.push({ reason: 'FieldValueForbidden', field: 'spec.preferredHolder', message: 'Forbidden: may only be specified if `strategy` is defined' });
+  }
+  if (causes.length > 0) throw leaseErrors.invalid(name, causes);
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isRecord(patch)) return clone(patch);
+  const result: Record<string, unknown> = isRecord(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+/** RFC 6902 JSON patch, the operations kubectl uses (add, replace, remove, test, copy, move). */
+function jsonPatch(target: unknown, ops: unknown): unknown {
+  if (!Array.isArray(ops)) throw leaseErrors.badRequest('json patch must be an array of operations');
+  let doc = clone(target);
+  const parse = (path: unknown): string[] => {
+    if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw leaseErrors.badRequest(`invalid json patch path ${JSON.stringify(path)}`);
+    return path === '' ? [] : path.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  };
+  const parentOf = (parts: string[]): [Record<string, unknown> | unknown[], string] => {
+    let node: unknown = doc;
+    for (const part of parts.slice(0, -1)) {
+      node = Array.isArray(node) ? node[Number(part)] : isRecord(node) ? node[part] : undefined;
+      if (node === undefined) throw leaseErrors.badRequest(`json patch path not found: /${parts.join('/')}`);
+    }
+    if (!isRecord(node) && !Array.isArray(node)) throw leaseErrors.badRequest(`json patch path not found: /${parts.join('/')}`);
+    return [node, parts[parts.length - 1] ?? ''];
+  };
+  const read = (parts: string[]): unknown => {
+    const [parent, key] = parentOf(parts);
+    return Array.isArray(parent) ? parent[Number(key)] : parent[key];
+  };
+  const write = (parts: string[], value: unknown, insert: boolean): void => {
+    if (parts.length === 0) {
+      doc = value;
+      return;
+    }
+    const [parent, key] = parentOf(parts);
+    if (Array.isArray(parent)) {
+      const index = key === '-' ? parent.length : Number(key);
+      if (insert) parent.splice(index, 0, value);
+      else parent[index] = value;
+    } else parent[key] = value;
+  };
+  const remove = (parts: string[]): void => {
+    const [parent, key] = parentOf(parts);
+    if (Array.isArray(parent)) parent.splice(Number(key), 1);
+    else {
+      if (!(key in parent)) throw leaseErrors.badRequest(`json patch: nothing to remove at /${parts.join('/')}`);
+      delete parent[key];
+    }
+  };
+  for (const raw of ops) {
+    if (!isRecord(raw)) throw leaseErrors.badRequest('json patch operation must be an object');
+    const path = parse(raw.path);
+    switch (raw.op) {
+      case 'add':
+        write(path, clone(raw.value), true);
+        break;
+      case 'replace':
+        if (read(path) === undefined) throw leaseErrors.badRequest(`json patch: nothing to replace at ${String(raw.path)}`);
+        write(path, clone(raw.value), false);
+        break;
+      case 'remove':
+        remove(path);
+        break;
+      case 'test':
+        if (JSON.stringify(read(path)) !== JSON.stringify(raw.value)) {
+          throw new ApiError(makeStatus(422, 'Invalid', `json patch test operation failed at ${String(raw.path)}`));
+        }
+        break;
+      case 'copy':
+      case 'move': {
+        const from = parse(raw.from);
+        const value = clone(read(from));
+        if (raw.op === 'move') remove(from);
+        write(path, value, true);
+        break;
+      }
+      default:
+        throw leaseErrors.badRequest(`json patch: unknown operation ${JSON.stringify(raw.op)}`);
+    }
+  }
+  return doc;
+}
+
+/**
+ * The store. All methods are synchronous and throw {@link ApiError}s; watch listeners are called
+ * asynchronously (in a microtask), in resourceVersion order.
+ */
+export class LeaseStore {
+  private readonly clock: Clock;
+  private readonly historyLimit: number;
+  private readonly leases = new Map<string, Lease>();
+  private readonly history: HistoryEntry[] = [];
+  private readonly watchers = new Set<Watcher>();
+  /** Events recorded through {@link recordEvent}, oldest first. */
+  readonly events: LeaseEventRecord[] = [];
+  private revision = 0;
+  private uidCounter = 0;
+  /** Oldest resourceVersion a watch may resume from; older ones get 410 Gone. */
+  private compactedRevision = 0;
+
+  constructor(options: LeaseStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.historyLimit = Math.max(1, options.historyLimit ?? 1000);
+  }
+
+  /** The store's current resourceVersion. */
+  get resourceVersion(): string {
+    return String(this.revision);
+  }
+
+  get(namespace: string, name: string): Lease {
+    const lease = this.leases.get(key(namespace, name));
+    if (!lease) throw leaseErrors.notFound(name);
+    return clone(lease);
+  }
+
+  /** Peeks without cloning or throwing (tests reading state). */
+  peek(namespace: string, name: string): Lease | undefined {
+    const lease = this.leases.get(key(namespace, name));
+    return lease ? clone(lease) : undefined;
+  }
+
+  list(namespace: string | undefined, options: ListOptions = {}): LeaseList {
+    const all = [...this.leases.entries()]
+      .filter(([k, lease]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || lease.metadata?.name === options.name))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    let start = 0;
+    if (options.continue) {
+      const decoded = Number(Buffer.from(options.continue, 'base64').toString('utf8'));
+      if (!Number.isInteger(decoded) || decoded < 0) throw leaseErrors.badRequest('invalid continue token');
+      start = decoded;
+    }
+    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+    const page = all.slice(start, start + limit);
+    const list: LeaseList = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'LeaseList',
+      metadata: { resourceVersion: this.resourceVersion },
+      items: page.map(([, lease]) => clone(lease)),
+    };
+    const next = start + page.length;
+    if (next < all.length) {
+      list.metadata.continue = Buffer.from(String(next)).toString('base64');
+      list.metadata.remainingItemCount = all.length - next;
+    }
+    return list;
+  }
+
+  create(namespace: string, body: unknown): Lease {
+    decodeCheck(body);
+    const name = this.checkNamespaceAndName(namespace, body, undefined);
+    if (body.metadata?.resourceVersion) {
+      throw leaseErrors.internal('resourceVersion should not be set on objects to be created');
+    }
+    validate(body, name);
+    if (this.leases.has(key(namespace, name))) throw leaseErrors.alreadyExists(name);
+    return this.insert(namespace, name, body);
+  }
+
+  /** PUT: compare-and-swap on resourceVersion; creates when the name is missing and no resourceVersion is given. */
+  update(namespace: string, name: string, body: unknown): WriteResult {
+    decodeCheck(body);
+    this.checkNamespaceAndName(namespace, body, name);
+    const current = this.leases.get(key(namespace, name));
+    const rv = body.metadata?.resourceVersion;
+    if (!current) {
+      if (rv) throw leaseErrors.notFound(name);
+      validate(body, name);
+      return { lease: this.insert(namespace, name, body), created: true };
+    }
+    if (!rv) {
+      throw leaseErrors.invalid(name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+    }
+    const uid = body.metadata?.uid;
+    if (uid && uid !== current.metadata?.uid) {
+      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
+    }
+    if (rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
+    validate(body, name);
+    return { lease: this.replace(namespace, name, current, body), created: false };
+  }
+
+  /** PATCH: merge / strategic merge / JSON patch on the current object; apply creates when missing. */
+  patch(namespace: string, name: string, patch: unknown, type: PatchType): WriteResult {
+    const current = this.leases.get(key(namespace, name));
+    if (!current && type !== 'apply') throw leaseErrors.notFound(name);
+    const base: Lease = current ? clone(current) : { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } };
+    const patched = type === 'json' ? jsonPatch(base, patch) : mergePatch(base, patch);
+    decodeCheck(patched);
+    this.checkNamespaceAndName(namespace, patched, name);
+    const rv = patched.metadata?.resourceVersion;
+    if (current && rv && rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
+    const uid = patched.metadata?.uid;
+    if (current && uid && uid !== current.metadata?.uid) {
+      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
+    }
+    validate(patched, name);
+    if (!current) {
+      if (patched.metadata) delete patched.metadata.resourceVersion;
+      return { lease: this.insert(namespace, name, patched), created: true };
+    }
+    return { lease: this.replace(namespace, name, current, patched), created: false };
+  }
+
+  delete(namespace: string, name: string, options: DeleteOptions = {}): Lease {
+    const current = this.leases.get(key(namespace, name));
+    if (!current) throw leaseErrors.notFound(name);
+    const pre = options.preconditions ?? {};
+    if (pre.uid && pre.uid !== current.metadata?.uid) {
+      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== current.metadata?.resourceVersion) {
+      throw leaseErrors.preconditionFailed(name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion ?? ''}`);
+    }
+    this.leases.delete(key(namespace, name));
+    const deleted = clone(current);
+    deleted.metadata = { ...deleted.metadata, resourceVersion: String(++this.revision) };
+    this.publish(namespace, name, { type: 'DELETED', object: deleted });
+    return clone(deleted);
+  }
+
+  /** Deletes every Lease in the namespace (every Lease when undefined); returns what was deleted. */
+  deleteCollection(namespace: string | undefined): Lease[] {
+    const victims = this.list(namespace).items;
+    return victims.map((lease) => this.delete(lease.metadata?.namespace ?? '', lease.metadata?.name ?? ''));
+  }
+
+  /**
+   * Watches Leases. Throws 410 (reason `Expired`, like the real server's "too old resource
+   * version") when `resourceVersion` predates the retained history.
+   */
+  watch(filter: WatchFilter, listener: WatchListener, onClose?: () => void): WatchHandle {
+    const watcher: Watcher = { filter, listener, onClose, active: true };
+    const rv = filter.resourceVersion;
+    let backlog: LeaseWatchEvent[];
+    if (rv === undefined || rv === '' || rv === '0') {
+      backlog = this.list(filter.namespace, filter.name !== undefined ? { name: filter.name } : {}).items.map((lease) => ({ type: 'ADDED' as const, object: lease }));
+    } else {
+      const from = Number(rv);
+      if (!Number.isInteger(from) || from < 0) throw leaseErrors.badRequest(`invalid resourceVersion ${JSON.stringify(rv)}`);
+      if (from < this.compactedRevision) {
+        throw leaseErrors.gone(`too old resource version: ${from} (${this.compactedRevision})`);
+      }
+      backlog = this.history.filter((h) => h.rv > from && matches(filter, h.namespace, h.name)).map((h) => clone(h.event));
+    }
+    this.watchers.add(watcher);
+    for (const event of backlog) this.deliver(watcher, event);
+    return {
+      stop: () => {
+        watcher.active = false;
+        this.watchers.delete(watcher);
+      },
+    };
+  }
+
+  /** Number of open watches (tests check that clients clean up). */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  /** Drops history so that watches resuming before the current version get 410 Gone. */
+  compact(): void {
+    this.history.length = 0;
+    this.compactedRevision = this.revision;
+  }
+
+  /** Ends every open watch stream (its `onClose` runs; no more events). Returns how many ended. */
+  stopAllWatches(): number {
+    const ended = [...this.watchers];
+    this.watchers.clear();
+    for (const watcher of ended) {
+      watcher.active = false;
+      queueMicrotask(() => watcher.onClose?.());
+    }
+    return ended.length;
+  }
+
+  /** Records a Kubernetes Event (what `recordEvents` produces); kept in {@link events}. */
+  recordEvent(event: LeaseEventRecord): void {
+    this.events.push({ ...event });
+  }
+
+  private checkNamespaceAndName(namespace: string, body: Lease, pathName: string | undefined): string {
+    if (!isDnsLabel(namespace)) throw leaseErrors.badRequest(`invalid namespace ${JSON.stringify(namespace)}`);
+    const bodyNamespace = body.metadata?.namespace;
+    if (bodyNamespace && bodyNamespace !== namespace) {
+      throw leaseErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const name = body.metadata?.name;
+    if (pathName !== undefined) {
+      if (name && name !== pathName) throw leaseErrors.badRequest(`the name of the object (${name}) does not match the name on the URL (${pathName})`);
+      return pathName;
+    }
+    if (typeof name !== 'string' || name === '') {
+      throw new ApiError(
+        makeStatus(422, 'Invalid', 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value: name or generateName is required', {
+          group: GROUP,
+          kind: 'Lease',
+          causes: [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }],
+        }),
+      );
+    }
+    return name;
+  }
+
+  private insert(namespace: string, name: string, body: Lease): Lease {
+    const stored: Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        ...clone(body.metadata ?? {}),
+        name,
+        namespace,
+        uid: this.nextUid(),
+        resourceVersion: String(++this.revision),
+        creationTimestamp: new Date(Math.floor(this.clock.wallNow() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      },
+      spec: clone(body.spec ?? {}),
+    };
+    this.leases.set(key(namespace, name), stored);
+    this.publish(namespace, name, { type: 'ADDED', object: clone(stored) });
+    return clone(stored);
+  }
+
+  private replace(namespace: string, name: string, current: Lease, body: Lease): Lease {
+    const meta = current.metadata ?? {};
+    const next: Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        ...clone(body.metadata ?? {}),
+        name,
+        namespace,
+        uid: meta.uid,
+        creationTimestamp: meta.creationTimestamp,
+        resourceVersion: meta.resourceVersion,
+      },
+      spec: clone(body.spec ?? {}),
+    };
+    // A byte-identical update is a no-op on the real server: no new resourceVersion, no event.
+    if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
+    next.metadata!.resourceVersion = String(++this.revision);
+    this.leases.set(key(namespace, name), next);
+    this.publish(namespace, name, { type: 'MODIFIED', object: clone(next) });
+    return clone(next);
+  }
+
+  private nextUid(): string {
+    const n = (++this.uidCounter).toString(16).padStart(12, '0');
+    return `00000000-0000-4000-8000-${n}`;
+  }
+
+  private publish(namespace: string, name: string, event: LeaseWatchEvent): void {
+    this.history.push({ rv: this.revision, namespace, name, event });
+    if (this.history.length > this.historyLimit) {
+      const dropped = this.history.shift();
+      if (dropped) this.compactedRevision = dropped.rv;
+    }
+    for (const watcher of this.watchers) {
+      if (matches(watcher.filter, namespace, name)) this.deliver(watcher, clone(event));
+    }
+  }
+
+  private deliver(watcher: Watcher, event: LeaseWatchEvent): void {
+    queueMicrotask(() => {
+      if (!watcher.active) return;
+      try {
+        watcher.listener(event);
+      } catch {
+        // A listener's own failure is its business; other watchers still get their events.
+      }
+    });
+  }
+}
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function matches(filter: WatchFilter, namespace: string, name: string): boolean {
+  return (filter.namespace === undefined || filter.namespace === namespace) && (filter.name === undefined || filter.name === name);
+}
