@@ -665,6 +665,11 @@ export class Elector {
     if (this.leading) this.armGuardTimer();
   }
 
+  /**
+   * Defence in depth: renew rounds are already capped at the guarantee, so the loop itself ends
+   * the term in time; this timer keeps "the leadership signal aborts at the guarantee deadline at
+   * the latest" true whatever the loop is awaiting.
+   */
   private armGuardTimer(): void {
     this.disarmGuardTimer();
     const delay = this.guardedUntil - this.clock.now();
