@@ -102,7 +102,8 @@ export interface ResignOptions {
   readonly cooldownMs?: number;
 }
 
-interface Observation {
+/** What this process saw of the lease, and when (its own monotonic time). */
+export interface Observation {
   record: LeaderElectionRecord;
   /** The object as read (its metadata makes the next write a compare-and-swap). */
   lease: Lease;
@@ -544,7 +545,7 @@ export class Elector {
       if (interrupted) return interrupted;
 
       // One round: retry every retry period until the renew deadline (or the guarantee) passes.
-      const roundDeadline = Math.min(this.clock.now() + this.config.renewDeadlineMs, this.guardedUntil);
+      const roundDeadline = this.renewRoundDeadline(this.clock.now());
       this.sawNotFoundWhileRenewing = false;
       for (;;) {
         const outcome = await this.tryAcquireOrRenew('renew', roundDeadline, either);
@@ -626,7 +627,7 @@ export class Elector {
         continue;
       }
       const observation = this.observe(current);
-      if (observation.record.holderIdentity !== this.config.identity) {
+      if (!this.mayRelease(observation.record)) {
         this.log.info('Not releasing the lease: it is no longer ours', { holder: observation.record.holderIdentity });
         return;
       }
@@ -656,13 +657,32 @@ export class Elector {
     });
   }
 
+  /** Only a lease that still names us may be released (protected for test variants only). */
+  protected mayRelease(record: LeaderElectionRecord): boolean {
+    return record.holderIdentity === this.config.identity;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // The lease guarantee: isLeader() and the leadership signal end by sentAt + guarded duration.
 
   private extendGuarantee(sentAt: number): void {
-    const r = this.config.maxClockDriftRate;
-    this.guardedUntil = sentAt + (this.config.leaseDurationMs * (1 - 2 * r)) / (1 + r);
+    this.guardedUntil = this.guaranteeUntil(sentAt);
     if (this.leading) this.armGuardTimer();
+  }
+
+  /**
+   * Until when a renewal sent at `sentAtMs` guarantees leadership: the lease duration, less a
+   * margin for our clock running slow and a follower's running fast (each by at most r).
+   * Protected only so tests can build deliberately unsafe variants; do not override in production.
+   */
+  protected guaranteeUntil(sentAtMs: number): number {
+    const r = this.config.maxClockDriftRate;
+    return sentAtMs + (this.config.leaseDurationMs * (1 - 2 * r)) / (1 + r);
+  }
+
+  /** The deadline of a renew round started at `roundStartMs` (protected for test variants only). */
+  protected renewRoundDeadline(roundStartMs: number): number {
+    return Math.min(roundStartMs + this.config.renewDeadlineMs, this.guardedUntil);
   }
 
   /**
@@ -718,7 +738,8 @@ export class Elector {
     return obs.atMs + durationMs;
   }
 
-  private isExpired(obs: Observation): boolean {
+  /** Whether the observed lease has expired (protected for test variants only). */
+  protected isExpired(obs: Observation): boolean {
     return this.expiresAtMs(obs) <= this.clock.now();
   }
 

@@ -3,7 +3,7 @@
  * Pure: no event bus, no metrics library. See the README for a runnable example.
  */
 export { Elector } from './elector.js';
-export type { ElectorSnapshot, LeaderCallbacks, LeadershipTerm, ResignOptions, StoppedLeadingInfo } from './elector.js';
+export type { ElectorSnapshot, LeaderCallbacks, LeadershipTerm, Observation, ResignOptions, StoppedLeadingInfo } from './elector.js';
 export {
   DEFAULT_LEASE_DURATION_MS,
   DEFAULT_MAX_CLOCK_DRIFT_RATE,
