@@ -34,6 +34,8 @@ export const systemClock: Clock = {
   wallNow: () => Date.now(),
   setTimeout(callback, delayMs) {
     const handle: ChainedTimer = { timer: undefined };
+    // NaN would re-arm forever; treat it like 0 (fire as soon as possible).
+    if (Number.isNaN(delayMs)) delayMs = 0;
     const due = performance.now() + Math.max(0, delayMs);
     const arm = (): void => {
       const remaining = due - performance.now();
@@ -61,12 +63,18 @@ export const systemClock: Clock = {
 export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
+    let timer: TimerHandle | undefined;
+    let finished = false;
     const done = (): void => {
-      clock.clearTimeout(timer);
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = clock.setTimeout(done, delayMs);
     signal?.addEventListener('abort', done, { once: true });
+    // A clock may call back synchronously (a delay of 0 in a custom clock): `done` copes.
+    timer = clock.setTimeout(done, delayMs);
+    if (finished) clock.clearTimeout(timer);
   });
 }

@@ -33,7 +33,7 @@ import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
 import type { RequestPurpose, StopReason } from './observer.js';
 import { boundedSignal, raceAbort } from './request.js';
-import { leaseWithRecord, recordFromLease, sameRecord, type LeaderElectionRecord } from './record.js';
+import { MAX_INT32, leaseWithRecord, recordFromLease, sameRecord, type LeaderElectionRecord } from './record.js';
 import { LeaseFollower } from './follower.js';
 
 /** One leadership term, handed to `onStartedLeading` and readable while leading. */
@@ -138,7 +138,8 @@ export class Elector {
   private sawNotFoundWhileRenewing = false;
   private retryAfterMs = 0;
   private lastFailure = '';
-  private readonly problemsLogged = new Set<string>();
+  /** The last malformed-content report logged, so a bad Lease is reported once, not every poll. */
+  private lastProblems = '';
   private readonly background = new Set<Promise<unknown>>();
   private wake: (() => void) | undefined;
   /** The watch reported the Lease deleted (cleared by the next observation). */
@@ -161,7 +162,7 @@ export class Elector {
       this.client = client;
     } else {
       throw new ConfigError(
-        'CLIENT_MISSING',
+        'CLIENT_INVALID',
         'client',
         'client must be a KubeConfig from @kubernetes/client-node or a LeaseClient (get, create and update methods)',
       );
@@ -440,7 +441,9 @@ export class Elector {
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: now,
       renewTimeMs: now,
-      leaseTransitions: previous ? previous.leaseTransitions + 1 : 0,
+      // int32 in the API; at the (theoretical) limit the token stops increasing rather than the
+      // write failing forever.
+      leaseTransitions: previous ? Math.min(previous.leaseTransitions + 1, MAX_INT32) : 0,
     };
     if (previous?.strategy !== undefined) record.strategy = previous.strategy;
     if (previous?.preferredHolder !== undefined) record.preferredHolder = previous.preferredHolder;
@@ -717,8 +720,8 @@ export class Elector {
     const { record, problems } = recordFromLease(lease);
     if (problems.length > 0) {
       const key = problems.join('; ');
-      if (!this.problemsLogged.has(key)) {
-        this.problemsLogged.add(key);
+      if (key !== this.lastProblems) {
+        this.lastProblems = key;
         this.log.warn('Malformed lease content; treating it conservatively', { problems });
       }
     }
@@ -890,7 +893,9 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 
 function normaliseError(err: unknown): Error {
   if (err instanceof LeaseKitError) return err;
-  if (err instanceof Error && err.name === 'AbortError') return new RequestTimeoutError('request aborted', { cause: err });
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return new RequestTimeoutError(err.message || 'request aborted', { cause: err });
+  }
   if (err instanceof Error) return new NetworkError(err.message, { cause: err });
   return new NetworkError(String(err));
 }

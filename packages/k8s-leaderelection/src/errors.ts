@@ -18,6 +18,7 @@ export class LeaseKitError extends Error {
 export type ConfigErrorCode =
   | 'CONFIG_MISSING'
   | 'CLIENT_MISSING'
+  | 'CLIENT_INVALID'
   | 'IDENTITY_EMPTY'
   | 'LEASE_NAME_EMPTY'
   | 'LEASE_NAMESPACE_EMPTY'

@@ -3,6 +3,7 @@
  * It bounds every request (client-node has no timeout of its own), maps `ApiException` to
  * {@link ApiError} by the Status `reason`, and turns connection failures into NetworkError.
  */
+import { randomInt } from 'node:crypto';
 import { ApiException, CoordinationV1Api, CoreV1Api, Watch, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
 import { ApiError, NetworkError, RequestTimeoutError, makeStatus, type KubeStatus } from './errors.js';
 import type { Lease, LeaseClient, LeaseEventRecord, RequestOptions, WatchOptions } from './lease.js';
@@ -70,7 +71,12 @@ export function mapClientError(err: unknown, signal?: AbortSignal): Error {
   }
   if (signal?.aborted) {
     const reason: unknown = signal.reason;
-    return reason instanceof Error ? reason : new RequestTimeoutError('request aborted', { cause: err });
+    // AbortSignal.timeout() and a bare abort() leave a DOMException (TimeoutError / AbortError,
+    // with a numeric `code`) as the reason. Passed through, a timed-out request surfaced as a
+    // DOMException and the elector counted it as a NetworkError. Only a caller's own reason passes.
+    if (reason instanceof Error && !isDomAbortReason(reason)) return reason;
+    const timedOut = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError';
+    return new RequestTimeoutError(timedOut ? 'request timed out' : 'request aborted', { cause: reason ?? err });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new NetworkError(message, { cause: err });
@@ -109,7 +115,7 @@ export class KubeLeaseClient implements LeaseClient {
     const body = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${event.leaseName}.${(BigInt(Math.floor(event.timeMs)) * 1_000_000n).toString(16)}`, namespace: event.namespace },
+      metadata: { name: eventName(event), namespace: event.namespace },
       involvedObject: {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
@@ -175,6 +181,20 @@ export class KubeLeaseClient implements LeaseClient {
       throw mapClientError(err, signal);
     }
   }
+}
+
+/**
+ * client-go's `<object>.<unix nanoseconds in hex>`. We only have milliseconds, so the sub-millisecond
+ * digits are random: with whole milliseconds, the old leader's "stopped leading" and the new
+ * leader's "became leader" in the same millisecond had one name and the second got AlreadyExists.
+ */
+function eventName(event: LeaseEventRecord): string {
+  const nanos = BigInt(Math.max(0, Math.floor(event.timeMs))) * 1_000_000n + BigInt(randomInt(1_000_000));
+  return `${event.leaseName}.${nanos.toString(16)}`;
+}
+
+function isDomAbortReason(reason: Error): boolean {
+  return reason.name === 'AbortError' || reason.name === 'TimeoutError';
 }
 
 function isAbortError(err: unknown): boolean {

@@ -40,12 +40,18 @@ export function toSafeLogger(logger: Logger | undefined, context: LogFields = {}
   const target: Logger = logger ?? defaultLogger;
   const pino = isPinoLike(target);
   const make = (level: Level) => (message: string, fields?: LogFields) => {
-    const fn = target[level];
-    if (typeof fn !== 'function') return;
-    const merged = { ...context, ...fields };
+    // Everything inside the try, the level lookup too (a getter or a proxy may throw), and an
+    // async logger's rejection is caught: an unhandled rejection would crash the process.
     try {
-      if (pino) (fn as unknown as (f: LogFields, m: string) => void).call(target, merged, message);
-      else fn.call(target, message, merged);
+      const fn = target[level];
+      if (typeof fn !== 'function') return;
+      const merged = { ...context, ...fields };
+      const result: unknown = pino
+        ? (fn as unknown as (f: LogFields, m: string) => unknown).call(target, merged, message)
+        : (fn as (m: string, f: LogFields) => unknown).call(target, message, merged);
+      if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, () => undefined);
+      }
     } catch {
       // A broken logger must never take leader election down with it.
     }

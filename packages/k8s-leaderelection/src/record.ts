@@ -43,7 +43,8 @@ export function formatMicroTime(epochMs: number): string {
 
 /** True for a MicroTime exactly as the API server writes it (six digits, UTC). */
 export function isStrictMicroTime(value: string): boolean {
-  return STRICT_MICROTIME.test(value) && !Number.isNaN(Date.parse(value));
+  // parseMicroTime also rejects impossible dates (2024-02-31), which Date.parse accepts.
+  return STRICT_MICROTIME.test(value) && parseMicroTime(value) !== null;
 }
 
 /**
@@ -57,10 +58,17 @@ export function parseMicroTime(value: unknown): number | null {
   const match = MICROTIME.exec(value.trim());
   if (!match) return null;
   const [, y, mo, d, h, mi, s, frac = '', zone] = match;
-  const base = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${zone === 'Z' ? 'Z' : normaliseZone(zone!)}`);
+  const wallClock = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+  // V8 rolls impossible dates over (2024-02-31 becomes March 2, hour 24 the next day) where Go,
+  // and so the API server, rejects them: an impossible date is garbage, not some other time.
+  const asUtc = Date.parse(`${wallClock}Z`);
+  if (Number.isNaN(asUtc) || new Date(asUtc).toISOString().slice(0, 19) !== wallClock) return null;
+  const base = Date.parse(`${wallClock}${zone === 'Z' ? 'Z' : normaliseZone(zone!)}`);
   if (Number.isNaN(base)) return null;
-  const fractionMs = frac === '' ? 0 : Number(`0.${frac}`) * 1000;
-  return base + Math.floor(fractionMs * 1000) / 1000;
+  // Whole microseconds from the digits themselves: flooring `Number('0.000021') * 1e6` gave 20
+  // for about one fraction in eight, so format -> parse -> format did not round-trip.
+  const micros = Number(frac.slice(0, 6).padEnd(6, '0'));
+  return base + micros / 1000;
 }
 
 function normaliseZone(zone: string): string {
@@ -92,8 +100,11 @@ export function recordFromLease(lease: Lease | undefined | null): ParsedRecord {
   if (rawDuration != null) {
     if (typeof rawDuration === 'number' && Number.isInteger(rawDuration) && rawDuration > 0) {
       leaseDurationSeconds = rawDuration;
+      // Beyond int32 no API server could have stored it. Keep it (a longer wait is the safe side:
+      // never an early takeover) but say so.
+      if (rawDuration > MAX_INT32) problems.push(`leaseDurationSeconds ${rawDuration} is larger than an int32`);
     } else {
-      problems.push(`leaseDurationSeconds ${JSON.stringify(rawDuration)} is not a positive integer`);
+      problems.push(`leaseDurationSeconds ${preview(rawDuration)} is not a positive integer`);
     }
   }
 
@@ -105,8 +116,9 @@ export function recordFromLease(lease: Lease | undefined | null): ParsedRecord {
   if (rawTransitions != null) {
     if (typeof rawTransitions === 'number' && Number.isInteger(rawTransitions) && rawTransitions >= 0) {
       leaseTransitions = Math.min(rawTransitions, MAX_INT32);
+      if (rawTransitions > MAX_INT32) problems.push(`leaseTransitions ${rawTransitions} is larger than an int32`);
     } else {
-      problems.push(`leaseTransitions ${JSON.stringify(rawTransitions)} is not a non-negative integer`);
+      problems.push(`leaseTransitions ${preview(rawTransitions)} is not a non-negative integer`);
     }
   }
 
@@ -119,8 +131,22 @@ export function recordFromLease(lease: Lease | undefined | null): ParsedRecord {
 function readTime(value: unknown, field: string, problems: string[]): number | null {
   if (value == null) return null;
   const parsed = parseMicroTime(value);
-  if (parsed === null) problems.push(`${field} ${JSON.stringify(value)} is not a valid time`);
+  if (parsed === null) problems.push(`${field} ${preview(value)} is not a valid time`);
   return parsed;
+}
+
+/**
+ * A value for a problem message, cut short: problems are logged, and a lease carrying a megabyte
+ * of garbage must not turn into megabyte log lines.
+ */
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(typeof value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

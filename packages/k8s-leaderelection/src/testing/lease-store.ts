@@ -8,7 +8,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import { ApiError, makeStatus, type KubeStatus } from '../errors.js';
 import { isDnsLabel, isDnsSubdomain } from '../config.js';
-import type { Lease, LeaseEventRecord, LeaseWatchEvent } from '../lease.js';
+import type { Lease, LeaseEventRecord, LeaseWatchEvent, ObjectMeta } from '../lease.js';
 import { MAX_INT32 } from '../record.js';
 
 const GROUP = 'coordination.k8s.io';
@@ -16,6 +16,8 @@ const RESOURCE = 'leases';
 const QUALIFIED = `${RESOURCE}.${GROUP}`;
 const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
 const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
+const DNS_SUBDOMAIN_MESSAGE =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 /** Lease strategies the API accepts (coordination.k8s.io/v1). */
 export const LEASE_STRATEGIES = ['OldestEmulationVersion'] as const;
 
@@ -24,6 +26,11 @@ export interface LeaseStoreOptions {
   clock?: Clock;
   /** How many past watch events are kept for resuming; older resourceVersions get 410 Gone. @default 1000 */
   historyLimit?: number;
+  /**
+   * How many Event objects are kept; the oldest go first (the real server expires them after an
+   * hour). {@link LeaseStore.events} is not affected. @default 1000
+   */
+  eventLimit?: number;
 }
 
 export interface ListOptions {
@@ -70,6 +77,49 @@ export interface WriteResult {
   created: boolean;
 }
 
+/**
+ * A core/v1 Event as JSON: the fields kubectl shows and leasekit writes are typed, the rest is kept
+ * as sent. The store keeps these so `kubectl get events` against the embedded server works.
+ */
+export interface KubeEvent {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  involvedObject?: {
+    apiVersion?: string;
+    kind?: string;
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    fieldPath?: string;
+  };
+  reason?: string;
+  message?: string;
+  type?: string;
+  source?: { component?: string; host?: string };
+  firstTimestamp?: string | null;
+  lastTimestamp?: string | null;
+  eventTime?: string | null;
+  count?: number;
+  reportingComponent?: string;
+  reportingInstance?: string;
+  [key: string]: unknown;
+}
+
+export interface EventList {
+  apiVersion: 'v1';
+  kind: 'EventList';
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: KubeEvent[];
+}
+
+/** Paging options for {@link LeaseStore.listEvents}. */
+export interface EventListOptions {
+  limit?: number;
+  continue?: string;
+}
+
 interface HistoryEntry {
   rv: number;
   namespace: string;
@@ -97,6 +147,15 @@ function details(name: string | undefined, extra?: KubeStatus['details']): KubeS
   return { ...(name !== undefined ? { name } : {}), group: GROUP, kind: RESOURCE, ...extra };
 }
 
+/**
+ * Joins field errors the way the API server's error aggregate prints them: one error alone, several
+ * in brackets (`[a: ..., b: ...]`).
+ */
+function aggregate(causes: readonly { message: string; field: string }[]): string {
+  const parts = causes.map((c) => `${c.field}: ${c.message}`);
+  return parts.length === 1 ? parts[0]! : `[${parts.join(', ')}]`;
+}
+
 /** Status errors exactly as the real API server words them. */
 export const leaseErrors = {
   notFound: (name: string) =>
@@ -118,22 +177,59 @@ export const leaseErrors = {
     ),
   invalid: (name: string, causes: { reason: string; message: string; field: string }[]) =>
     new ApiError(
-      makeStatus(
-        422,
-        'Invalid',
-        `Lease.coordination.k8s.io "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
-        { name, group: GROUP, kind: 'Lease', causes },
-      ),
+      makeStatus(422, 'Invalid', `Lease.coordination.k8s.io "${name}" is invalid: ${aggregate(causes)}`, {
+        name,
+        group: GROUP,
+        kind: 'Lease',
+        causes,
+      }),
     ),
+  /**
+   * The update-without-resourceVersion error. The API server builds it from the resource, not the
+   * kind (a known oddity of its generic registry), so it reads `leases.coordination.k8s.io`.
+   */
+  resourceVersionRequired: (name: string) => {
+    const causes = [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }];
+    return new ApiError(
+      makeStatus(422, 'Invalid', `${QUALIFIED} "${name}" is invalid: ${aggregate(causes)}`, { name, group: GROUP, kind: RESOURCE, causes }),
+    );
+  },
   badRequest: (message: string) => new ApiError(makeStatus(400, 'BadRequest', message)),
   gone: (message: string) => new ApiError(makeStatus(410, 'Expired', message)),
   internal: (message: string) => new ApiError(makeStatus(500, 'InternalError', message)),
+};
+
+/**
+ * True for what Go's `time.Parse` accepts in the MicroTime layout: exactly six fractional digits,
+ * and a date that exists. `Date.parse` rolls 2024-02-31 over into March; Go rejects it.
+ */
+function isMicroTime(value: string): boolean {
+  if (!STRICT_MICROTIME.test(value)) return false;
+  const wallClock = value.slice(0, 19);
+  const asUtc = Date.parse(`${wallClock}Z`);
+  return !Number.isNaN(asUtc) && new Date(asUtc).toISOString().slice(0, 19) === wallClock;
+}
+
+/** Status errors for core/v1 Events (core group: no group in the messages and details). */
+export const eventErrors = {
+  notFound: (name: string) => new ApiError(makeStatus(404, 'NotFound', `events "${name}" not found`, { name, kind: 'events' })),
+  alreadyExists: (name: string) =>
+    new ApiError(makeStatus(409, 'AlreadyExists', `events "${name}" already exists`, { name, kind: 'events' })),
+  invalid: (name: string, causes: { reason: string; message: string; field: string }[]) =>
+    new ApiError(makeStatus(422, 'Invalid', `Event "${name}" is invalid: ${aggregate(causes)}`, { name, kind: 'Event', causes })),
 };
 
 /** Checks the wire-level types the real server's JSON decoder enforces (400 BadRequest). */
 function decodeCheck(lease: unknown): asserts lease is Lease {
   const prefix = 'Lease in version "v1" cannot be handled as a Lease:';
   if (!isRecord(lease)) throw leaseErrors.badRequest(`${prefix} the body is not a JSON object`);
+  // apiVersion and kind may be omitted (the URL says what the body is) but must not contradict it.
+  if (lease.apiVersion != null && lease.apiVersion !== '' && lease.apiVersion !== `${GROUP}/v1`) {
+    throw leaseErrors.badRequest(`the API version in the data (${String(lease.apiVersion)}) does not match the expected API version (${GROUP}/v1)`);
+  }
+  if (lease.kind != null && lease.kind !== '' && lease.kind !== 'Lease') {
+    throw leaseErrors.badRequest(`${prefix} no kind ${JSON.stringify(String(lease.kind))} is registered for version "${GROUP}/v1"`);
+  }
   if (lease.metadata !== undefined && lease.metadata !== null && !isRecord(lease.metadata)) {
     throw leaseErrors.badRequest(`${prefix} metadata must be an object`);
   }
@@ -156,7 +252,7 @@ function decodeCheck(lease: unknown): asserts lease is Lease {
   for (const field of ['acquireTime', 'renewTime'] as const) {
     const v = spec[field];
     if (v == null) continue;
-    if (typeof v !== 'string' || !STRICT_MICROTIME.test(v) || Number.isNaN(Date.parse(v))) {
+    if (typeof v !== 'string' || !isMicroTime(v)) {
       throw leaseErrors.badRequest(`${prefix} parsing time ${JSON.stringify(v)} as "${MICROTIME_LAYOUT}": cannot parse as a MicroTime`);
     }
   }
@@ -169,7 +265,7 @@ function validate(lease: Lease, name: string): void {
     causes.push({
       reason: 'FieldValueInvalid',
       field: 'metadata.name',
-      message: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}`,
     });
   }
   const spec = lease.spec ?? {};
@@ -288,12 +384,20 @@ export class LeaseStore {
   readonly events: LeaseEventRecord[] = [];
   private revision = 0;
   private uidCounter = 0;
+  /** Event objects, by namespace/name, oldest first. */
+  private readonly eventObjects = new Map<string, KubeEvent>();
+  private readonly eventLimit: number;
+  // Events count on their own, so that recording one never shifts Lease resourceVersions or uids.
+  private eventRevision = 0;
+  private eventUidCounter = 0;
+  private generatedNames = 0;
   /** Oldest resourceVersion a watch may resume from; older ones get 410 Gone. */
   private compactedRevision = 0;
 
   constructor(options: LeaseStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.historyLimit = Math.max(1, options.historyLimit ?? 1000);
+    this.eventLimit = Math.max(1, options.eventLimit ?? 1000);
   }
 
   /** The store's current resourceVersion. */
@@ -317,26 +421,13 @@ export class LeaseStore {
     const all = [...this.leases.entries()]
       .filter(([k, lease]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || lease.metadata?.name === options.name))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    let start = 0;
-    if (options.continue) {
-      const decoded = Number(Buffer.from(options.continue, 'base64').toString('utf8'));
-      if (!Number.isInteger(decoded) || decoded < 0) throw leaseErrors.badRequest('invalid continue token');
-      start = decoded;
-    }
-    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
-    const page = all.slice(start, start + limit);
-    const list: LeaseList = {
+    const { page, more } = paginate(all, options);
+    return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'LeaseList',
-      metadata: { resourceVersion: this.resourceVersion },
+      metadata: { resourceVersion: this.resourceVersion, ...more },
       items: page.map(([, lease]) => clone(lease)),
     };
-    const next = start + page.length;
-    if (next < all.length) {
-      list.metadata.continue = Buffer.from(String(next)).toString('base64');
-      list.metadata.remainingItemCount = all.length - next;
-    }
-    return list;
   }
 
   create(namespace: string, body: unknown): Lease {
@@ -362,7 +453,7 @@ export class LeaseStore {
       return { lease: this.insert(namespace, name, body), created: true };
     }
     if (!rv) {
-      throw leaseErrors.invalid(name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+      throw leaseErrors.resourceVersionRequired(name);
     }
     const uid = body.metadata?.uid;
     if (uid && uid !== current.metadata?.uid) {
@@ -468,9 +559,136 @@ export class LeaseStore {
     return ended.length;
   }
 
-  /** Records a Kubernetes Event (what `recordEvents` produces); kept in {@link events}. */
+  /**
+   * Records a Kubernetes Event (what `recordEvents` produces); kept in {@link events}, and as an
+   * Event object (like client-go's recorder would create) for {@link listEvents}.
+   */
   recordEvent(event: LeaseEventRecord): void {
     this.events.push({ ...event });
+    const time = new Date(Math.floor(event.timeMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    // client-go names events "<object>.<unix nanoseconds in hex>".
+    let name = `${event.leaseName}.${(BigInt(Math.max(0, Math.floor(event.timeMs))) * 1_000_000n).toString(16)}`;
+    for (let n = 1; this.eventObjects.has(key(event.namespace, name)); n++) name = `${name.replace(/-\d+$/, '')}-${n}`;
+    this.insertEvent(event.namespace, name, {
+      involvedObject: {
+        apiVersion: `${GROUP}/v1`,
+        kind: 'Lease',
+        name: event.leaseName,
+        namespace: event.namespace,
+        ...(event.leaseUid !== undefined ? { uid: event.leaseUid } : {}),
+      },
+      reason: event.reason,
+      message: event.message,
+      type: event.type,
+      source: { component: event.reportingInstance },
+      firstTimestamp: time,
+      lastTimestamp: time,
+      count: 1,
+      reportingComponent: 'leasekit',
+      reportingInstance: event.reportingInstance,
+    });
+  }
+
+  /**
+   * POST of a core/v1 Event, validated like the API server does. An Event about a Lease is also
+   * appended to {@link events}, so tests see events the same way whichever client recorded them.
+   */
+  createEvent(namespace: string, body: unknown): KubeEvent {
+    const event = decodeEvent(body);
+    if (!isDnsLabel(namespace)) throw leaseErrors.badRequest(`invalid namespace ${JSON.stringify(namespace)}`);
+    const meta = event.metadata ?? {};
+    if (meta.namespace && meta.namespace !== namespace) {
+      throw leaseErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    let name = typeof meta.name === 'string' ? meta.name : '';
+    if (name === '' && typeof meta.generateName === 'string' && meta.generateName !== '') {
+      // The real server appends five random characters; a counter keeps tests reproducible.
+      name = `${meta.generateName}${(++this.generatedNames).toString(36).padStart(5, '0')}`;
+    }
+    if (meta.resourceVersion) throw leaseErrors.internal('resourceVersion should not be set on objects to be created');
+    validateEvent(event, name, namespace);
+    if (this.eventObjects.has(key(namespace, name))) throw eventErrors.alreadyExists(name);
+    const stored = this.insertEvent(namespace, name, event);
+    if (stored.involvedObject?.kind === 'Lease') this.events.push(leaseEventRecordOf(stored, namespace, this.clock.wallNow()));
+    return stored;
+  }
+
+  /** GET of one Event. */
+  getEvent(namespace: string, name: string): KubeEvent {
+    const event = this.eventObjects.get(key(namespace, name));
+    if (!event) throw eventErrors.notFound(name);
+    return clone(event);
+  }
+
+  /** LIST of Events in a namespace (every namespace when undefined), paged like {@link list}. */
+  listEvents(namespace: string | undefined, options: EventListOptions = {}): EventList {
+    const all = [...this.eventObjects.entries()]
+      .filter(([k]) => namespace === undefined || k.startsWith(`${namespace}/`))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const { page, more } = paginate(all, options);
+    return {
+      apiVersion: 'v1',
+      kind: 'EventList',
+      metadata: { resourceVersion: String(this.eventRevision), ...more },
+      items: page.map(([, event]) => clone(event)),
+    };
+  }
+
+  /** PATCH of an Event (client-go's recorder patches `count` and `lastTimestamp` of repeats). */
+  patchEvent(namespace: string, name: string, patch: unknown, type: PatchType): KubeEvent {
+    const current = this.eventObjects.get(key(namespace, name));
+    if (!current) throw eventErrors.notFound(name);
+    const patched = decodeEvent(type === 'json' ? jsonPatch(clone(current), patch) : mergePatch(clone(current), patch));
+    if (patched.metadata?.name && patched.metadata.name !== name) {
+      throw leaseErrors.badRequest(`the name of the object (${patched.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const rv = patched.metadata?.resourceVersion;
+    if (rv && rv !== current.metadata?.resourceVersion) {
+      throw new ApiError(
+        makeStatus(409, 'Conflict', `Operation cannot be fulfilled on events "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: 'events' }),
+      );
+    }
+    validateEvent(patched, name, namespace);
+    const next: KubeEvent = {
+      ...patched,
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { ...patched.metadata, name, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: String(++this.eventRevision) },
+    };
+    this.eventObjects.set(key(namespace, name), next);
+    return clone(next);
+  }
+
+  /** DELETE of an Event; returns what was deleted. */
+  deleteEvent(namespace: string, name: string): KubeEvent {
+    const current = this.eventObjects.get(key(namespace, name));
+    if (!current) throw eventErrors.notFound(name);
+    this.eventObjects.delete(key(namespace, name));
+    return clone(current);
+  }
+
+  private insertEvent(namespace: string, name: string, body: KubeEvent): KubeEvent {
+    const stored: KubeEvent = {
+      ...clone(body),
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        ...clone(body.metadata ?? {}),
+        name,
+        namespace,
+        uid: `00000000-0000-4000-9000-${(++this.eventUidCounter).toString(16).padStart(12, '0')}`,
+        resourceVersion: String(++this.eventRevision),
+        creationTimestamp: new Date(Math.floor(this.clock.wallNow() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      },
+    };
+    delete stored.metadata!.generateName;
+    this.eventObjects.set(key(namespace, name), stored);
+    while (this.eventObjects.size > this.eventLimit) {
+      const oldest = this.eventObjects.keys().next().value;
+      if (oldest === undefined) break;
+      this.eventObjects.delete(oldest);
+    }
+    return clone(stored);
   }
 
   private checkNamespaceAndName(namespace: string, body: Lease, pathName: string | undefined): string {
@@ -572,4 +790,72 @@ function key(namespace: string, name: string): string {
 
 function matches(filter: WatchFilter, namespace: string, name: string): boolean {
   return (filter.namespace === undefined || filter.namespace === namespace) && (filter.name === undefined || filter.name === name);
+}
+
+/** Cuts one page out of sorted entries; `continue` tokens are opaque offsets. */
+function paginate<T>(all: [string, T][], options: { limit?: number; continue?: string }): {
+  page: [string, T][];
+  more: { continue?: string; remainingItemCount?: number };
+} {
+  let start = 0;
+  if (options.continue) {
+    const decoded = Number(Buffer.from(options.continue, 'base64').toString('utf8'));
+    if (!Number.isInteger(decoded) || decoded < 0) throw leaseErrors.badRequest('invalid continue token');
+    start = decoded;
+  }
+  const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+  const page = all.slice(start, start + limit);
+  const next = start + page.length;
+  if (next >= all.length) return { page, more: {} };
+  return { page, more: { continue: Buffer.from(String(next)).toString('base64'), remainingItemCount: all.length - next } };
+}
+
+/** The decoding checks for an Event body (400 BadRequest), like {@link decodeCheck} for a Lease. */
+function decodeEvent(body: unknown): KubeEvent {
+  const prefix = 'Event in version "v1" cannot be handled as a Event:';
+  if (!isRecord(body)) throw leaseErrors.badRequest(`${prefix} the body is not a JSON object`);
+  if (body.apiVersion != null && body.apiVersion !== '' && body.apiVersion !== 'v1') {
+    throw leaseErrors.badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (v1)`);
+  }
+  if (body.kind != null && body.kind !== '' && body.kind !== 'Event') {
+    throw leaseErrors.badRequest(`${prefix} no kind ${JSON.stringify(String(body.kind))} is registered for version "v1"`);
+  }
+  for (const field of ['metadata', 'involvedObject', 'source'] as const) {
+    if (body[field] != null && !isRecord(body[field])) throw leaseErrors.badRequest(`${prefix} ${field} must be an object`);
+  }
+  if (body.count != null && (typeof body.count !== 'number' || !Number.isInteger(body.count))) {
+    throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${JSON.stringify(body.count)} into Go struct field Event.count of type int32`);
+  }
+  return body as KubeEvent;
+}
+
+/** The API server's checks on a core/v1 Event that matter here (422 Invalid). */
+function validateEvent(event: KubeEvent, name: string, namespace: string): void {
+  const causes: { reason: string; message: string; field: string }[] = [];
+  if (name === '') {
+    causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
+  } else if (!isDnsSubdomain(name)) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}` });
+  }
+  const involvedNamespace = event.involvedObject?.namespace;
+  if (involvedNamespace && involvedNamespace !== namespace) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'involvedObject.namespace', message: `Invalid value: ${JSON.stringify(involvedNamespace)}: does not match event.namespace` });
+  }
+  if (causes.length > 0) throw eventErrors.invalid(name, causes);
+}
+
+/** The {@link LeaseEventRecord} view of an Event object about a Lease. */
+function leaseEventRecordOf(event: KubeEvent, namespace: string, nowMs: number): LeaseEventRecord {
+  const stamped = [event.eventTime, event.lastTimestamp, event.firstTimestamp].find((t): t is string => typeof t === 'string' && t !== '');
+  const parsed = stamped === undefined ? Number.NaN : Date.parse(stamped);
+  return {
+    namespace,
+    leaseName: event.involvedObject?.name ?? '',
+    ...(event.involvedObject?.uid !== undefined ? { leaseUid: event.involvedObject.uid } : {}),
+    type: event.type === 'Warning' ? 'Warning' : 'Normal',
+    reason: event.reason ?? '',
+    message: event.message ?? '',
+    reportingInstance: event.reportingInstance ?? event.source?.component ?? '',
+    timeMs: Number.isNaN(parsed) ? nowMs : parsed,
+  };
 }

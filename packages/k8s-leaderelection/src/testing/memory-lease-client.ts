@@ -77,7 +77,14 @@ export class MemoryLeaseClient implements LeaseClient {
 
   async watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
     const { signal } = options;
-    await this.preamble('watch', namespace, name, signal);
+    try {
+      await this.preamble('watch', namespace, name, signal);
+    } catch (err) {
+      // LeaseClient.watch resolves when its signal aborts (as KubeLeaseClient does), also before
+      // the stream opened; only a failure to open it rejects.
+      if (signal?.aborted) return;
+      throw err;
+    }
     if (signal?.aborted) return;
     await new Promise<void>((resolve, reject) => {
       let handle: { stop(): void } | undefined;
