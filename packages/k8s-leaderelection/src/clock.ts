@@ -63,18 +63,18 @@ export const systemClock: Clock = {
 export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    let timer: TimerHandle | undefined;
-    let finished = false;
+    // A clock may call back synchronously (a delay of 0 in a custom clock): `done` then runs
+    // before the handle exists, so the state lives in one object.
+    const state: { timer?: TimerHandle; finished: boolean } = { finished: false };
     const done = (): void => {
-      if (finished) return;
-      finished = true;
-      if (timer !== undefined) clock.clearTimeout(timer);
+      if (state.finished) return;
+      state.finished = true;
+      if (state.timer !== undefined) clock.clearTimeout(state.timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
     signal?.addEventListener('abort', done, { once: true });
-    // A clock may call back synchronously (a delay of 0 in a custom clock): `done` copes.
-    timer = clock.setTimeout(done, delayMs);
-    if (finished) clock.clearTimeout(timer);
+    state.timer = clock.setTimeout(done, delayMs);
+    if (state.finished) clock.clearTimeout(state.timer);
   });
 }
