@@ -448,3 +448,18 @@ describe('Elector: malformed leases', () => {
     await a.stop();
   });
 });
+
+describe('Elector: aborting from inside a callback', () => {
+  it('notices a run signal aborted inside onStartedLeading without waiting a retry period', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const controller = new AbortController();
+    const a = w.replica('a', { callbacks: { onStartedLeading: () => controller.abort() } });
+    const done = a.elector.run(controller.signal);
+    let finished = false;
+    void done.then(() => (finished = true));
+    await w.clock.advance(0);
+    expect(finished).toBe(true);
+    expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('');
+  });
+});

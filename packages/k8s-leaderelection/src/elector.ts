@@ -131,6 +131,8 @@ export class Elector {
   private guardedUntil = -Infinity;
   private guardTimer: TimerHandle | undefined;
   private term: LeadershipTerm | undefined;
+  /** Monotonic time the current term began. */
+  private termStartedAt = 0;
   private leaderController: AbortController | undefined;
   private resignRequest: { cooldownMs: number; done: Array<() => void> } | undefined;
   private cooldownUntil = -Infinity;
@@ -355,6 +357,7 @@ export class Elector {
 
   /** Waits `ms`; true when woken early by `wake()` (not by `stop`). */
   private async pause(ms: number, stop: AbortSignal): Promise<boolean> {
+    if (stop.aborted) return false; // aborted before we got here (e.g. inside onStartedLeading)
     const interrupt = new AbortController();
     const onStop = (): void => interrupt.abort();
     stop.addEventListener('abort', onStop, { once: true });
@@ -527,6 +530,7 @@ export class Elector {
     };
     const controller = new AbortController();
     this.term = term;
+    this.termStartedAt = this.clock.now();
     this.leaderController = controller;
     this.leading = true;
     this.armGuardTimer();
@@ -575,7 +579,7 @@ export class Elector {
    */
   private async endTerm(reason: StopReason): Promise<void> {
     const term = this.term!;
-    const heldMs = this.clock.wallNow() - term.acquireTimeMs;
+    const heldMs = this.clock.now() - this.termStartedAt;
     this.leading = false;
     this.disarmGuardTimer();
     this.leaderController?.abort(new LeaseKitError('LEADERSHIP_LOST', `leadership ended: ${reason}`));

@@ -38,8 +38,8 @@ export class ConfigError extends LeaseKitError {
   declare readonly code: ConfigErrorCode;
   readonly field: string;
 
-  constructor(code: ConfigErrorCode, field: string, message: string) {
-    super(code, message);
+  constructor(code: ConfigErrorCode, field: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.field = field;
   }
 }

@@ -1,0 +1,65 @@
+/**
+ * The component's configuration: the elector's, plus the three things only an adapter needs.
+ * The elector validates its own fields; this file validates the additions.
+ */
+import { Registry } from 'prom-client';
+import { ConfigError, type ElectorConfig } from '@leasekit/k8s-leaderelection';
+import { DEFAULT_METRICS_PREFIX, isValidMetricsPrefix } from './metrics.js';
+
+/** The elector's config plus the component's options. */
+export interface LeaderElectionComponentConfig extends ElectorConfig {
+  /**
+   * `false` turns election off (one replica, local development): the component announces
+   * leadership for identity `standalone` as soon as it runs and never touches the API. Then
+   * the elector's checks are skipped and only `registry`, `metricsPrefix`, `name`, `clock`,
+   * `observer`, `onStoppedLeadingTimeoutMs` (else `leaseDurationMs`) and, for the started event,
+   * `leaseName`/`leaseNamespace` are read; identity, lease fields and the client may be missing.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Where the metrics are registered. Several components (leases) may share one. Pass
+   * prom-client's global `register` only on purpose: by default nothing global is touched.
+   * @default a new Registry owned by the component (read it from `component.registry`)
+   */
+  readonly registry?: Registry;
+  /**
+   * Prefix of the leasekit metric names (`<prefix>_leader_election_is_leader`, ...). client-go's
+   * `leader_election_master_status` and `leader_election_slowpath_total` never take it.
+   * @default 'leasekit'
+   */
+  readonly metricsPrefix?: string;
+}
+
+/** The component's own options, validated, with defaults applied. */
+export interface ComponentOptions {
+  readonly enabled: boolean;
+  readonly registry: Registry;
+  readonly metricsPrefix: string;
+  /** The config without the component's fields, for the elector. */
+  readonly electorConfig: ElectorConfig;
+}
+
+/** Validates the component's fields (enabled, registry, metricsPrefix) in that order. */
+export function resolveComponentOptions(config: LeaderElectionComponentConfig): ComponentOptions {
+  const { enabled = true, registry, metricsPrefix = DEFAULT_METRICS_PREFIX, ...electorConfig } = config;
+  if (typeof enabled !== 'boolean') {
+    throw new ConfigError('FIELD_TYPE', 'enabled', `enabled must be a boolean, got ${typeof enabled}`);
+  }
+  if (registry != null && !isRegistry(registry)) {
+    throw new ConfigError('OPTION_INVALID', 'registry', 'registry must be a prom-client Registry (registerMetric, getSingleMetric and metrics methods)');
+  }
+  if (!isValidMetricsPrefix(metricsPrefix)) {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'metricsPrefix',
+      `metricsPrefix (${JSON.stringify(metricsPrefix)}) must be a Prometheus metric name: letters, digits, '_' and ':', not starting with a digit`,
+    );
+  }
+  return { enabled, registry: registry ?? new Registry(), metricsPrefix, electorConfig };
+}
+
+function isRegistry(value: unknown): value is Registry {
+  const r = value as Partial<Registry> | null;
+  return r != null && typeof r.registerMetric === 'function' && typeof r.getSingleMetric === 'function' && typeof r.metrics === 'function';
+}

@@ -1,0 +1,146 @@
+/**
+ * Leadership without election, for `enabled: false` (one replica, local development): leads
+ * from `run()` until its signal aborts and never touches the API. It speaks the elector's
+ * interface (callbacks, observer hooks, snapshot), so the component wires both the same way.
+ */
+import {
+  LeaseKitError,
+  sleep,
+  type Clock,
+  type ElectorObserver,
+  type ElectorSnapshot,
+  type LeaderCallbacks,
+  type LeadershipTerm,
+  type SafeLogger,
+  describeError,
+} from '@leasekit/k8s-leaderelection';
+import { isPromiseLike } from './events.js';
+
+/** The identity announced when election is disabled (as in the Go original). */
+export const STANDALONE_IDENTITY = 'standalone';
+
+/** What {@link Standalone} needs. */
+export interface StandaloneOptions {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly callbacks: LeaderCallbacks;
+  readonly observer: ElectorObserver;
+  readonly log: SafeLogger;
+  /** How long `run()` waits for onStoppedLeading before it resolves anyway. */
+  readonly onStoppedLeadingTimeoutMs: number;
+}
+
+/** The elector's stand-in when election is disabled. */
+export class Standalone {
+  private running = false;
+  private term: LeadershipTerm | undefined;
+
+  constructor(private readonly options: StandaloneOptions) {}
+
+  /** True from the start of `run()` until its signal aborts. */
+  isLeader(): boolean {
+    return this.term !== undefined;
+  }
+
+  /** `standalone` while leading, else ''. */
+  getLeader(): string {
+    return this.term ? STANDALONE_IDENTITY : '';
+  }
+
+  /** The one term (token 0) while leading. */
+  getTerm(): LeadershipTerm | undefined {
+    return this.term;
+  }
+
+  /** Never unhealthy: there is no lease to fall behind on. */
+  check(): Error | undefined {
+    return undefined;
+  }
+
+  /** Nobody else could take over, so resigning is a no-op. */
+  resign(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The elector's snapshot shape, with nothing observed and no guarantee deadline. */
+  snapshot(): ElectorSnapshot {
+    return {
+      identity: STANDALONE_IDENTITY,
+      name: this.options.name,
+      isLeader: this.isLeader(),
+      leader: this.getLeader(),
+      term: this.term,
+      guaranteedUntilMs: undefined,
+      running: this.running,
+      slowPathCount: 0,
+      observedRecord: undefined,
+    };
+  }
+
+  /**
+   * Leads until `signal` aborts, then stops the leader's work in the elector's order: leadership
+   * signal first, then onStoppedLeading (awaited, bounded). Resolves at once if already aborted.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.running) throw new LeaseKitError('ALREADY_RUNNING', `leader election for ${this.options.name} is already running`);
+    this.running = true;
+    const { callbacks, observer, clock, log } = this.options;
+    try {
+      if (signal.aborted) return;
+      log.info('Leader election disabled: leading as standalone');
+      const term: LeadershipTerm = { token: 0, acquireTimeMs: clock.wallNow(), identity: STANDALONE_IDENTITY };
+      const leadership = new AbortController();
+      this.term = term;
+      this.guard('observer onAcquired', () => observer.onAcquired?.({ token: 0 }));
+      this.guard('onStartedLeading', () => callbacks.onStartedLeading?.(leadership.signal, term));
+
+      // No timer here: an aborted signal is the only way on, so nothing keeps the process alive.
+      // (A listener may have aborted it already, from inside the events just published.)
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+
+      this.term = undefined;
+      leadership.abort(new LeaseKitError('LEADERSHIP_LOST', 'leadership ended: released'));
+      this.guard('observer onLeadershipEnded', () => observer.onLeadershipEnded?.({ reason: 'released', heldMs: clock.wallNow() - term.acquireTimeMs }));
+      await this.settleWithin(() => callbacks.onStoppedLeading?.({ reason: 'released', term }));
+    } finally {
+      this.term = undefined;
+      this.running = false;
+    }
+  }
+
+  /** Runs a hook; a throw or rejection is logged and goes no further. */
+  private guard(name: string, fn: () => unknown): void {
+    try {
+      const result = fn();
+      if (isPromiseLike(result)) result.then(undefined, (err: unknown) => this.options.log.error(`${name} callback failed`, { error: describeError(err) }));
+    } catch (err) {
+      this.options.log.error(`${name} callback failed`, { error: describeError(err) });
+    }
+  }
+
+  /** Waits for onStoppedLeading, at most the timeout, so a hung callback cannot hang `run()`. */
+  private async settleWithin(fn: () => unknown): Promise<void> {
+    let result: unknown;
+    try {
+      result = fn();
+    } catch (err) {
+      this.options.log.error('onStoppedLeading callback failed', { error: describeError(err) });
+      return;
+    }
+    if (!isPromiseLike(result)) return;
+    const timeout = new AbortController();
+    const settled = Promise.resolve(result).then(
+      () => true,
+      (err: unknown) => {
+        this.options.log.error('onStoppedLeading callback failed', { error: describeError(err) });
+        return true;
+      },
+    );
+    try {
+      const inTime = await Promise.race([settled, sleep(this.options.clock, this.options.onStoppedLeadingTimeoutMs, timeout.signal).then(() => false)]);
+      if (!inTime) this.options.log.warn('onStoppedLeading did not settle in time', { timeoutMs: this.options.onStoppedLeadingTimeoutMs });
+    } finally {
+      timeout.abort();
+    }
+  }
+}
