@@ -388,7 +388,8 @@ describe('Elector: callbacks and options', () => {
     a.start();
     await w.clock.advance(30_000);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toContain('get, create and update on leases.coordination.k8s.io in namespace default');
+    expect(errors[0]).toContain('grant get, create and update (and watch, for watching followers)');
+    expect(errors[0]).toContain('leases.coordination.k8s.io in namespace default');
     expect(a.client.calls.length).toBeGreaterThan(5);
     forbidden = false;
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 10_000)).toBe(true);

@@ -799,7 +799,7 @@ export class Elector {
       this.log.debug('Lease request failed again', fields);
     } else if (isForbidden(err)) {
       this.log.error(
-        `Not allowed to ${verb} leases: grant get, create and update on leases.coordination.k8s.io in namespace ${this.config.leaseNamespace} (Role + RoleBinding); retrying until it is fixed`,
+        `Not allowed to ${verb} leases: grant get, create and update (and watch, for watching followers) on leases.coordination.k8s.io in namespace ${this.config.leaseNamespace} (Role + RoleBinding); retrying until it is fixed`,
         fields,
       );
     } else {

@@ -7,7 +7,7 @@
  */
 import { sleep } from './clock.js';
 import type { ResolvedConfig } from './config.js';
-import { describeError } from './errors.js';
+import { describeError, isForbidden } from './errors.js';
 import type { Lease, LeaseClient, LeaseWatchEvent } from './lease.js';
 import type { SafeLogger } from './logger.js';
 
@@ -29,6 +29,7 @@ export class LeaseFollower {
   private controller: AbortController | undefined;
   private connected = false;
   private resumeFrom: string | undefined;
+  private forbiddenLogged = false;
 
   constructor(private readonly options: LeaseFollowerOptions) {}
 
@@ -86,7 +87,15 @@ export class LeaseFollower {
           },
         });
       } catch (err) {
-        if (!signal.aborted) log.debug('Lease watch ended with an error; reconnecting', { error: describeError(err) });
+        if (signal.aborted) {
+          // stopping: nothing to report
+        } else if (isForbidden(err) && !this.forbiddenLogged) {
+          // Followers still work without watch (they poll), but the operator should know why.
+          this.forbiddenLogged = true;
+          log.warn(`Not allowed to watch leases in namespace ${config.leaseNamespace}: grant watch on leases.coordination.k8s.io; following by polling until then`, { error: describeError(err) });
+        } else {
+          log.debug('Lease watch ended with an error; reconnecting', { error: describeError(err) });
+        }
       } finally {
         signal.removeEventListener('abort', onAbort);
         this.connected = false;
