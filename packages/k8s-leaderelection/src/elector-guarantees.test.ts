@@ -282,3 +282,44 @@ describe('resign()', () => {
     await expect(a.elector.resign({ cooldownMs: -1 })).rejects.toMatchObject({ code: 'OPTION_INVALID' });
   });
 });
+
+describe('a deleted Lease', () => {
+  it('is not recreated by a follower whose stale observation merely looks expired while the leader lives', async () => {
+    const w = world(12);
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const a = w.replica('a');
+    const inner = w.replica('b-inner');
+    // b's watch opens and then says nothing: its only observation is the one from its first GET.
+    const b = w.replica('b', {
+      config: { followerStrategy: 'watch' },
+      leaseClient: withWatch(inner.client, (_ns, _name, options) => {
+        options.onOpen?.();
+        return new Promise((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
+      }),
+    });
+    a.start();
+    await w.clock.advance(0);
+    b.start();
+    await runChecked(w.clock, [a, b], 14_900, 10);
+    // Just before b's safety poll, someone deletes the Lease. a recreates it on its next renewal.
+    w.store.delete(NS, LEASE);
+    await runChecked(w.clock, [a, b], 30_000, 10);
+    expect(leaders([a, b])).toEqual(['a']);
+    expect(b.log.started).toHaveLength(0);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('is created by a follower once it has been missing for a lease duration', async () => {
+    const w = world(13);
+    w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 15 } });
+    const b = w.replica('b');
+    b.start();
+    await w.clock.advance(1_000);
+    w.store.delete(NS, LEASE);
+    const deletedAt = w.clock.now();
+    expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 40_000)).toBe(true);
+    expect(w.clock.now() - deletedAt).toBeGreaterThanOrEqual(15_000);
+    await b.stop();
+  });
+});

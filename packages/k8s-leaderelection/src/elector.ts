@@ -124,7 +124,6 @@ export class Elector {
   private readonly follower: LeaseFollower;
 
   private running = false;
-  private runStartedAt = 0;
   private observed: Observation | undefined;
   private reportedLeader = '';
   private leading = false;
@@ -144,8 +143,8 @@ export class Elector {
   private lastProblems = '';
   private readonly background = new Set<Promise<unknown>>();
   private wake: (() => void) | undefined;
-  /** The watch reported the Lease deleted (cleared by the next observation). */
-  private leaseMissing = false;
+  /** Monotonic time since which the Lease has been seen missing (404 or a DELETED event), if it is. */
+  private missingSince: number | undefined;
 
   /**
    * @param config the election settings; validated here (throws {@link ConfigError}).
@@ -180,7 +179,7 @@ export class Elector {
         this.wake?.();
       },
       onDeleted: () => {
-        this.leaseMissing = true;
+        this.markMissing();
         this.wake?.();
       },
       currentResourceVersion: () => this.observed?.lease.metadata?.resourceVersion,
@@ -265,7 +264,6 @@ export class Elector {
   async run(signal?: AbortSignal): Promise<void> {
     if (this.running) throw new LeaseKitError('ALREADY_RUNNING', `elector for lease ${this.config.name} is already running`);
     this.running = true;
-    this.runStartedAt = this.clock.now();
     const stop = signal ?? new AbortController().signal;
     this.log.info('Starting leader election loop');
     try {
@@ -312,7 +310,7 @@ export class Elector {
    */
   private worthTrying(): boolean {
     const obs = this.observed;
-    if (!this.watching() || !obs || this.leaseMissing) return true;
+    if (!this.watching() || !obs || this.missingSince !== undefined) return true;
     return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.isExpired(obs);
   }
 
@@ -337,7 +335,7 @@ export class Elector {
     const now = this.clock.now();
     const base = this.config.retryPeriodMs;
     let delay: number;
-    if (this.watching() && this.observed && !this.leaseMissing) {
+    if (this.watching() && this.observed && this.missingSince === undefined) {
       // Watching: try exactly when the observed lease expires, or, when it is free, after a small
       // jitter so a release does not make every follower write at once (the first to write wins
       // and the others see its MODIFIED event before their turn). A slow safety poll, once per
@@ -403,7 +401,7 @@ export class Elector {
         return 'failed';
       }
       if (purpose === 'renew') this.sawNotFoundWhileRenewing = true;
-      this.leaseMissing = true;
+      this.markMissing();
       return this.createIfSafe(purpose, deadlineMs, stop);
     }
 
@@ -453,20 +451,26 @@ export class Elector {
     return record;
   }
 
-  /** Create a missing Lease, unless doing so could cut short a holder we saw (see below). */
+  /** Create a missing Lease, unless doing so could cut short a live holder (see below). */
   private async createIfSafe(purpose: 'acquire' | 'renew', deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
-    // A Lease that vanished (deleted by someone) while another replica held it may still be that
-    // replica's: it keeps leading until its renewal fails. Creating it now would make two leaders.
-    // So we only create when we last saw it free, expired or ours; and a process that never saw
-    // it waits one lease duration from start, time enough for a live leader to recreate it.
+    // A Lease that vanished (deleted by someone) may still be led: its holder keeps leading until
+    // its lease guarantee runs out, and recreates the Lease on its next renewal. So "missing" is
+    // treated as an observation of its own: a follower creates the Lease only once it has seen it
+    // missing for a whole lease duration (by then any holder's guarantee has run out). Only the
+    // current leader recreates at once, since nobody else may create it within that duration.
+    // Our earlier observation cannot shorten the wait: it may be stale (a silently dead watch).
     const now = this.clock.now();
     const obs = this.observed;
-    const safe = obs
-      ? obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.isExpired(obs)
-      : now - this.runStartedAt >= this.config.leaseDurationMs;
-    if (!safe) {
-      this.log.debug('Lease not found; waiting before creating it, in case its holder is still alive', {
+    const ours = purpose === 'renew' && obs?.record.holderIdentity === this.config.identity;
+    const missingFor = now - (this.missingSince ?? now);
+    const mustWait = Math.max(
+      this.config.leaseDurationMs,
+      obs && obs.record.holderIdentity !== '' && obs.record.leaseDurationSeconds !== null ? obs.record.leaseDurationSeconds * 1000 : 0,
+    );
+    if (!ours && missingFor < mustWait) {
+      this.log.debug('Lease not found; waiting a lease duration before creating it, in case its holder is still alive', {
         lastHolder: obs?.record.holderIdentity ?? '(never seen)',
+        missingForMs: Math.round(missingFor),
       });
       return purpose === 'renew' ? 'failed' : 'held';
     }
@@ -719,8 +723,12 @@ export class Elector {
   // ---------------------------------------------------------------------------------------------
   // Observation and expiry: judged only from our own monotonic observation time.
 
+  private markMissing(): void {
+    this.missingSince ??= this.clock.now();
+  }
+
   private observe(lease: Lease, atMs = this.clock.now()): Observation {
-    this.leaseMissing = false;
+    this.missingSince = undefined;
     const { record, problems } = recordFromLease(lease);
     if (problems.length > 0) {
       const key = problems.join('; ');
