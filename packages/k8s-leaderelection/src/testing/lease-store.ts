@@ -28,7 +28,7 @@ export interface LeaseStoreOptions {
   historyLimit?: number;
   /**
    * How many Event objects are kept; the oldest go first (the real server expires them after an
-   * hour). {@link LeaseStore.events} is not affected. @default 1000
+   * hour). {@link LeaseStore.events} keeps the same number of most recent records. @default 1000
    */
   eventLimit?: number;
 }
@@ -107,6 +107,7 @@ export interface KubeEvent {
   [key: string]: unknown;
 }
 
+/** The answer of {@link LeaseStore.listEvents}: a core/v1 EventList. */
 export interface EventList {
   apiVersion: 'v1';
   kind: 'EventList';
@@ -432,13 +433,19 @@ export class LeaseStore {
 
   create(namespace: string, body: unknown): Lease {
     decodeCheck(body);
-    const name = this.checkNamespaceAndName(namespace, body, undefined);
-    if (body.metadata?.resourceVersion) {
+    let lease: Lease = body;
+    const generateName = lease.metadata?.generateName;
+    if (!lease.metadata?.name && typeof generateName === 'string' && generateName !== '') {
+      // The real server appends five random characters; a counter keeps tests reproducible.
+      lease = { ...lease, metadata: { ...lease.metadata, name: `${generateName}${(++this.generatedNames).toString(36).padStart(5, '0')}` } };
+    }
+    const name = this.checkNamespaceAndName(namespace, lease, undefined);
+    if (lease.metadata?.resourceVersion) {
       throw leaseErrors.internal('resourceVersion should not be set on objects to be created');
     }
-    validate(body, name);
+    validate(lease, name);
     if (this.leases.has(key(namespace, name))) throw leaseErrors.alreadyExists(name);
-    return this.insert(namespace, name, body);
+    return this.insert(namespace, name, lease);
   }
 
   /** PUT: compare-and-swap on resourceVersion; creates when the name is missing and no resourceVersion is given. */
@@ -548,6 +555,12 @@ export class LeaseStore {
     this.compactedRevision = this.revision;
   }
 
+  /** Keeps {@link events} bounded like the Event objects, so a long-running server cannot grow without limit. */
+  private pushEventRecord(record: LeaseEventRecord): void {
+    this.events.push(record);
+    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
+  }
+
   /** Ends every open watch stream (its `onClose` runs; no more events). Returns how many ended. */
   stopAllWatches(): number {
     const ended = [...this.watchers];
@@ -564,7 +577,7 @@ export class LeaseStore {
    * Event object (like client-go's recorder would create) for {@link listEvents}.
    */
   recordEvent(event: LeaseEventRecord): void {
-    this.events.push({ ...event });
+    this.pushEventRecord({ ...event });
     const time = new Date(Math.floor(event.timeMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     // client-go names events "<object>.<unix nanoseconds in hex>".
     let name = `${event.leaseName}.${(BigInt(Math.max(0, Math.floor(event.timeMs))) * 1_000_000n).toString(16)}`;
@@ -609,7 +622,7 @@ export class LeaseStore {
     validateEvent(event, name, namespace);
     if (this.eventObjects.has(key(namespace, name))) throw eventErrors.alreadyExists(name);
     const stored = this.insertEvent(namespace, name, event);
-    if (stored.involvedObject?.kind === 'Lease') this.events.push(leaseEventRecordOf(stored, namespace, this.clock.wallNow()));
+    if (stored.involvedObject?.kind === 'Lease') this.pushEventRecord(leaseEventRecordOf(stored, namespace, this.clock.wallNow()));
     return stored;
   }
 
@@ -748,8 +761,9 @@ export class LeaseStore {
       },
       spec: clone(body.spec ?? {}),
     };
-    // A byte-identical update is a no-op on the real server: no new resourceVersion, no event.
-    if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
+    // An update that changes nothing is a no-op on the real server: no new resourceVersion, no
+    // event. It compares decoded objects, so key order and null-versus-absent do not count.
+    if (canonicalJson(next) === canonicalJson(current)) return clone(current);
     next.metadata!.resourceVersion = String(++this.revision);
     this.leases.set(key(namespace, name), next);
     this.publish(namespace, name, { type: 'MODIFIED', object: clone(next) });
@@ -858,4 +872,12 @@ function leaseEventRecordOf(event: KubeEvent, namespace: string, nowMs: number):
     reportingInstance: event.reportingInstance ?? event.source?.component ?? '',
     timeMs: Number.isNaN(parsed) ? nowMs : parsed,
   };
+}
+
+/** JSON with sorted keys and without null members: equal for objects the API server decodes alike. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (!isRecord(v)) return v;
+    return Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== null).map((k) => [k, v[k]]));
+  });
 }

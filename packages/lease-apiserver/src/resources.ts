@@ -1,0 +1,204 @@
+/**
+ * The verbs on Leases and Events, over the LeaseStore. This file only translates HTTP into store
+ * calls and store results into HTTP: every Lease rule (resourceVersion compare-and-swap,
+ * validation, preconditions) lives in the store, the one implementation of Lease semantics.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Lease } from '@leasekit/k8s-leaderelection';
+import type { LeaseStore, PatchType } from '@leasekit/k8s-leaderelection/testing';
+import { decodeBody, mediaType, methodNotAllowedError, parseDocument, statusError, tableVersionRequested, unsupportedMediaType } from './http.js';
+import { applyFieldValidation, parseFieldValidation } from './fields.js';
+import { checkUnsupported, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
+import type { ResourceRoute } from './routes.js';
+import { eventTable, leaseTable, type EventLike, type TableOptions } from './table.js';
+
+/** An answer: status code and JSON body. */
+export interface Reply {
+  readonly code: number;
+  readonly body: unknown;
+  /** Sent as Warning headers (unknown fields dropped under fieldValidation=Warn). */
+  readonly warnings?: readonly string[];
+}
+
+/** What a handler needs from the request. */
+export interface ResourceRequest {
+  readonly route: ResourceRoute;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  /** Reads the (bounded) body. */
+  readonly body: () => Promise<Buffer>;
+  /** Wall time, for table ages. */
+  readonly nowMs: number;
+}
+
+const PATCH_TYPES: Record<string, PatchType> = {
+  'application/json-patch+json': 'json',
+  'application/merge-patch+json': 'merge',
+  'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
+};
+
+type Event = ReturnType<LeaseStore['getEvent']>;
+
+const LEASE_DECODE_CONTEXT = 'Lease in version "v1" cannot be handled as a Lease: ';
+
+/** The patch flavour from the Content-Type (415 for anything else, as the real server does). */
+function patchType(headers: IncomingHttpHeaders): PatchType {
+  const type = PATCH_TYPES[mediaType(headers['content-type'])];
+  if (type === undefined) throw unsupportedMediaType(Object.keys(PATCH_TYPES));
+  return type;
+}
+
+/** Decodes a patch body: JSON, or YAML for server-side apply. */
+async function readPatch(request: ResourceRequest, type: PatchType, kind: string): Promise<unknown> {
+  const body = await request.body();
+  if (body.length === 0) throw statusError(400, 'BadRequest', 'the request body of a patch must not be empty');
+  return parseDocument(body, type === 'apply' ? 'yaml' : 'json', kind);
+}
+
+/** DeleteOptions from the body (kubectl sends one), or none. */
+async function readDeleteOptions(request: ResourceRequest): Promise<{ preconditions?: { uid?: string; resourceVersion?: string } }> {
+  const body = await request.body();
+  if (body.length === 0) return {};
+  const options = decodeBody(body, request.headers['content-type'], 'DeleteOptions');
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw statusError(400, 'BadRequest', 'the object provided is unrecognized (must be of type DeleteOptions)');
+  }
+  const { preconditions, dryRun } = options as { preconditions?: unknown; dryRun?: unknown };
+  if (Array.isArray(dryRun) && dryRun.length > 0) throw statusError(400, 'BadRequest', 'lease-apiserver does not implement dryRun');
+  if (preconditions == null) return {};
+  if (typeof preconditions !== 'object' || Array.isArray(preconditions)) throw statusError(400, 'BadRequest', 'DeleteOptions.preconditions must be an object');
+  const { uid, resourceVersion } = preconditions as { uid?: unknown; resourceVersion?: unknown };
+  return {
+    preconditions: {
+      ...(typeof uid === 'string' && uid !== '' ? { uid } : {}),
+      ...(typeof resourceVersion === 'string' && resourceVersion !== '' ? { resourceVersion } : {}),
+    },
+  };
+}
+
+/** The Status a successful DELETE answers with (the generic registry's, for objects without finalizers). */
+function deletedStatus(name: string, uid: string | undefined, group: string | undefined, kind: string): unknown {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { name, ...(group !== undefined ? { group } : {}), kind, ...(uid !== undefined ? { uid } : {}) },
+  };
+}
+
+function tableOptions(request: ResourceRequest, listMeta?: TableOptions['listMeta']): TableOptions | undefined {
+  const version = tableVersionRequested(request.headers.accept);
+  if (version === undefined) return undefined;
+  return { version, includeObject: parseIncludeObject(request.query), nowMs: request.nowMs, ...(listMeta ? { listMeta } : {}) };
+}
+
+/** Serves one Lease request (every verb but watch). */
+export async function handleLease(store: LeaseStore, request: ResourceRequest): Promise<Reply> {
+  const { route, query } = request;
+  const namespace = route.namespace ?? '';
+  const name = route.name ?? '';
+  checkUnsupported(query);
+  switch (route.verb) {
+    case 'get': {
+      const lease = store.get(namespace, name);
+      const table = tableOptions(request, { resourceVersion: lease.metadata?.resourceVersion ?? '' });
+      return { code: 200, body: table ? leaseTable([lease], table) : lease };
+    }
+    case 'list': {
+      const selector = parseFieldSelector(query.get('fieldSelector'));
+      const limit = parseLimit(query);
+      const cont = query.get('continue');
+      const list = store.list(route.namespace ?? selector.namespace, {
+        ...(selector.name !== undefined ? { name: selector.name } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        ...(cont ? { continue: cont } : {}),
+      });
+      // metadata.namespace selecting another namespace than the path's: nothing can match.
+      if (route.namespace !== undefined && selector.namespace !== undefined && selector.namespace !== route.namespace) list.items = [];
+      const table = tableOptions(request, list.metadata);
+      return { code: 200, body: table ? leaseTable(list.items, table) : list };
+    }
+    case 'create': {
+      const body = decodeBody(await request.body(), request.headers['content-type'], 'Lease');
+      const warnings = applyFieldValidation(body, parseFieldValidation(query), LEASE_DECODE_CONTEXT);
+      return { code: 201, body: store.create(namespace, body), warnings };
+    }
+    case 'update': {
+      const body = decodeBody(await request.body(), request.headers['content-type'], 'Lease');
+      const warnings = applyFieldValidation(body, parseFieldValidation(query), LEASE_DECODE_CONTEXT);
+      const result = store.update(namespace, name, body);
+      return { code: result.created ? 201 : 200, body: result.lease, warnings };
+    }
+    case 'patch': {
+      const type = patchType(request.headers);
+      const validation = parseFieldValidation(query);
+      if (type === 'apply' && !query.get('fieldManager')) {
+        throw statusError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+      }
+      const patch = await readPatch(request, type, 'Lease');
+      // A merge-style patch names fields as the object does; a JSON patch names paths instead.
+      const warnings = type === 'json' ? [] : applyFieldValidation(patch, validation, '');
+      const result = store.patch(namespace, name, patch, type);
+      return { code: result.created ? 201 : 200, body: result.lease, warnings };
+    }
+    case 'delete': {
+      const deleted = store.delete(namespace, name, await readDeleteOptions(request));
+      return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, 'coordination.k8s.io', 'leases') };
+    }
+    case 'deletecollection': {
+      await readDeleteOptions(request);
+      const selector = parseFieldSelector(query.get('fieldSelector'));
+      let deleted: Lease[];
+      if (selector.name !== undefined) {
+        // Only the named Lease: the store's deleteCollection has no selector.
+        deleted = store.list(namespace, { name: selector.name }).items.map((lease) => store.delete(namespace, lease.metadata?.name ?? ''));
+      } else {
+        deleted = store.deleteCollection(namespace);
+      }
+      return { code: 200, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: store.resourceVersion }, items: deleted } };
+    }
+    case 'watch':
+      throw new Error('watch is streamed, not handled here');
+  }
+}
+
+/** Serves one Event request: create, get, list, patch and delete (enough for recorders and kubectl). */
+export async function handleEvent(store: LeaseStore, request: ResourceRequest): Promise<Reply> {
+  const { route, query } = request;
+  const namespace = route.namespace ?? '';
+  const name = route.name ?? '';
+  checkUnsupported(query);
+  switch (route.verb) {
+    case 'get': {
+      const event = store.getEvent(namespace, name);
+      const table = tableOptions(request, { resourceVersion: event.metadata?.resourceVersion ?? '' });
+      return { code: 200, body: table ? eventTable([event as EventLike], table) : event };
+    }
+    case 'list': {
+      const selector = parseFieldSelector(query.get('fieldSelector'));
+      const limit = parseLimit(query);
+      const cont = query.get('continue');
+      let list = store.listEvents(route.namespace ?? selector.namespace, { ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
+      if (selector.name !== undefined) list = { ...list, items: list.items.filter((e: Event) => e.metadata?.name === selector.name) };
+      const table = tableOptions(request, list.metadata);
+      return { code: 200, body: table ? eventTable(list.items as EventLike[], table) : list };
+    }
+    case 'create':
+      return { code: 201, body: store.createEvent(namespace, decodeBody(await request.body(), request.headers['content-type'], 'Event')) };
+    case 'patch': {
+      const type = patchType(request.headers);
+      if (type === 'apply') throw unsupportedMediaType(Object.keys(PATCH_TYPES).filter((t) => PATCH_TYPES[t] !== 'apply'));
+      return { code: 200, body: store.patchEvent(namespace, name, await readPatch(request, type, 'Event'), type) };
+    }
+    case 'delete': {
+      await readDeleteOptions(request);
+      const deleted = store.deleteEvent(namespace, name);
+      return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, undefined, 'events') };
+    }
+    default:
+      // update, deletecollection and watch of Events are not implemented (not in discovery either).
+      throw methodNotAllowedError();
+  }
+}
