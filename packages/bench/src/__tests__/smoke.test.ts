@@ -1,0 +1,76 @@
+/**
+ * The benchmark's CI smoke run: the built CLI with `--smoke` (every scenario, few trials, short
+ * durations) must produce every figure of the JSON report. Nothing here judges a figure: timing
+ * goals are read from a full run, never asserted (a loaded CI machine would make them flaky).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+const BENCH = fileURLToPath(new URL('../../dist/bench.js', import.meta.url));
+
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(BENCH)) throw new Error(`${BENCH} is missing: build first (pnpm --filter @leasekit/bench... build)`);
+  dir = await mkdtemp(join(tmpdir(), 'leasekit-bench-test-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // the test runner's flags are not the benchmark's
+  const child = spawn(process.execPath, [BENCH, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const isNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
+
+describe('pnpm bench --smoke', () => {
+  it('produces every figure of the JSON report', async () => {
+    const jsonPath = join(dir, 'bench.json');
+    const run = await runBench(['--smoke', '--json', jsonPath]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`JSON written to ${jsonPath}`);
+
+    const report = JSON.parse(await readFile(jsonPath, 'utf8')) as Record<string, Record<string, Record<string, unknown> | unknown>>;
+    for (const key of ['handoverMs', 'failoverMs'] as const) {
+      for (const mode of ['watch', 'poll'] as const) {
+        const q = (report[key] as Record<string, Record<string, unknown>>)[mode]!;
+        expect({ key, mode, p50: isNumber(q.p50), p95: isNumber(q.p95), n: isNumber(q.n) && (q.n as number) > 0 }).toEqual({ key, mode, p50: true, p95: true, n: true });
+      }
+    }
+    const rpm = report.requestsPerMinute as Record<string, unknown>;
+    expect({ watch: isNumber(rpm.watch), poll: isNumber(rpm.poll) }).toEqual({ watch: true, poll: true });
+    const scale = report.scale as Record<string, unknown>;
+    for (const figure of ['electors', 'rssBytesPerElector', 'cpuPercent', 'eventLoopDelayP99Ms']) {
+      expect({ figure, ok: isNumber(scale[figure]) }).toEqual({ figure, ok: true });
+    }
+    expect(scale.electors).toBeGreaterThan(0);
+    expect(report.machine).toEqual(expect.objectContaining({ cpus: expect.any(Number), node: process.version }));
+  }, 120_000);
+
+  it('refuses an unknown scenario with exit code 2', async () => {
+    const run = await runBench(['--only', 'nothing']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--only');
+  });
+});

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench`: runs the scenarios one after another (so none disturbs another's timing), prints
+ * progress and the report, and writes the JSON with `--json FILE`. Everything binds 127.0.0.1.
+ * Exit code 0 whenever every figure was produced, also when a target is missed: targets are
+ * findings to report, and the run's job is to measure.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { startLeaseApiServer } from '@leasekit/lease-apiserver';
+import { runFailoverTrials, runHandoverTrials, type TrialSamples } from './election-trials.js';
+import { machineInfo } from './machine.js';
+import { USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.js';
+import { reportLines, toJson, type BenchResults } from './report.js';
+import { runRequestCost } from './request-cost.js';
+import { runScale } from './scale.js';
+
+function progress(line: string): void {
+  console.log(`  ${line}`);
+}
+
+/** Runs one kind of takeover trial in both modes, on one embedded server in this process. */
+async function takeovers(
+  kind: 'handover' | 'failover',
+  options: BenchOptions,
+): Promise<{ watch: TrialSamples; poll: TrialSamples }> {
+  const server = await startLeaseApiServer({ host: '127.0.0.1', port: 0 });
+  const run = kind === 'handover' ? runHandoverTrials : runFailoverTrials;
+  const trials = kind === 'handover' ? options.handoverTrials : options.failoverTrials;
+  try {
+    const results: Partial<Record<'watch' | 'poll', TrialSamples>> = {};
+    for (const mode of ['watch', 'poll'] as const) {
+      const samples: string[] = [];
+      results[mode] = await run({
+        server,
+        mode,
+        trials,
+        timings: options.trialTimings,
+        replicas: options.replicas,
+        onTrial: (_i, ms) => samples.push(ms === undefined ? 'failed' : ms.toFixed(0)),
+      });
+      progress(`${kind} ${mode}: ${samples.join(' ')} ms`);
+    }
+    return { watch: results.watch!, poll: results.poll! };
+  } finally {
+    await server.close();
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench: ${err.message}`);
+    console.error('Run with --help for usage.');
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const machine = machineInfo();
+  const startedAt = performance.now();
+  const wants = (name: BenchOptions['only'][number]): boolean => options.only.includes(name);
+  console.log(`leasekit bench: ${options.only.join(', ')}${options.smoke ? ' (smoke)' : ''}`);
+
+  let handover: BenchResults['handover'];
+  let failover: BenchResults['failover'];
+  let cost: BenchResults['cost'];
+  let scale: BenchResults['scale'];
+  if (wants('handover')) {
+    console.log(`graceful handover: ${options.handoverTrials} trials per mode`);
+    handover = await takeovers('handover', options);
+  }
+  if (wants('failover')) {
+    console.log(`crash failover: ${options.failoverTrials} trials per mode`);
+    failover = await takeovers('failover', options);
+  }
+  if (wants('cost')) {
+    console.log(`request cost: 3 replicas per mode for ${options.costDurationMs / 1000} s, both modes side by side`);
+    cost = await runRequestCost(options.costDurationMs, options.costTimings, options.replicas);
+  }
+  if (wants('scale')) {
+    console.log(
+      `scale: ${options.scaleElectors} electors for ${options.scaleDurationMs / 1000} s, the server in another process` +
+        (options.scaleStaggerMs > 0 ? `, starts spread over ${options.scaleStaggerMs} ms` : ', all started at once'),
+    );
+    scale = await runScale(options.scaleElectors, options.scaleDurationMs, options.scaleTimings, options.scaleStaggerMs, progress);
+  }
+
+  const results: BenchResults = { handover, failover, cost, scale, options, machine, durationMs: performance.now() - startedAt };
+  console.log('');
+  for (const line of reportLines(results)) console.log(line);
+  if (options.jsonPath !== undefined) {
+    await mkdir(dirname(options.jsonPath), { recursive: true });
+    await writeFile(options.jsonPath, `${JSON.stringify(toJson(results), null, 2)}\n`);
+    console.log(`JSON written to ${options.jsonPath}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,144 @@
+/**
+ * The benchmark's command line and the configuration of every scenario. `--smoke` is the CI
+ * configuration: every scenario runs, with few trials and short durations, so the benchmark
+ * cannot rot; its figures are not meant to be read.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Lease timings for one scenario (what an elector is configured with). */
+export interface Timings {
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+/** The scenarios, by name (for `--only`). */
+export const SCENARIOS = ['handover', 'failover', 'cost', 'scale'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Everything one benchmark run does. */
+export interface BenchOptions {
+  /** Write the JSON report here. */
+  readonly jsonPath: string | undefined;
+  readonly smoke: boolean;
+  /** Scenarios to run (all by default). */
+  readonly only: readonly ScenarioName[];
+  /** Graceful handover trials per follower mode. @default 20 */
+  readonly handoverTrials: number;
+  /** Crash failover trials per follower mode. @default 10 */
+  readonly failoverTrials: number;
+  /** Timings for the handover and failover trials: short and valid. @default 2000 / 1500 / 500 */
+  readonly trialTimings: Timings;
+  /** Replicas per trial. @default 3 */
+  readonly replicas: number;
+  /** How long the request-cost scenario counts, per mode (both modes run side by side). @default 60 s */
+  readonly costDurationMs: number;
+  /** Timings of the request-cost replicas: client-go's defaults, what deployments run. @default 15000 / 10000 / 2000 */
+  readonly costTimings: Timings;
+  /** Electors (one Lease each) in the scale scenario. @default 1000 */
+  readonly scaleElectors: number;
+  /** How long the scale scenario measures. @default 60 s */
+  readonly scaleDurationMs: number;
+  /** Timings of the scale electors. @default client-go's 15000 / 10000 / 2000 */
+  readonly scaleTimings: Timings;
+  /**
+   * Spread the scale electors' starts evenly over this long. 0 starts them all at once (a
+   * process booting with all its Leases), which keeps their renewals in lockstep. @default 0
+   */
+  readonly scaleStaggerMs: number;
+  readonly help: boolean;
+}
+
+const DEFAULT_TIMINGS: Timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+const TRIAL_TIMINGS: Timings = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 500 };
+/** Smoke: the shortest valid timings, so the CI run stays short. */
+const SMOKE_TIMINGS: Timings = { leaseDurationMs: 1_000, renewDeadlineMs: 800, retryPeriodMs: 200 };
+
+/** A command line the benchmark cannot run. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The `--help` text. */
+export const USAGE = `Usage: pnpm bench [-- options]     (or: node packages/bench/dist/bench.js [options])
+
+Runs every performance scenario against the embedded Lease API server, watch-mode and poll-mode
+followers side by side, and prints a table:
+  handover  graceful handover: the leader aborts with release -> another replica's onStartedLeading
+  failover  crash failover: the leader stops without release and is cut off -> another's onStartedLeading,
+            measured from the dead leader's last renewal committed on the server
+  cost      steady-state API requests per minute with three replicas, counted by the server
+  scale     many electors on as many Leases in this process, the server in another: memory, CPU,
+            event-loop delay
+
+Options:
+  --json FILE              also write the results as JSON
+  --smoke                  few trials and short durations (the CI configuration)
+  --trials N               handover and failover trials per mode (default 20 and 10)
+  --handover-trials N      handover trials per mode (default 20)
+  --failover-trials N      failover trials per mode (default 10)
+  --cost-seconds S         request-cost duration per mode (default 60)
+  --scale-electors N       electors in the scale scenario (default 1000)
+  --scale-seconds S        scale measurement duration (default 60)
+  --scale-stagger-ms MS    spread the scale electors' starts over MS (default 0: all at once)
+  --only LIST              comma-separated subset of: ${SCENARIOS.join(',')}
+  -h, --help               show this help
+`;
+
+function count(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** Parses the command line (without `node` and the script). Throws {@link UsageError}. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        json: { type: 'string' },
+        smoke: { type: 'boolean' },
+        trials: { type: 'string' },
+        'handover-trials': { type: 'string' },
+        'failover-trials': { type: 'string' },
+        'cost-seconds': { type: 'string' },
+        'scale-electors': { type: 'string' },
+        'scale-seconds': { type: 'string' },
+        'scale-stagger-ms': { type: 'string' },
+        only: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const smoke = values.smoke ?? false;
+  const trials = count('trials', values.trials, 0, 1, 1000);
+  const only = values.only === undefined ? [...SCENARIOS] : values.only.split(',').map((s) => s.trim());
+  for (const name of only) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown scenario ${JSON.stringify(name)}; expected some of ${SCENARIOS.join(',')}`);
+  }
+  if (values.json === '') throw new UsageError('--json: expected a file name');
+  return {
+    jsonPath: values.json === undefined ? undefined : resolve(values.json),
+    smoke,
+    only: only as ScenarioName[],
+    handoverTrials: count('handover-trials', values['handover-trials'], trials || (smoke ? 3 : 20), 1, 1000),
+    failoverTrials: count('failover-trials', values['failover-trials'], trials || (smoke ? 2 : 10), 1, 1000),
+    trialTimings: smoke ? SMOKE_TIMINGS : TRIAL_TIMINGS,
+    replicas: 3,
+    costDurationMs: count('cost-seconds', values['cost-seconds'], smoke ? 5 : 60, 1, 3600) * 1000,
+    costTimings: smoke ? SMOKE_TIMINGS : DEFAULT_TIMINGS,
+    scaleElectors: count('scale-electors', values['scale-electors'], smoke ? 50 : 1000, 1, 100_000),
+    scaleDurationMs: count('scale-seconds', values['scale-seconds'], smoke ? 5 : 60, 1, 3600) * 1000,
+    scaleTimings: DEFAULT_TIMINGS,
+    scaleStaggerMs: count('scale-stagger-ms', values['scale-stagger-ms'], 0, 0, 600_000),
+    help: values.help ?? false,
+  };
+}

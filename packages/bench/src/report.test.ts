@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { CountingLogger } from './candidates.js';
+import type { TrialSamples } from './election-trials.js';
+import { parseBenchArgs } from './options.js';
+import { checkTargets, reportLines, toJson, type BenchResults } from './report.js';
+
+const trial = (mode: 'watch' | 'poll', samples: number[]): TrialSamples => ({
+  mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], failures: 0, failureReasons: [], log: new CountingLogger(),
+});
+
+function results(): BenchResults {
+  const cost = (mode: 'watch' | 'poll', perMinute: number) => ({
+    mode, perMinute, perMinuteByVerb: { update: 30 }, requests: perMinute, windowMs: 60_000, openWatches: 2, log: new CountingLogger(),
+  });
+  return {
+    handover: { watch: trial('watch', [20, 30, 40]), poll: trial('poll', [300, 500]) },
+    failover: { watch: trial('watch', [2005, 2010]), poll: trial('poll', [2600, 3100]) },
+    cost: { watch: cost('watch', 30), poll: cost('poll', 67.5) },
+    scale: {
+      electors: 1000, staggerMs: 0, durationMs: 60_000, rssBytesPerElector: 52_000, liveHeapBytesPerElector: 20_000, cpuPercent: 12.5,
+      eventLoopDelayP99Ms: 3.2, eventLoopDelayMaxMs: 9, eventLoopIntervalP99Ms: 13.2, serverCpuPercent: 20, leadingAtEnd: 1000,
+      termsLost: 0, renewalsPerSecond: 500, baselineRssBytes: 80_000_000, log: new CountingLogger(),
+    },
+    options: parseBenchArgs([]),
+    machine: { cpuModel: 'Test CPU', cpus: 2, memoryBytes: 2 ** 33, node: 'v20.0.0', os: 'linux', date: '2025-01-01T00:00:00.000Z' },
+    durationMs: 240_000,
+  };
+}
+
+describe('the report', () => {
+  it('keeps the four keys of the issue, in its shape', () => {
+    const json = toJson(results());
+    expect(json.handoverMs).toEqual({ watch: { p50: 30, p95: 40, n: 3 }, poll: { p50: 300, p95: 500, n: 2 } });
+    expect(json.failoverMs).toEqual({ watch: { p50: 2005, p95: 2010, n: 2 }, poll: { p50: 2600, p95: 3100, n: 2 } });
+    expect(json.requestsPerMinute).toEqual({ watch: 30, poll: 67.5 });
+    expect(json.scale).toEqual({ electors: 1000, rssBytesPerElector: 52_000, cpuPercent: 12.5, eventLoopDelayP99Ms: 3.2 });
+  });
+
+  it('writes null for scenarios that did not run, so a missing figure cannot pass for a number', () => {
+    const json = JSON.parse(JSON.stringify(toJson({ ...results(), scale: undefined, cost: undefined }))) as Record<string, unknown>;
+    expect(json.scale).toBeNull();
+    expect(json.requestsPerMinute).toBeNull();
+  });
+
+  it('checks every target and says which were missed', () => {
+    const checks = checkTargets(results());
+    expect(checks.map((c) => [c.target, c.met])).toEqual([
+      ['graceful handover median < 100 ms (watch)', true],
+      ['crash failover <= lease 2000 ms + 200 ms after the last renew, every trial (watch)', true],
+      ['crash failover <= lease 2000 ms + 200 ms after the last renew, every trial (poll)', false],
+      ['requests/minute with 3 replicas: watch <= half of poll', true],
+      ['scale: event-loop delay p99 < 20 ms', true],
+      ['scale: CPU < half a core', true],
+      ['scale: memory < 100 KB per elector', true],
+    ]);
+    expect(reportLines(results()).join('\n')).toContain('MISSED');
+  });
+});

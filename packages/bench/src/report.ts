@@ -1,0 +1,254 @@
+/**
+ * The report: the JSON document (the four keys the issue fixes, plus details, targets, machine
+ * and configuration alongside) and the printed table. The targets are checked and reported,
+ * never enforced: a missed target is a finding, not a failed run.
+ */
+import type { CostResult } from './request-cost.js';
+import type { TrialSamples } from './election-trials.js';
+import type { MachineInfo } from './machine.js';
+import type { BenchOptions } from './options.js';
+import type { ScaleResult } from './scale.js';
+import { round, summarize, type LatencySummary } from './stats.js';
+
+/** Everything one run measured; a scenario left out with `--only` is undefined. */
+export interface BenchResults {
+  readonly handover: { readonly watch: TrialSamples; readonly poll: TrialSamples } | undefined;
+  readonly failover: { readonly watch: TrialSamples; readonly poll: TrialSamples } | undefined;
+  readonly cost: { readonly watch: CostResult; readonly poll: CostResult } | undefined;
+  readonly scale: ScaleResult | undefined;
+  readonly options: BenchOptions;
+  readonly machine: MachineInfo;
+  readonly durationMs: number;
+}
+
+/** `{ p50, p95, n }`, as the JSON report fixes it. */
+export interface Quantiles {
+  readonly p50: number;
+  readonly p95: number;
+  readonly n: number;
+}
+
+/** One target, checked. */
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** undefined when the scenario did not run. */
+  readonly met: boolean | undefined;
+}
+
+/** The JSON document `--json FILE` writes. NaN (nothing measured) serialises as null. */
+export interface BenchJson {
+  readonly handoverMs: { readonly watch: Quantiles; readonly poll: Quantiles } | null;
+  readonly failoverMs: { readonly watch: Quantiles; readonly poll: Quantiles } | null;
+  readonly requestsPerMinute: { readonly watch: number; readonly poll: number } | null;
+  readonly scale: { readonly electors: number; readonly rssBytesPerElector: number; readonly cpuPercent: number; readonly eventLoopDelayP99Ms: number } | null;
+  readonly details: Record<string, unknown>;
+  readonly targets: readonly TargetCheck[];
+  readonly machine: MachineInfo;
+  readonly config: Record<string, unknown>;
+}
+
+/** Per-elector memory target, in bytes (100 KB, read as 100 000 bytes: the stricter reading). */
+export const RSS_TARGET_BYTES = 100_000;
+
+function quantiles(s: LatencySummary): Quantiles {
+  return { p50: round(s.p50), p95: round(s.p95), n: s.n };
+}
+
+function extremes(s: LatencySummary): { min: number; max: number; mean: number } {
+  return { min: round(s.min), max: round(s.max), mean: round(s.mean) };
+}
+
+function trialDetails(t: TrialSamples, secondaryName: string): Record<string, unknown> {
+  return {
+    ...extremes(summarize(t.samples)),
+    [secondaryName]: quantiles(summarize(t.secondary)),
+    ...(t.fromAck.length > 0 ? { fromLeaderAckMs: quantiles(summarize(t.fromAck)) } : {}),
+    failedTrials: t.failures,
+    ...(t.failureReasons.length > 0 ? { failureReasons: t.failureReasons } : {}),
+    electorWarnings: t.log.warnings,
+    electorErrors: t.log.errors,
+    ...(t.log.samples.length > 0 ? { warningSamples: t.log.samples } : {}),
+  };
+}
+
+/** The targets from the issues, checked against what was measured. */
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const lease = r.options.trialTimings.leaseDurationMs;
+  if (r.handover) {
+    const median = summarize(r.handover.watch.samples).p50;
+    checks.push({ target: 'graceful handover median < 100 ms (watch)', measured: `${round(median)} ms`, met: median < 100 });
+  }
+  if (r.failover) {
+    for (const mode of ['watch', 'poll'] as const) {
+      const s = summarize(r.failover[mode].samples);
+      const ok = s.n > 0 && r.failover[mode].failures === 0 && s.max <= lease + 200;
+      checks.push({ target: `crash failover <= lease ${lease} ms + 200 ms after the last renew, every trial (${mode})`, measured: `max ${round(s.max)} ms`, met: ok });
+    }
+  }
+  if (r.cost) {
+    const { watch, poll } = r.cost;
+    checks.push({
+      target: 'requests/minute with 3 replicas: watch <= half of poll',
+      measured: `${round(watch.perMinute)} vs ${round(poll.perMinute)} (${round((watch.perMinute / poll.perMinute) * 100)} %)`,
+      met: watch.perMinute <= poll.perMinute / 2,
+    });
+  }
+  if (r.scale) {
+    const s = r.scale;
+    checks.push({ target: 'scale: event-loop delay p99 < 20 ms', measured: `${round(s.eventLoopDelayP99Ms)} ms`, met: s.eventLoopDelayP99Ms < 20 });
+    checks.push({ target: 'scale: CPU < half a core', measured: `${round(s.cpuPercent)} % of one core`, met: s.cpuPercent < 50 });
+    checks.push({
+      target: 'scale: memory < 100 KB per elector',
+      measured: `${round(s.rssBytesPerElector / 1000)} KB RSS`,
+      met: s.rssBytesPerElector < RSS_TARGET_BYTES,
+    });
+  }
+  return checks;
+}
+
+/** Builds the JSON document. */
+export function toJson(r: BenchResults): BenchJson {
+  const o = r.options;
+  const details: Record<string, unknown> = {};
+  if (r.handover) details.handover = { watch: trialDetails(r.handover.watch, 'releaseCommittedMs'), poll: trialDetails(r.handover.poll, 'releaseCommittedMs') };
+  if (r.failover) details.failover = { watch: trialDetails(r.failover.watch, 'fromKillMs'), poll: trialDetails(r.failover.poll, 'fromKillMs') };
+  if (r.cost) {
+    const cost = (c: CostResult): Record<string, unknown> => ({
+      perMinuteByVerb: Object.fromEntries(Object.entries(c.perMinuteByVerb).map(([verb, n]) => [verb, round(n)])),
+      requests: c.requests,
+      windowMs: round(c.windowMs, 0),
+      openWatchesAtEnd: c.openWatches,
+      electorWarnings: c.log.warnings,
+      electorErrors: c.log.errors,
+    });
+    details.requestCost = { watch: cost(r.cost.watch), poll: cost(r.cost.poll) };
+  }
+  if (r.scale) {
+    const s = r.scale;
+    details.scale = {
+      windowMs: round(s.durationMs, 0),
+      startsSpreadOverMs: s.staggerMs,
+      liveHeapBytesPerElectorAfterGc: round(s.liveHeapBytesPerElector, 0),
+      baselineRssBytes: s.baselineRssBytes,
+      eventLoopDelayMaxMs: round(s.eventLoopDelayMaxMs),
+      eventLoopIntervalP99MsRaw: round(s.eventLoopIntervalP99Ms, 2),
+      eventLoopDelayResolutionMs: 10,
+      serverProcessCpuPercent: s.serverCpuPercent === undefined ? null : round(s.serverCpuPercent),
+      renewalsPerSecond: round(s.renewalsPerSecond),
+      leadingAtEnd: s.leadingAtEnd,
+      termsLostDuringWindow: s.termsLost,
+      electorWarnings: s.log.warnings,
+      electorErrors: s.log.errors,
+      ...(s.log.samples.length > 0 ? { warningSamples: s.log.samples } : {}),
+    };
+  }
+  details.totalRunMs = round(r.durationMs, 0);
+  return {
+    handoverMs: r.handover ? { watch: quantiles(summarize(r.handover.watch.samples)), poll: quantiles(summarize(r.handover.poll.samples)) } : null,
+    failoverMs: r.failover ? { watch: quantiles(summarize(r.failover.watch.samples)), poll: quantiles(summarize(r.failover.poll.samples)) } : null,
+    requestsPerMinute: r.cost ? { watch: round(r.cost.watch.perMinute), poll: round(r.cost.poll.perMinute) } : null,
+    scale: r.scale
+      ? {
+          electors: r.scale.electors,
+          rssBytesPerElector: round(r.scale.rssBytesPerElector, 0),
+          cpuPercent: round(r.scale.cpuPercent),
+          eventLoopDelayP99Ms: round(r.scale.eventLoopDelayP99Ms, 2),
+        }
+      : null,
+    details,
+    targets: checkTargets(r),
+    machine: r.machine,
+    config: {
+      smoke: o.smoke,
+      scenarios: o.only,
+      replicas: o.replicas,
+      handoverTrialsPerMode: o.handoverTrials,
+      failoverTrialsPerMode: o.failoverTrials,
+      trialTimings: o.trialTimings,
+      costDurationMs: o.costDurationMs,
+      costTimings: o.costTimings,
+      scaleElectors: o.scaleElectors,
+      scaleDurationMs: o.scaleDurationMs,
+      scaleTimings: o.scaleTimings,
+      percentiles: 'nearest rank',
+    },
+  };
+}
+
+/** Lays out rows as a plain-text table with a header rule. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+function ms(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(1) : 'n/a';
+}
+
+function pn(samples: readonly number[], failures: number): string {
+  const s = summarize(samples);
+  return `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.max)} (n ${s.n}${failures > 0 ? `, ${failures} failed` : ''})`;
+}
+
+function verbs(c: CostResult): string {
+  return Object.entries(c.perMinuteByVerb).map(([verb, n]) => `${verb} ${n.toFixed(1)}`).join(', ') || 'none';
+}
+
+/** The printed report. */
+export function reportLines(r: BenchResults): string[] {
+  const m = r.machine;
+  const o = r.options;
+  const t = o.trialTimings;
+  const lines: string[] = [
+    `leasekit bench${o.smoke ? ' (SMOKE: few trials, short durations; do not read the figures)' : ''}`,
+    `machine: ${m.cpus} x ${m.cpuModel}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${m.node}, ${m.os}; ${m.date}`,
+    '',
+  ];
+  const rows: string[][] = [];
+  if (r.handover) {
+    rows.push(['graceful handover, ms: p50 / p95 / max', pn(r.handover.watch.samples, r.handover.watch.failures), pn(r.handover.poll.samples, r.handover.poll.failures)]);
+    rows.push(['  signal -> release committed, ms: p50 / p95 / max', pn(r.handover.watch.secondary, 0), pn(r.handover.poll.secondary, 0)]);
+  }
+  if (r.failover) {
+    rows.push(['crash failover from last renew, ms: p50 / p95 / max', pn(r.failover.watch.samples, r.failover.watch.failures), pn(r.failover.poll.samples, r.failover.poll.failures)]);
+    rows.push(['  from the kill, ms: p50 / p95 / max', pn(r.failover.watch.secondary, 0), pn(r.failover.poll.secondary, 0)]);
+  }
+  if (r.cost) {
+    rows.push([`API requests / minute, 3 replicas, ${(o.costDurationMs / 1000).toFixed(0)} s`, r.cost.watch.perMinute.toFixed(1), r.cost.poll.perMinute.toFixed(1)]);
+    rows.push(['  by verb', verbs(r.cost.watch), verbs(r.cost.poll)]);
+  }
+  if (rows.length > 0) {
+    lines.push(`takeovers: ${o.replicas} in-process electors per trial, one fresh Lease each, lease ${t.leaseDurationMs} / renew deadline ${t.renewDeadlineMs} / retry ${t.retryPeriodMs} ms`);
+    if (r.cost) lines.push(`request cost: lease ${o.costTimings.leaseDurationMs} / renew deadline ${o.costTimings.renewDeadlineMs} / retry ${o.costTimings.retryPeriodMs} ms, counted by the server`);
+    lines.push('', ...formatTable(['scenario', 'watch followers', 'poll followers'], rows), '');
+  }
+  if (r.scale) {
+    const s = r.scale;
+    lines.push(
+      `scale: ${s.electors} electors on ${s.electors} Leases in this process for ${(s.durationMs / 1000).toFixed(0)} s, the server in another process (lease ${o.scaleTimings.leaseDurationMs} / ${o.scaleTimings.renewDeadlineMs} / ${o.scaleTimings.retryPeriodMs} ms; ${s.staggerMs > 0 ? `starts spread over ${s.staggerMs} ms` : 'all started at once'})`,
+      '',
+      ...formatTable(
+        ['figure', 'measured'],
+        [
+          ['RSS per elector', `${(s.rssBytesPerElector / 1000).toFixed(1)} KB`],
+          ['live JS heap per elector (after GC)', `${(s.liveHeapBytesPerElector / 1000).toFixed(1)} KB`],
+          ['CPU (this process)', `${s.cpuPercent.toFixed(1)} % of one core`],
+          ['CPU (server process)', s.serverCpuPercent === undefined ? 'n/a' : `${s.serverCpuPercent.toFixed(1)} % of one core`],
+          ['event-loop delay p99 / max', `${s.eventLoopDelayP99Ms.toFixed(2)} / ${s.eventLoopDelayMaxMs.toFixed(2)} ms (histogram p99 ${s.eventLoopIntervalP99Ms.toFixed(2)} ms, less its 10 ms resolution)`],
+          ['renewals per second', s.renewalsPerSecond.toFixed(1)],
+          ['leading at the end / terms lost', `${s.leadingAtEnd} / ${s.termsLost}`],
+        ],
+      ),
+      '',
+    );
+  }
+  const targets = checkTargets(r);
+  if (targets.length > 0) {
+    lines.push(...formatTable(['target', 'measured', 'result'], targets.map((c) => [c.target, c.measured, c.met === undefined ? 'n/a' : c.met ? 'met' : 'MISSED'])), '');
+  }
+  lines.push(`total run time ${(r.durationMs / 1000).toFixed(1)} s`);
+  return lines;
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from '@jest/globals';
+import { UsageError, parseDemoArgs } from './options.js';
+
+describe('parseDemoArgs', () => {
+  it('defaults to three replicas on the embedded server with short, valid timings', () => {
+    const options = parseDemoArgs([]);
+    expect(options).toMatchObject({
+      replicas: 3,
+      leaseDurationMs: 2000,
+      renewDeadlineMs: 1500,
+      retryPeriodMs: 500,
+      followerStrategy: 'watch',
+      kubeconfig: undefined,
+      inCluster: false,
+      namespace: 'default',
+      leaseName: 'leasekit-demo',
+      help: false,
+    });
+    expect(options.svgPath).toMatch(/leasekit-demo-timeline\.svg$/);
+  });
+
+  it('reads every flag', () => {
+    const options = parseDemoArgs([
+      '--replicas', '5', '--lease-duration-ms', '4000', '--renew-deadline-ms', '3000', '--retry-period-ms', '1000',
+      '--follower-strategy', 'poll', '--settle-ms', '100', '--kubeconfig', 'kc.yaml', '--namespace', 'ops',
+      '--lease-name', 'my-lease', '--svg', 'out.svg',
+    ]);
+    expect(options).toMatchObject({ replicas: 5, leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000, followerStrategy: 'poll', settleMs: 100, namespace: 'ops', leaseName: 'my-lease' });
+    expect(options.kubeconfig).toMatch(/kc\.yaml$/);
+    expect(options.svgPath).toMatch(/out\.svg$/);
+  });
+
+  it('refuses fewer than three replicas, since one is killed and one is stopped', () => {
+    expect(() => parseDemoArgs(['--replicas', '2'])).toThrow(/--replicas: expected a whole number from 3 to 20/);
+  });
+
+  it('refuses timings the elector would refuse, with the elector\'s message', () => {
+    expect(() => parseDemoArgs(['--lease-duration-ms', '1000', '--renew-deadline-ms', '1000'])).toThrow(
+      /leaseDurationMs \(1000\) must be greater than renewDeadlineMs \(1000\)/,
+    );
+    expect(() => parseDemoArgs(['--retry-period-ms', '2000'])).toThrow(UsageError);
+  });
+
+  it('refuses a kubeconfig together with in-cluster config', () => {
+    expect(() => parseDemoArgs(['--kubeconfig', 'x', '--in-cluster'])).toThrow(/exclude each other/);
+  });
+
+  it('refuses an unknown follower strategy, an unknown flag and a stray argument', () => {
+    expect(() => parseDemoArgs(['--follower-strategy', 'push'])).toThrow(/watch or poll/);
+    expect(() => parseDemoArgs(['--replica', '3'])).toThrow(UsageError);
+    expect(() => parseDemoArgs(['extra'])).toThrow(UsageError);
+  });
+
+  it('refuses a lease name that is not a DNS subdomain', () => {
+    expect(() => parseDemoArgs(['--lease-name', 'Not_Valid'])).toThrow(/DNS subdomain/);
+  });
+});

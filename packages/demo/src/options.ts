@@ -1,0 +1,145 @@
+/**
+ * The demo's command line: flags, defaults, and validation that names the flag and the rule.
+ * Timing flags are checked by the elector's own `resolveConfig`, so the demo accepts exactly
+ * what a controller would.
+ */
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, resolveConfig, type FollowerStrategy } from '@leasekit/k8s-leaderelection';
+
+/** Everything the demo run needs. */
+export interface DemoOptions {
+  /** Replica processes to start (one is killed, one is stopped, so at least 3). @default 3 */
+  readonly replicas: number;
+  /** @default 2000 */
+  readonly leaseDurationMs: number;
+  /** @default 1500 */
+  readonly renewDeadlineMs: number;
+  /** @default 500 */
+  readonly retryPeriodMs: number;
+  /** @default 'watch' */
+  readonly followerStrategy: FollowerStrategy;
+  /** A real cluster's kubeconfig; undefined (and not `inCluster`) runs the embedded server. */
+  readonly kubeconfig: string | undefined;
+  /** Use the in-cluster service account (the demo itself runs in a pod). @default false */
+  readonly inCluster: boolean;
+  /** @default 'default' */
+  readonly namespace: string;
+  /** @default 'leasekit-demo' */
+  readonly leaseName: string;
+  /** Where the timeline picture goes. @default <tmpdir>/leasekit-demo-timeline.svg */
+  readonly svgPath: string;
+  /** How long to let things run between the scenario's steps, so the timeline is readable. @default 3000 */
+  readonly settleMs: number;
+  readonly help: boolean;
+}
+
+/** A command line the demo cannot run; the message names the flag. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Fewer replicas leave nobody to take over after the kill and the stop. */
+export const MIN_REPLICAS = 3;
+/** More would only crowd the timeline (and the machine). */
+export const MAX_REPLICAS = 20;
+
+/** The `--help` text. */
+export const USAGE = `Usage: pnpm demo [-- options]     (or: node packages/demo/dist/demo.js [options])
+
+Starts replica processes of a small controller built on LeaderElectionComponent, lets them elect
+a leader over a Lease, SIGKILLs the leader (failover), SIGTERMs the next one (graceful handover),
+and prints a timeline, the measured times and a summary. Without --kubeconfig or --in-cluster it
+runs its own embedded Lease API server on 127.0.0.1, so no cluster is needed.
+
+Options:
+  --replicas N              replica processes, ${MIN_REPLICAS}-${MAX_REPLICAS} (default 3)
+  --lease-duration-ms MS    lease duration (default 2000)
+  --renew-deadline-ms MS    renew deadline (default 1500)
+  --retry-period-ms MS      retry period (default 500)
+  --follower-strategy S     watch or poll (default watch)
+  --settle-ms MS            pause between the scenario's steps (default 3000)
+  --kubeconfig FILE         run against the cluster in this kubeconfig instead of the embedded server
+  --in-cluster              run against the cluster this pod runs in (service account)
+  --namespace NS            the Lease's namespace (default default)
+  --lease-name NAME         the Lease's name (default leasekit-demo)
+  --svg FILE                where to write the timeline picture (default <tmpdir>/leasekit-demo-timeline.svg)
+  -h, --help                show this help
+`;
+
+function integer(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** Parses the command line (without `node` and the script). Throws {@link UsageError}. */
+export function parseDemoArgs(argv: readonly string[]): DemoOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        replicas: { type: 'string' },
+        'lease-duration-ms': { type: 'string' },
+        'renew-deadline-ms': { type: 'string' },
+        'retry-period-ms': { type: 'string' },
+        'follower-strategy': { type: 'string' },
+        'settle-ms': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'in-cluster': { type: 'boolean' },
+        namespace: { type: 'string' },
+        'lease-name': { type: 'string' },
+        svg: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+
+  const replicas = integer('replicas', values.replicas, 3, MIN_REPLICAS, MAX_REPLICAS);
+  const leaseDurationMs = integer('lease-duration-ms', values['lease-duration-ms'], 2000, 1);
+  const renewDeadlineMs = integer('renew-deadline-ms', values['renew-deadline-ms'], 1500, 1);
+  const retryPeriodMs = integer('retry-period-ms', values['retry-period-ms'], 500, 1);
+  const settleMs = integer('settle-ms', values['settle-ms'], 3000, 0, 600_000);
+  const strategy = values['follower-strategy'] ?? 'watch';
+  if (strategy !== 'watch' && strategy !== 'poll') {
+    throw new UsageError(`--follower-strategy: expected watch or poll, got ${JSON.stringify(strategy)}`);
+  }
+  if (values.kubeconfig !== undefined && values['in-cluster']) {
+    throw new UsageError('--kubeconfig and --in-cluster exclude each other: pick the cluster one way');
+  }
+  if (values.kubeconfig === '') throw new UsageError('--kubeconfig: expected a file name');
+  const namespace = values.namespace ?? 'default';
+  const leaseName = values['lease-name'] ?? 'leasekit-demo';
+
+  // The elector's own validation, so the rules and messages are the library's.
+  try {
+    resolveConfig({ identity: 'replica-1', leaseName, leaseNamespace: namespace, leaseDurationMs, renewDeadlineMs, retryPeriodMs, followerStrategy: strategy });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+
+  return {
+    replicas,
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
+    followerStrategy: strategy,
+    kubeconfig: values.kubeconfig === undefined ? undefined : resolve(values.kubeconfig),
+    inCluster: values['in-cluster'] ?? false,
+    namespace,
+    leaseName,
+    svgPath: resolve(values.svg ?? join(tmpdir(), 'leasekit-demo-timeline.svg')),
+    settleMs,
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * What the demo's parent and its replica processes tell each other. The parent passes each
+ * replica its configuration in one environment variable (so `ps` shows a short command line);
+ * the replica reports over the IPC channel that `child_process.fork` opens.
+ *
+ * Times are wall-clock epoch milliseconds from {@link nowMs}: the processes run on one machine,
+ * so they share that clock, and a monotonic clock would not be comparable across processes.
+ */
+import type { FollowerStrategy } from '@leasekit/k8s-leaderelection';
+
+/** The environment variable holding a replica's {@link ReplicaConfig} as JSON. */
+export const REPLICA_CONFIG_ENV = 'LEASEKIT_DEMO_REPLICA';
+
+/** Everything a replica process needs to know. */
+export interface ReplicaConfig {
+  readonly identity: string;
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly followerStrategy: FollowerStrategy;
+  /** A kubeconfig file to load; undefined means the in-cluster service account. */
+  readonly kubeconfig: string | undefined;
+}
+
+/** The replica serves /metrics and /healthz here. */
+export interface ReadyMessage {
+  readonly type: 'ready';
+  readonly identity: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly at: number;
+}
+
+/** One event from the replica's leader-election bus. */
+export interface BusEventMessage {
+  readonly type: 'event';
+  readonly identity: string;
+  /** The bus event name, e.g. `leader.became`. */
+  readonly event: 'leader.election.started' | 'leader.became' | 'leader.lost' | 'leader.observed';
+  readonly at: number;
+  /** `leader.became` / `leader.lost`: the term's fencing token. */
+  readonly token?: number;
+  /** `leader.lost`: why the term ended. */
+  readonly reason?: string;
+  /** `leader.observed`: the new holder. */
+  readonly leader?: string;
+}
+
+/** A warning or error the replica's elector logged. */
+export interface LogMessage {
+  readonly type: 'log';
+  readonly identity: string;
+  readonly level: 'warn' | 'error';
+  readonly message: string;
+  readonly at: number;
+}
+
+/** `run()` resolved: leader work stopped and, when it led, the Lease was released. */
+export interface StoppedMessage {
+  readonly type: 'stopped';
+  readonly identity: string;
+  readonly at: number;
+}
+
+/** Anything a replica sends. */
+export type ReplicaMessage = ReadyMessage | BusEventMessage | LogMessage | StoppedMessage;
+
+const TYPES = new Set(['ready', 'event', 'log', 'stopped']);
+
+/** True for a well-formed {@link ReplicaMessage} (IPC carries whatever the child sent). */
+export function isReplicaMessage(value: unknown): value is ReplicaMessage {
+  const m = value as Partial<ReplicaMessage> | null;
+  return m != null && typeof m === 'object' && TYPES.has(m.type as string) && typeof m.identity === 'string' && typeof m.at === 'number';
+}
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution: the process's time origin (taken from
+ * the wall clock when it started) plus the monotonic clock, so two readings in one process never
+ * go backwards and readings in different processes on one machine are comparable.
+ */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}

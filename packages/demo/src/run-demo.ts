@@ -1,0 +1,454 @@
+/**
+ * The demo scenario as a function: connect (embedded server or a real cluster), make sure the
+ * Lease exists, start the replica processes, wait for a leader, SIGKILL it and time the failover,
+ * SIGTERM the next leader and time the graceful handover, stop the rest, then print the summary
+ * and draw the picture. `demo.ts` only wires process signals to `signal`; tests run the built CLI.
+ *
+ * Every wait is bounded and interruptible: an abort of `signal` (Ctrl-C) or a timeout goes
+ * straight to the cleanup, which SIGTERMs every replica (they release the Lease), SIGKILLs any
+ * that do not exit in time, and only then closes the server.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeLeaseClient, describeError, isNotFound, recordFromLease, type LeaseClient } from '@leasekit/k8s-leaderelection';
+import { startLeaseApiServer, type LeaseApiServer } from '@leasekit/lease-apiserver';
+import { LeaseView } from './lease-view.js';
+import type { DemoOptions } from './options.js';
+import { nowMs, type BusEventMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
+import { beginTerm, endTerm, type DemoRecord, type Measurement, type ReplicaRecord, type SignalRecord } from './record.js';
+import { ReplicaProcess, describeExit, type ExitInfo } from './replica-process.js';
+import { describeMeasurement, summaryLines } from './summary.js';
+import { renderTimelineSvg } from './svg.js';
+import { Timeline, describeLeaseChange, describeMessage, formatDuration } from './timeline.js';
+
+/** Where the demo writes. */
+export interface DemoIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** How a run ended. */
+export interface DemoResult {
+  /** 0: the scenario completed; 1: it failed; 130: interrupted. */
+  readonly exitCode: number;
+  readonly record: DemoRecord;
+  /** The picture, when it could be written. */
+  readonly svgPath: string | undefined;
+}
+
+/** The replica entry point next to this file (`dist/replica.js` once built). */
+export function defaultReplicaScript(): string {
+  return fileURLToPath(new URL('./replica.js', import.meta.url));
+}
+
+/** The scenario was stopped by the caller's signal. */
+class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+}
+
+/** The scenario could not go on (a timeout, a replica that never became ready, ...). */
+class DemoFailed extends Error {
+  override readonly name = 'DemoFailed';
+}
+
+/** Runs the whole demo; never rejects (failures become exit code 1 with a message). */
+export async function runDemo(options: DemoOptions, io: DemoIo, signal: AbortSignal, replicaScript = defaultReplicaScript()): Promise<DemoResult> {
+  return new DemoRun(options, io, signal, replicaScript).run();
+}
+
+class DemoRun {
+  private readonly startedAt = nowMs();
+  private readonly timeline: Timeline;
+  private readonly processes: ReplicaProcess[] = [];
+  private readonly messages: ReplicaMessage[] = [];
+  private readonly waiters = new Set<(message: ReplicaMessage) => void>();
+  private record: DemoRecord | undefined;
+  private server: LeaseApiServer | undefined;
+  private tmpDir: string | undefined;
+  /** The kubeconfig file the replicas load (undefined: in-cluster). */
+  private kubeconfigPath: string | undefined;
+  private client: LeaseClient | undefined;
+  private view: LeaseView | undefined;
+
+  constructor(
+    private readonly options: DemoOptions,
+    private readonly io: DemoIo,
+    private readonly signal: AbortSignal,
+    private readonly replicaScript: string,
+  ) {
+    this.timeline = new Timeline(this.startedAt, (line) => io.out(line));
+  }
+
+  async run(): Promise<DemoResult> {
+    let exitCode = 0;
+    try {
+      await this.scenario();
+    } catch (err) {
+      if (err instanceof Interrupted || this.signal.aborted) {
+        exitCode = 130;
+        this.say('interrupted: stopping every replica (SIGTERM, so each releases the Lease if it holds it), then the server');
+      } else {
+        exitCode = 1;
+        this.io.err(`demo failed: ${err instanceof DemoFailed ? err.message : describeError(err)}`);
+      }
+    } finally {
+      await this.cleanup(exitCode !== 0);
+    }
+    const record = this.record ?? this.emptyRecord('not connected');
+    record.endedAt = nowMs();
+    const svgPath = await this.writeSvg(record);
+    if (exitCode === 0 && this.processes.some((p) => p.alive)) exitCode = 1;
+    return { exitCode, record, svgPath };
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // The scenario, step by step.
+
+  private async scenario(): Promise<void> {
+    const o = this.options;
+    // 1. Where the Lease lives: our own embedded server, or a real cluster.
+    const target = await this.connect();
+    this.record = this.emptyRecord(target);
+    this.say(`Lease API: ${target}`);
+
+    // 2. The Lease, and our own watch on it (the timeline's "lease" lines).
+    await this.ensureLease();
+    this.view = new LeaseView(this.client!, o.namespace, o.leaseName, (change) => this.timeline.line(change.at, 'lease', describeLeaseChange(change)));
+    await this.view.start(5000);
+    this.say('watch the Lease live from another terminal:');
+    this.io.out(`             ${this.kubectlCommand()}`);
+
+    // 3. The replicas: real processes, each a small controller serving /metrics and /healthz.
+    this.say(`starting ${o.replicas} replica processes (lease ${formatDuration(o.leaseDurationMs)}, renew deadline ${formatDuration(o.renewDeadlineMs)}, retry period ${formatDuration(o.retryPeriodMs)}, ${o.followerStrategy} followers)`);
+    await this.startReplicas();
+
+    // 4. A leader, and a look at what the replicas export.
+    const first = await this.nextLeader(0, [], 30_000 + 2 * o.leaseDurationMs, 'the first leader');
+    await this.pause(o.settleMs);
+    await this.scrapeReplicas();
+
+    // 5. Crash: SIGKILL the leader. Nobody releases; the others wait for the Lease to expire.
+    const failover = await this.takeover(first.identity, 'SIGKILL', o.leaseDurationMs + o.renewDeadlineMs + 10_000);
+    await this.pause(o.settleMs);
+
+    // 6. Graceful: SIGTERM the new leader. It stops leading and releases; another takes over at once.
+    const handover = await this.takeover(failover.to, 'SIGTERM', o.leaseDurationMs + 10_000);
+    const stoppedLeader = this.processes.find((p) => p.identity === handover.from);
+    await stoppedLeader?.waitForExit(o.renewDeadlineMs + 5000);
+    await this.pause(Math.min(o.settleMs, 1500));
+
+    // 7. The end: stop the rest the way Kubernetes would, and show the Lease they leave behind.
+    this.say('stopping the remaining replicas (SIGTERM)');
+    await this.stopAll('shutdown');
+    await this.showFinalLease();
+    this.record!.endedAt = nowMs();
+    this.io.out('');
+    for (const line of summaryLines(this.record!, this.requestCounts())) this.io.out(line);
+    this.io.out('');
+  }
+
+  /** Builds the client and returns a description of where the Lease lives. */
+  private async connect(): Promise<string> {
+    const o = this.options;
+    const kubeConfig = new KubeConfig();
+    let target: string;
+    if (o.kubeconfig !== undefined) {
+      kubeConfig.loadFromFile(o.kubeconfig);
+      this.kubeconfigPath = o.kubeconfig;
+      target = `cluster ${kubeConfig.getCurrentCluster()?.server ?? '?'} (kubeconfig ${o.kubeconfig})`;
+    } else if (o.inCluster) {
+      kubeConfig.loadFromCluster();
+      target = `in-cluster ${kubeConfig.getCurrentCluster()?.server ?? '?'}`;
+    } else {
+      this.server = await startLeaseApiServer({ host: '127.0.0.1', port: 0 });
+      this.tmpDir = await mkdtemp(join(tmpdir(), 'leasekit-demo-'));
+      this.kubeconfigPath = await this.server.writeKubeconfig(join(this.tmpDir, 'kubeconfig'), { namespace: o.namespace });
+      kubeConfig.loadFromFile(this.kubeconfigPath);
+      target = `embedded server ${this.server.url} (no cluster needed)`;
+    }
+    this.client = createKubeLeaseClient(kubeConfig, { requestTimeoutMs: 5000 });
+    return target;
+  }
+
+  /** Creates the Lease, free, when it does not exist, and says so. */
+  private async ensureLease(): Promise<void> {
+    const { namespace, leaseName } = this.options;
+    try {
+      const lease = await this.client!.get(namespace, leaseName);
+      const { record } = recordFromLease(lease);
+      this.say(`the Lease ${namespace}/${leaseName} exists: holder ${record.holderIdentity || '(none)'}, transitions ${record.leaseTransitions}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw new DemoFailed(`cannot read the Lease ${namespace}/${leaseName}: ${describeError(err)}`);
+      await this.client!.create(namespace, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName, namespace } });
+      this.say(
+        `created the Lease ${namespace}/${leaseName} with no holder, so the first election needs no wait ` +
+          '(electors create a Lease that never existed only after one lease duration, in case a live leader recreates it: see the FAQ)',
+      );
+    }
+  }
+
+  private kubectlCommand(): string {
+    const { namespace, leaseName } = this.options;
+    const config = this.kubeconfigPath === undefined ? '' : `--kubeconfig ${shellQuote(this.kubeconfigPath)} `;
+    return `kubectl ${config}get lease ${leaseName} -n ${namespace} -w`;
+  }
+
+  private async startReplicas(): Promise<void> {
+    const o = this.options;
+    for (let i = 1; i <= o.replicas; i++) {
+      const config: ReplicaConfig = {
+        identity: `replica-${i}`,
+        leaseName: o.leaseName,
+        leaseNamespace: o.namespace,
+        leaseDurationMs: o.leaseDurationMs,
+        renewDeadlineMs: o.renewDeadlineMs,
+        retryPeriodMs: o.retryPeriodMs,
+        followerStrategy: o.followerStrategy,
+        kubeconfig: this.kubeconfigPath,
+      };
+      const replica: ReplicaRecord = {
+        identity: config.identity,
+        forkedAt: nowMs(),
+        pid: undefined,
+        port: undefined,
+        readyAt: undefined,
+        exitedAt: undefined,
+        exit: undefined,
+        terms: [],
+      };
+      this.record!.replicas.push(replica);
+      const proc = new ReplicaProcess(this.replicaScript, config, {
+        onMessage: (message) => this.received(replica, message),
+        onOutput: (line) => this.timeline.line(nowMs(), replica.identity, `| ${line}`),
+        onExit: (exit) => this.exited(replica, exit),
+      });
+      replica.pid = proc.pid;
+      this.processes.push(proc);
+    }
+    this.say(`forked ${this.processes.map((p) => `${p.identity} (pid ${p.pid ?? '?'})`).join(', ')}`);
+    for (const proc of this.processes) {
+      await this.waitFor((m) => m.type === 'ready' && m.identity === proc.identity, 0, 30_000, `${proc.identity} to start`);
+    }
+  }
+
+  /** Scrapes each replica's /metrics and /healthz once, to show what a Prometheus and a kubelet see. */
+  private async scrapeReplicas(): Promise<void> {
+    const seen: string[] = [];
+    for (const replica of this.record!.replicas) {
+      if (replica.port === undefined) continue;
+      const base = `http://127.0.0.1:${replica.port}`;
+      try {
+        const metrics = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        const gauge = /^leasekit_leader_election_is_leader\{[^}]*\}\s+(\S+)/m.exec(metrics)?.[1] ?? '?';
+        const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
+        await health.body?.cancel();
+        seen.push(`${replica.identity} is_leader ${gauge}, /healthz ${health.status}`);
+      } catch (err) {
+        seen.push(`${replica.identity} unreachable (${describeError(err)})`);
+      }
+    }
+    this.say(`scraped each replica: ${seen.join('; ')}`);
+  }
+
+  /**
+   * Signals the current leader and waits for another replica's `leader.became`: SIGKILL times a
+   * failover (from the kill and from the dead leader's last renewTime in the Lease), SIGTERM a
+   * graceful handover (from the signal and from the release the old leader wrote).
+   */
+  private async takeover(leader: string, signal: 'SIGKILL' | 'SIGTERM', timeoutMs: number): Promise<Measurement> {
+    const proc = this.processes.find((p) => p.identity === leader)!;
+    const since = this.messages.length;
+    const purpose = signal === 'SIGKILL' ? 'failover' : 'handover';
+    this.say(
+      signal === 'SIGKILL'
+        ? `SIGKILL ${leader}, the leader: it can neither renew nor release, so the others must wait for the Lease to expire`
+        : `SIGTERM ${leader}, the leader: it stops leading, releases the Lease and exits; another replica takes over at once`,
+    );
+    const signalAt = nowMs();
+    proc.signal(signal);
+    this.record!.signals.push({ signal, target: leader, at: signalAt, purpose });
+    const became = await this.nextLeader(since, [leader], timeoutMs, `a new leader after the ${signal}`);
+    // The watch may deliver the takeover's Lease write a moment after the IPC message; what we
+    // need (the old leader's last renew, or its release) was written before it.
+    await this.view!.until(() => this.view!.current?.holderIdentity === became.identity, 2000);
+    const anchorAt = signal === 'SIGKILL' ? this.view!.lastRenewMs(leader) : this.view!.releasedSince(signalAt - 1);
+    const measurement: Measurement = { kind: purpose, from: leader, to: became.identity, signalAt, takeoverAt: became.at, anchorAt };
+    this.record!.measurements.push(measurement);
+    this.say(describeMeasurement(measurement, this.options.leaseDurationMs));
+    return measurement;
+  }
+
+  private async stopAll(purpose: SignalRecord['purpose']): Promise<void> {
+    const alive = this.processes.filter((p) => p.alive);
+    // One that already reported 'stopped' is exiting by itself (after a Ctrl-C reached it
+    // directly); a signal now could only race its exit.
+    const stopped = new Set(this.messages.filter((m) => m.type === 'stopped').map((m) => m.identity));
+    for (const proc of alive) {
+      if (stopped.has(proc.identity)) continue;
+      if (proc.signal('SIGTERM')) this.record?.signals.push({ signal: 'SIGTERM', target: proc.identity, at: nowMs(), purpose });
+    }
+    // A replica needs at most the renew deadline to release; beyond that something is wrong.
+    const bound = this.options.renewDeadlineMs + 5000;
+    const exitedInTime = await Promise.all(alive.map((p) => p.waitForExit(bound)));
+    const stuck = alive.filter((_, i) => !exitedInTime[i]);
+    for (const proc of stuck) {
+      this.say(`${proc.identity} did not exit within ${formatDuration(bound)} of SIGTERM: SIGKILL`);
+      proc.signal('SIGKILL');
+    }
+    await Promise.all(stuck.map((p) => p.waitForExit(5000)));
+  }
+
+  private async showFinalLease(): Promise<void> {
+    const { namespace, leaseName } = this.options;
+    try {
+      const { record } = recordFromLease(await this.client!.get(namespace, leaseName));
+      this.timeline.line(
+        nowMs(),
+        'lease',
+        record.holderIdentity === ''
+          ? `at the end: holder empty (released), transitions ${record.leaseTransitions}`
+          : `at the end: holder ${record.holderIdentity} (not released!), transitions ${record.leaseTransitions}`,
+      );
+    } catch (err) {
+      this.say(`could not read the Lease at the end: ${describeError(err)}`);
+    }
+  }
+
+  private requestCounts(): string | undefined {
+    if (!this.server) return undefined;
+    const counts = this.server.counters.snapshot('leases');
+    const verbs = (['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const).filter((v) => counts[v] > 0).map((v) => `${v} ${counts[v]}`);
+    return `Lease API requests the embedded server answered (replicas and this demo's own watch): ${verbs.join(', ')}; total ${counts.total}`;
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Messages, exits and waiting.
+
+  private received(replica: ReplicaRecord, message: ReplicaMessage): void {
+    if (message.type === 'ready') {
+      replica.readyAt = message.at;
+      replica.port = message.port;
+      replica.pid = message.pid;
+    } else if (message.type === 'event' && message.event === 'leader.became') {
+      beginTerm(replica, message.at, message.token ?? 0);
+    } else if (message.type === 'event' && message.event === 'leader.lost') {
+      endTerm(replica, message.at, message.reason ?? 'lost');
+    }
+    const text = describeMessage(message);
+    if (text !== undefined) this.timeline.line(message.at, replica.identity, text);
+    this.messages.push(message);
+    for (const waiter of [...this.waiters]) waiter(message);
+  }
+
+  private exited(replica: ReplicaRecord, exit: ExitInfo): void {
+    const at = nowMs();
+    replica.exitedAt = at;
+    replica.exit = describeExit(exit);
+    // A killed leader's term ends with the process (its Lease lingers: the picture shows that).
+    endTerm(replica, at, replica.exit);
+    this.timeline.line(at, replica.identity, exit.signal ? `process killed by ${exit.signal}` : `process exited with code ${exit.code ?? '?'}`);
+  }
+
+  private nextLeader(since: number, exclude: readonly string[], timeoutMs: number, what: string): Promise<BusEventMessage> {
+    return this.waitFor(
+      (m) => m.type === 'event' && m.event === 'leader.became' && !exclude.includes(m.identity),
+      since,
+      timeoutMs,
+      what,
+    ) as Promise<BusEventMessage>;
+  }
+
+  /** The first message from index `since` on that matches; rejects on timeout or interrupt. */
+  private waitFor(predicate: (m: ReplicaMessage) => boolean, since: number, timeoutMs: number, what: string): Promise<ReplicaMessage> {
+    const earlier = this.messages.slice(since).find(predicate);
+    if (earlier) return Promise.resolve(earlier);
+    return new Promise((resolve, reject) => {
+      const waiter = (m: ReplicaMessage): void => {
+        if (predicate(m)) finish(() => resolve(m));
+      };
+      const onAbort = (): void => finish(() => reject(new Interrupted()));
+      const timer = setTimeout(() => finish(() => reject(new DemoFailed(`timed out after ${formatDuration(timeoutMs)} waiting for ${what}`))), timeoutMs);
+      const finish = (settle: () => void): void => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        this.signal.removeEventListener('abort', onAbort);
+        settle();
+      };
+      if (this.signal.aborted) return onAbort();
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Sleeps, unless interrupted. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(new Interrupted());
+      };
+      const timer = setTimeout(() => {
+        this.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      if (this.signal.aborted) return onAbort();
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  // -----------------------------------------------------------------------------------------
+  // Cleanup and output.
+
+  /** Leaves nothing behind: replicas exited (Lease released), watch closed, server closed, temp files gone. */
+  private async cleanup(abnormal: boolean): Promise<void> {
+    try {
+      if (this.processes.some((p) => p.alive)) await this.stopAll('shutdown');
+      if (abnormal && this.client && this.record) await this.showFinalLease();
+    } finally {
+      await this.view?.stop();
+      await this.server?.close();
+      if (this.tmpDir) await rm(this.tmpDir, { recursive: true, force: true });
+    }
+  }
+
+  private async writeSvg(record: DemoRecord): Promise<string | undefined> {
+    if (record.replicas.length === 0) return undefined;
+    try {
+      await mkdir(dirname(this.options.svgPath), { recursive: true });
+      await writeFile(this.options.svgPath, renderTimelineSvg(record));
+      this.io.out(`timeline picture: ${this.options.svgPath} (open it in a browser)`);
+      return this.options.svgPath;
+    } catch (err) {
+      this.io.err(`could not write the timeline picture to ${this.options.svgPath}: ${describeError(err)}`);
+      return undefined;
+    }
+  }
+
+  private emptyRecord(target: string): DemoRecord {
+    const o = this.options;
+    return {
+      startedAt: this.startedAt,
+      endedAt: this.startedAt,
+      target,
+      leaseName: o.leaseName,
+      leaseNamespace: o.namespace,
+      leaseDurationMs: o.leaseDurationMs,
+      followerStrategy: o.followerStrategy,
+      replicas: [],
+      signals: [],
+      measurements: [],
+    };
+  }
+
+  private say(text: string): void {
+    this.timeline.line(nowMs(), 'demo', text);
+  }
+}
+
+/** Quotes a path for a POSIX shell when it needs it (temp dirs rarely do). */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

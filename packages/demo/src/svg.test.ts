@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import type { DemoRecord } from './record.js';
+import { escapeXml, renderTimelineSvg, textPlacement, tickStepSeconds } from './svg.js';
+import { xmlProblems } from './__tests__/xml.js';
+
+const T0 = 1_700_000_000_000;
+
+function sampleRecord(): DemoRecord {
+  const replica = (identity: string, pid: number) => ({
+    identity, forkedAt: T0, pid, port: 40000 + pid, readyAt: T0 + 1000, exitedAt: undefined as number | undefined, exit: undefined as string | undefined, terms: [] as DemoRecord['replicas'][number]['terms'],
+  });
+  const a = replica('replica-1', 1);
+  const b = replica('replica-2', 2);
+  const c = replica('replica-<3>&"', 3);
+  a.terms.push({ startAt: T0 + 1100, token: 1, endAt: T0 + 4000, endedBy: 'SIGKILL' });
+  a.exitedAt = T0 + 4000;
+  a.exit = 'SIGKILL';
+  b.terms.push({ startAt: T0 + 6000, token: 2, endAt: T0 + 9000, endedBy: 'released' });
+  b.exitedAt = T0 + 9050;
+  b.exit = 'exit 0';
+  c.terms.push({ startAt: T0 + 9030, token: 3, endAt: undefined, endedBy: undefined });
+  return {
+    startedAt: T0,
+    endedAt: T0 + 11_000,
+    target: 'embedded server http://127.0.0.1:1234',
+    leaseName: 'leasekit-demo',
+    leaseNamespace: 'default',
+    leaseDurationMs: 2000,
+    followerStrategy: 'watch',
+    replicas: [a, b, c],
+    signals: [
+      { signal: 'SIGKILL', target: 'replica-1', at: T0 + 4000, purpose: 'failover' },
+      { signal: 'SIGTERM', target: 'replica-2', at: T0 + 9000, purpose: 'handover' },
+    ],
+    measurements: [
+      { kind: 'failover', from: 'replica-1', to: 'replica-2', signalAt: T0 + 4000, takeoverAt: T0 + 6000, anchorAt: T0 + 3900 },
+      { kind: 'handover', from: 'replica-2', to: 'replica-<3>&"', signalAt: T0 + 9000, takeoverAt: T0 + 9030, anchorAt: T0 + 9010 },
+    ],
+  };
+}
+
+describe('renderTimelineSvg', () => {
+  it('writes a well-formed SVG document', () => {
+    const svg = renderTimelineSvg(sampleRecord());
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  });
+
+  it('draws one lane per replica and one bar per term', () => {
+    const svg = renderTimelineSvg(sampleRecord());
+    expect(svg.match(/<g class="lane"/g)).toHaveLength(3);
+    expect(svg.match(/<rect class="term"/g)).toHaveLength(3);
+  });
+
+  it('marks the kill, the SIGTERM, the dead leader\'s lingering Lease and both measurements', () => {
+    const svg = renderTimelineSvg(sampleRecord());
+    expect(svg).toContain('data-signal="SIGKILL" data-target="replica-1"');
+    expect(svg).toContain('data-signal="SIGTERM" data-target="replica-2"');
+    expect(svg).toContain('class="dead-lease"');
+    expect(svg).toContain('data-kind="failover"');
+    expect(svg).toContain('data-kind="handover"');
+    expect(svg).toContain('failover 2.000 s after SIGKILL, 2.100 s after the last renew');
+    expect(svg).toContain('graceful handover 30 ms after SIGTERM');
+  });
+
+  it('escapes names, so a replica called <3>&" cannot break the document', () => {
+    const svg = renderTimelineSvg(sampleRecord());
+    expect(svg).toContain('replica-&lt;3&gt;&amp;&quot;');
+    expect(svg).not.toContain('replica-<3>');
+  });
+
+  it('still draws a run that ended before any measurement (an interrupted demo)', () => {
+    const record = { ...sampleRecord(), measurements: [], signals: [] };
+    expect(xmlProblems(renderTimelineSvg(record))).toEqual([]);
+  });
+});
+
+describe('svg helpers', () => {
+  it('escapes the five XML special characters', () => {
+    expect(escapeXml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;');
+  });
+
+  it('chooses at most about twelve axis ticks', () => {
+    expect(tickStepSeconds(5)).toBe(0.5);
+    expect(tickStepSeconds(12)).toBe(1);
+    expect(tickStepSeconds(50)).toBe(5);
+    expect(tickStepSeconds(100_000)).toBe(600);
+  });
+
+  it('puts a label right of a span when it fits, else left, else above', () => {
+    expect(textPlacement('short', 100, 110)).toEqual({ x: 118, anchor: 'start', above: false });
+    expect(textPlacement('x'.repeat(40), 900, 950)).toEqual({ x: 892, anchor: 'end', above: false });
+    expect(textPlacement('x'.repeat(100), 200, 900).above).toBe(true);
+  });
+});
