@@ -1,0 +1,128 @@
+/**
+ * Bad-input matrix, part 2: malformed Leases from the API. The GET answers below are what a
+ * broken or hostile API (or a human's kubectl edit that skipped validation) could return; writes
+ * still go to the validating store. What the user gets: a warning logged once ("Malformed lease
+ * content; treating it conservatively") and conservative behaviour: garbage never makes a held
+ * lease look free or expired early. Nothing may crash the loop, hang it or leak a timer.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { Lease, LeaseClient } from '@leasekit/k8s-leaderelection';
+import type { MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
+import { rig } from './harness.js';
+
+type Outcome =
+  /** Treated as free: leads at once. */
+  | 'leads at once'
+  /** Treated as held by someone else: takes over only after the default lease duration (15 s). */
+  | 'takes over after a lease duration'
+  /** The holder's (huge) duration is honoured: no takeover within an hour. */
+  | 'never takes over early'
+  /** Cannot write a compare-and-swap without metadata: keeps retrying, never leads. */
+  | 'keeps retrying without leading';
+
+interface Case {
+  label: string;
+  mutate: (lease: Lease) => unknown;
+  outcome: Outcome;
+  /** The malformed-content warning is expected (some cases are well-formed but odd). */
+  warns: boolean;
+}
+
+const held = (spec: Record<string, unknown>) => (l: Lease) => ({ ...l, spec: { ...l.spec, holderIdentity: 'other', leaseDurationSeconds: 15, ...spec } });
+
+const CASES: Case[] = [
+  { label: 'no spec', mutate: (l) => ({ ...l, spec: undefined }), outcome: 'leads at once', warns: true },
+  { label: 'spec null', mutate: (l) => ({ ...l, spec: null }), outcome: 'leads at once', warns: true },
+  { label: 'spec an array', mutate: (l) => ({ ...l, spec: [] }), outcome: 'leads at once', warns: true },
+  { label: 'no metadata', mutate: (l) => ({ ...l, metadata: undefined }), outcome: 'keeps retrying without leading', warns: false },
+  { label: 'the body a string', mutate: () => 'garbage', outcome: 'keeps retrying without leading', warns: true },
+  { label: 'the body an array', mutate: () => [], outcome: 'keeps retrying without leading', warns: true },
+  { label: 'holderIdentity a number', mutate: held({ holderIdentity: 42 }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'holderIdentity an object', mutate: held({ holderIdentity: { name: 'x' } }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'holderIdentity an array', mutate: held({ holderIdentity: ['x'] }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'holderIdentity 1 MB long', mutate: held({ holderIdentity: 'x'.repeat(1 << 20) }), outcome: 'takes over after a lease duration', warns: false },
+  { label: 'renewTime and acquireTime unparsable', mutate: held({ renewTime: 'yesterday', acquireTime: 12 }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'renewTime far in the future', mutate: held({ renewTime: '2999-01-01T00:00:00.000000Z' }), outcome: 'takes over after a lease duration', warns: false },
+  { label: 'leaseDurationSeconds negative', mutate: held({ leaseDurationSeconds: -5 }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'leaseDurationSeconds zero', mutate: held({ leaseDurationSeconds: 0 }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'leaseDurationSeconds fractional', mutate: held({ leaseDurationSeconds: 1.5 }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'leaseDurationSeconds a string', mutate: held({ leaseDurationSeconds: '1' }), outcome: 'takes over after a lease duration', warns: true },
+  { label: 'leaseDurationSeconds missing', mutate: held({ leaseDurationSeconds: undefined }), outcome: 'takes over after a lease duration', warns: false },
+  { label: 'leaseDurationSeconds the int32 maximum', mutate: held({ leaseDurationSeconds: 2 ** 31 - 1 }), outcome: 'never takes over early', warns: false },
+  { label: 'leaseDurationSeconds 1e308', mutate: held({ leaseDurationSeconds: 1e308 }), outcome: 'never takes over early', warns: true },
+  { label: 'leaseTransitions negative', mutate: (l) => ({ ...l, spec: { ...l.spec, leaseTransitions: -3 } }), outcome: 'leads at once', warns: true },
+  { label: 'leaseTransitions beyond int32', mutate: (l) => ({ ...l, spec: { ...l.spec, leaseTransitions: 2 ** 40 } }), outcome: 'leads at once', warns: true },
+];
+
+/** Every GET answers the malformed version of the stored Lease; writes reach the store. */
+function malformedGets(mutate: (lease: Lease) => unknown) {
+  return (memory: MemoryLeaseClient): LeaseClient => ({
+    get: async (ns, name, options) => mutate(await memory.get(ns, name, options)) as Lease,
+    create: (ns, lease, options) => memory.create(ns, lease, options),
+    update: (ns, lease, options) => memory.update(ns, lease, options),
+    watch: (ns, name, options) => memory.watch(ns, name, options),
+  });
+}
+
+describe.each(['poll', 'watch'] as const)('bad input: malformed Leases from the API (%s follower)', (followerStrategy) => {
+  it.each(CASES)('$label: $outcome, without crashing, hanging or leaking', async ({ mutate, outcome, warns }) => {
+    const r = rig({ config: { followerStrategy }, wrap: malformedGets(mutate) });
+    switch (outcome) {
+      case 'leads at once':
+        await r.clock.advance(100);
+        expect(r.elector.isLeader()).toBe(true);
+        break;
+      case 'takes over after a lease duration':
+        await r.clock.advance(14_000);
+        expect(r.elector.isLeader()).toBe(false);
+        await r.clock.advance(6_000);
+        expect(r.elector.isLeader()).toBe(true);
+        expect(r.store.get('default', 'bad-input').spec?.holderIdentity).toBe('me');
+        break;
+      case 'never takes over early':
+        await r.clock.advance(3_600_000);
+        expect(r.elector.isLeader()).toBe(false);
+        break;
+      case 'keeps retrying without leading': {
+        await r.clock.advance(60_000);
+        expect(r.elector.isLeader()).toBe(false);
+        expect(r.memory.calls.length).toBeGreaterThan(10);
+        expect(r.logs.some((l) => l.level === 'warn' && l.message === 'Lease request failed')).toBe(true);
+        break;
+      }
+    }
+    const malformedWarnings = r.logs.filter((l) => l.message.startsWith('Malformed lease content'));
+    if (warns) expect(malformedWarnings).toHaveLength(1);
+    else expect(malformedWarnings).toHaveLength(0);
+    expect(r.logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(r.settled()).toBe(false); // the loop is still running
+    const { resolved, pendingTimers } = await r.stop();
+    expect(resolved).toBe(true);
+    expect(pendingTimers).toBe(0);
+  });
+});
+
+describe('bad input: a null Lease body', () => {
+  it('keeps a polling follower retrying', async () => {
+    const r = rig({ config: { followerStrategy: 'poll' }, wrap: malformedGets(() => null) });
+    await r.clock.advance(60_000);
+    expect(r.elector.isLeader()).toBe(false);
+    expect(r.settled()).toBe(false);
+    expect(r.logs.filter((l) => l.level === 'error')).toEqual([]);
+    const { resolved, pendingTimers } = await r.stop();
+    expect(resolved).toBe(true);
+    expect(pendingTimers).toBe(0);
+  });
+
+  // Reported to the elector's owner: with followerStrategy 'watch', a GET answering `null` makes
+  // the follower read `observed.lease.metadata` of a null lease; the TypeError escapes to run()'s
+  // catch-all ("Leader election loop failed") and run() returns: the replica stops contending for
+  // good while its process keeps running. Drop `.failing` once fixed.
+  it.failing('keeps a watching follower running too', async () => {
+    const r = rig({ config: { followerStrategy: 'watch' }, wrap: malformedGets(() => null) });
+    await r.clock.advance(60_000);
+    expect(r.settled()).toBe(false);
+    expect(r.logs.filter((l) => l.level === 'error')).toEqual([]);
+    await r.stop();
+  });
+});

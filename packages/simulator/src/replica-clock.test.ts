@@ -1,0 +1,114 @@
+import { describe, expect, it } from '@jest/globals';
+import { FakeClock } from '@leasekit/k8s-leaderelection/testing';
+import { ReplicaClock } from './replica-clock.js';
+
+describe('ReplicaClock', () => {
+  it('runs its monotonic and wall clocks at its own rate and skew', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base, { driftRate: 0.01, wallSkewMs: -2_000, startMs: 500 });
+    const wall0 = clock.wallNow();
+    expect(wall0).toBe(base.wallNow() - 2_000);
+    await base.advance(10_000);
+    expect(clock.now()).toBeCloseTo(500 + 10_100, 6);
+    expect(clock.wallNow() - wall0).toBeCloseTo(10_100, 6);
+  });
+
+  it('fires a timer when its own clock reaches the due time, not the virtual one', async () => {
+    const base = new FakeClock();
+    const fast = new ReplicaClock(base, { driftRate: 0.25 });
+    let firedAt = -1;
+    fast.setTimeout(() => (firedAt = base.now()), 1_000);
+    await base.advance(799);
+    expect(firedAt).toBe(-1);
+    await base.advance(2);
+    expect(firedAt).toBeCloseTo(800, 6);
+    expect(fast.pendingTimers).toBe(0);
+  });
+
+  it('never fires a timer before now() reaches its due time, also after a rate change', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base, { driftRate: 0.01, startMs: 123_456.789 });
+    const early: number[] = [];
+    for (let i = 1; i <= 50; i++) {
+      const due = clock.now() + i * 37.3;
+      clock.setTimeout(() => {
+        if (clock.now() < due) early.push(i);
+      }, i * 37.3);
+    }
+    await base.advance(500);
+    clock.setDriftRate(-0.01);
+    await base.advance(5_000);
+    expect(early).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('queues timers that come due while paused and runs them in due order on resume', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base);
+    const order: string[] = [];
+    clock.setTimeout(() => order.push('b'), 200);
+    clock.setTimeout(() => order.push('a'), 100);
+    clock.setTimeout(() => order.push('late'), 10_000);
+    clock.pause();
+    await base.advance(1_000);
+    expect(order).toEqual([]);
+    expect(clock.queuedTimers).toBe(2);
+    let caughtUp = false;
+    clock.onCaughtUp = () => (caughtUp = true);
+    clock.resume();
+    expect(clock.suspended).toBe(true);
+    await base.advance(0);
+    expect(order).toEqual(['a', 'b']);
+    expect(caughtUp).toBe(true);
+    expect(clock.suspended).toBe(false);
+    await base.advance(9_000);
+    expect(order).toEqual(['a', 'b', 'late']);
+  });
+
+  it('lets promise callbacks of one released timer settle before the next runs', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base);
+    const order: string[] = [];
+    clock.setTimeout(() => {
+      order.push('first');
+      void Promise.resolve().then(() => order.push('first settled'));
+    }, 10);
+    clock.setTimeout(() => order.push('second'), 20);
+    clock.pause();
+    await base.advance(100);
+    clock.resume();
+    await base.advance(0);
+    expect(order).toEqual(['first', 'first settled', 'second']);
+  });
+
+  it('drops every timer of a killed process and leaves nothing pending', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base);
+    let fired = 0;
+    clock.setTimeout(() => fired++, 10);
+    clock.pause();
+    clock.setTimeout(() => fired++, 5);
+    await base.advance(50);
+    clock.kill();
+    clock.setTimeout(() => fired++, 1);
+    expect(base.pendingTimers).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    clock.resume();
+    await base.advance(1_000);
+    expect(fired).toBe(0);
+  });
+
+  it('clears a queued timer so it never runs after resume', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base);
+    let fired = false;
+    const handle = clock.setTimeout(() => (fired = true), 10);
+    clock.pause();
+    await base.advance(20);
+    clock.clearTimeout(handle);
+    clock.resume();
+    await base.advance(10);
+    expect(fired).toBe(false);
+    expect(base.pendingTimers).toBe(0);
+  });
+});

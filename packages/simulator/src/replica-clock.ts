@@ -1,0 +1,216 @@
+/**
+ * One replica's view of time, layered on the simulation's single FakeClock:
+ * - drifting: its monotonic clock runs at rate (1 + d) against virtual time (d may change, always
+ *   within the configured bound), and its wall clock is skewed by a fixed offset;
+ * - pausable: like a process stopped by a long GC pause or a blocked event loop, timers that come
+ *   due while paused are queued, and on resume run one by one in due order, with promise
+ *   callbacks settling between them (what Node does with expired timers after a block);
+ * - killable: a crashed process's timers never fire again and are removed from the FakeClock, so
+ *   nothing stays pending.
+ */
+import type { Clock, TimerHandle } from '@leasekit/k8s-leaderelection';
+import type { FakeClock } from '@leasekit/k8s-leaderelection/testing';
+
+interface ReplicaTimer {
+  readonly id: number;
+  /** Due time on this replica's monotonic clock. */
+  readonly dueMs: number;
+  readonly callback: () => void;
+  /** The FakeClock timer currently armed for it, if any. */
+  base: TimerHandle | undefined;
+  /** Queued while paused, waiting for resume. */
+  queued: boolean;
+  /** Released by a resume and not run yet. */
+  catchingUp: boolean;
+}
+
+export interface ReplicaClockOptions {
+  /** Clock rate error: now() advances (1 + driftRate) ms per virtual ms. @default 0 */
+  driftRate?: number;
+  /** Offset of this replica's wall clock from the virtual wall clock, in ms. @default 0 */
+  wallSkewMs?: number;
+  /** Monotonic time at creation (processes do not share a monotonic origin). @default 0 */
+  startMs?: number;
+}
+
+/**
+ * Smallest FakeClock step used when re-arming a timer that fired a hair early (float rounding):
+ * large enough to move virtual time forward, so that a timer only ever fires once now() has
+ * reached its due time (code that sleeps "until the deadline" relies on that).
+ */
+const MIN_STEP_MS = 1e-3;
+
+export class ReplicaClock implements Clock {
+  private anchorBaseMs: number;
+  private anchorLocalMs: number;
+  private rate: number;
+  private readonly wallSkewMs: number;
+  private readonly wallAtStartMs: number;
+  private readonly localAtStartMs: number;
+  private readonly timers = new Map<number, ReplicaTimer>();
+  private readonly queue: ReplicaTimer[] = [];
+  private nextId = 1;
+  private catchUpRemaining = 0;
+  private state: 'running' | 'paused' | 'dead' = 'running';
+  /** Called once a resume has run every timer that came due during the pause. */
+  onCaughtUp: (() => void) | undefined;
+
+  constructor(
+    private readonly base: FakeClock,
+    options: ReplicaClockOptions = {},
+  ) {
+    this.rate = options.driftRate ?? 0;
+    this.wallSkewMs = options.wallSkewMs ?? 0;
+    this.anchorBaseMs = base.now();
+    this.anchorLocalMs = options.startMs ?? 0;
+    this.wallAtStartMs = base.wallNow();
+    this.localAtStartMs = this.anchorLocalMs;
+  }
+
+  now(): number {
+    return this.anchorLocalMs + (this.base.now() - this.anchorBaseMs) * (1 + this.rate);
+  }
+
+  /** The wall clock runs off the same oscillator: skewed by a constant and drifting with now(). */
+  wallNow(): number {
+    return this.wallAtStartMs + this.wallSkewMs + (this.now() - this.localAtStartMs);
+  }
+
+  get driftRate(): number {
+    return this.rate;
+  }
+
+  get paused(): boolean {
+    return this.state === 'paused';
+  }
+
+  get dead(): boolean {
+    return this.state === 'dead';
+  }
+
+  /** True while paused, or resumed but still running the timers that came due meanwhile. */
+  get suspended(): boolean {
+    return this.state === 'paused' || this.catchUpRemaining > 0;
+  }
+
+  /** Timers that came due while paused and wait for resume. */
+  get queuedTimers(): number {
+    return this.queue.length;
+  }
+
+  /** For diagnostics: what is pending, relative to now. */
+  describePending(): string[] {
+    const now = this.now();
+    return [...this.timers.values()].map(
+      (t) => `due in ${Math.round(t.dueMs - now)} ms${t.queued ? ' (queued)' : ''}${t.catchingUp ? ' (catching up)' : ''}: ${t.callback.toString().replace(/\s+/g, ' ').slice(0, 100)}`,
+    );
+  }
+
+  /** Timers set and not yet fired or cleared (queued ones included). */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    const id = this.nextId++;
+    if (this.state === 'dead') return { id }; // a dead process schedules nothing
+    const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : Number.MAX_SAFE_INTEGER;
+    const timer: ReplicaTimer = { id, dueMs: this.now() + delay, callback, base: undefined, queued: false, catchingUp: false };
+    this.timers.set(id, timer);
+    this.arm(timer);
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const timer = this.timers.get((handle as { id: number }).id);
+    if (!timer) return;
+    this.timers.delete(timer.id);
+    if (timer.base !== undefined) this.base.clearTimeout(timer.base);
+    timer.base = undefined;
+    if (timer.queued) {
+      timer.queued = false;
+      const index = this.queue.indexOf(timer);
+      if (index >= 0) this.queue.splice(index, 1);
+    }
+    if (timer.catchingUp) this.caughtUpOne(timer);
+  }
+
+  /** Changes the clock rate from now on; armed timers are re-armed so they fire on local time. */
+  setDriftRate(rate: number): void {
+    this.anchorLocalMs = this.now();
+    this.anchorBaseMs = this.base.now();
+    this.rate = rate;
+    for (const timer of this.timers.values()) {
+      if (timer.base === undefined || timer.catchingUp) continue;
+      this.base.clearTimeout(timer.base);
+      this.arm(timer);
+    }
+  }
+
+  /** Stops the process: from now on, timers that come due wait for {@link resume}. */
+  pause(): void {
+    if (this.state === 'running') this.state = 'paused';
+  }
+
+  /**
+   * Lets the process run again: every timer that came due while paused runs, in due order, each
+   * as its own FakeClock timer at the current instant (so promise callbacks settle between them).
+   */
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = 'running';
+    const backlog = this.queue.splice(0);
+    for (const timer of backlog) {
+      timer.queued = false;
+      timer.catchingUp = true;
+      this.catchUpRemaining++;
+      timer.base = this.base.setTimeout(() => this.fire(timer), 0);
+    }
+    if (backlog.length === 0) this.onCaughtUp?.();
+  }
+
+  /** The process died: no timer of it will ever fire, and none stays pending on the FakeClock. */
+  kill(): void {
+    this.state = 'dead';
+    for (const timer of this.timers.values()) {
+      if (timer.base !== undefined) this.base.clearTimeout(timer.base);
+    }
+    this.timers.clear();
+    this.queue.length = 0;
+    this.catchUpRemaining = 0;
+  }
+
+  private arm(timer: ReplicaTimer, minStepMs = 0): void {
+    const remaining = timer.dueMs - this.now();
+    const baseDelay = remaining <= 0 ? 0 : Math.max(minStepMs, remaining / (1 + this.rate));
+    timer.base = this.base.setTimeout(() => this.fire(timer), baseDelay);
+  }
+
+  private fire(timer: ReplicaTimer): void {
+    timer.base = undefined;
+    if (!this.timers.has(timer.id)) return;
+    if (this.state === 'paused') {
+      if (timer.catchingUp) this.caughtUpOne(timer);
+      timer.queued = true;
+      this.queue.push(timer);
+      return;
+    }
+    if (!timer.catchingUp && this.now() < timer.dueMs) {
+      this.arm(timer, MIN_STEP_MS); // rounding: never fire before the replica's own clock says so
+      return;
+    }
+    this.timers.delete(timer.id);
+    const wasCatchingUp = timer.catchingUp;
+    try {
+      timer.callback();
+    } finally {
+      if (wasCatchingUp) this.caughtUpOne(timer);
+    }
+  }
+
+  private caughtUpOne(timer: ReplicaTimer): void {
+    timer.catchingUp = false;
+    this.catchUpRemaining--;
+    if (this.catchUpRemaining === 0 && this.state === 'running') this.onCaughtUp?.();
+  }
+}
