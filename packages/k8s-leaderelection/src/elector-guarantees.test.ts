@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { LeaseClient, WatchOptions } from './lease.js';
-import type { FakeClock } from './testing/fake-clock.js';
+import { settle, type FakeClock } from './testing/fake-clock.js';
 import type { MemoryLeaseClient } from './testing/memory-lease-client.js';
 
 /** A clock whose timers do not fire while "paused", like a process stopped by a long GC or SIGSTOP. */
@@ -28,6 +28,14 @@ class PausableClock implements Clock {
   resume(): void {
     this.paused = false;
     for (const callback of this.queued.splice(0)) callback();
+  }
+  /** Resumes like a real process catching up: one due timer at a time, promises settling between. */
+  async resumeSettling(): Promise<void> {
+    this.paused = false;
+    for (const callback of this.queued.splice(0)) {
+      callback();
+      await settle();
+    }
   }
 }
 
@@ -320,6 +328,45 @@ describe('a deleted Lease', () => {
     const deletedAt = w.clock.now();
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 40_000)).toBe(true);
     expect(w.clock.now() - deletedAt).toBeGreaterThanOrEqual(15_000);
+    await b.stop();
+  });
+});
+
+describe('late answers', () => {
+  it('starts no term from an acquiring write whose answer is handled after its guarantee ran out', async () => {
+    const w = world(14);
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const pausable = new PausableClock(w.clock);
+    let pauseOnWrite = true;
+    const a = w.replica('a', {
+      config: { clock: pausable },
+      leaseClient: {
+        get: async (ns, name) => w.store.get(ns, name),
+        create: async (ns, lease) => w.store.create(ns, lease),
+        // The first write commits, then a's process stops for 20 s before it handles the answer.
+        update: async (ns, lease) => {
+          const written = w.store.update(ns, lease.metadata!.name!, lease).lease;
+          if (pauseOnWrite) {
+            pauseOnWrite = false;
+            pausable.paused = true;
+            w.clock.setTimeout(() => void pausable.resumeSettling(), 20_000);
+            await new Promise<void>((resolve) => pausable.setTimeout(resolve, 1));
+          }
+          return written;
+        },
+      },
+    });
+    const b = w.replica('b');
+    a.start();
+    await w.clock.advance(0);
+    b.start();
+    await runChecked(w.clock, [a, b], 40_000, 10);
+    expect(b.log.started.length).toBeGreaterThanOrEqual(1); // b took the expired lease meanwhile
+    // Every term began while its replica really led, and tokens increase in start order.
+    const terms = [a, b].flatMap((r) => r.log.started).sort((x, y) => x.atMs - y.atMs);
+    for (const term of terms) expect(term.isLeaderInside).toBe(true);
+    for (let i = 1; i < terms.length; i++) expect(terms[i]!.term.token).toBeGreaterThan(terms[i - 1]!.term.token);
+    await a.stop();
     await b.stop();
   });
 });

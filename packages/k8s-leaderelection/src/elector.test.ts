@@ -464,3 +464,29 @@ describe('Elector: aborting from inside a callback', () => {
     expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('');
   });
 });
+
+describe('Elector: answers that are not Leases', () => {
+  it('treats a null body as a failed request and keeps contending, also when watching', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE } });
+    let broken = true;
+    const inner = w.replica('inner');
+    const a = w.replica('a', {
+      config: { followerStrategy: 'watch' },
+      leaseClient: {
+        get: async (ns, name, o) => (broken ? (null as unknown as ReturnType<typeof w.store.get>) : inner.client.get(ns, name, o)),
+        create: (ns, lease, o) => inner.client.create(ns, lease, o),
+        update: (ns, lease, o) => inner.client.update(ns, lease, o),
+        watch: (ns, name, o) => inner.client.watch(ns, name, o),
+      },
+    });
+    const lease = w.store.get(NS, LEASE);
+    w.store.update(NS, LEASE, { ...lease, spec: { holderIdentity: 'gone', leaseDurationSeconds: 5 } });
+    a.start();
+    await w.clock.advance(10_000);
+    expect(a.elector.snapshot().running).toBe(true);
+    broken = false;
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 30_000)).toBe(true);
+    await a.stop();
+  });
+});

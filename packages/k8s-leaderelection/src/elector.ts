@@ -512,9 +512,16 @@ export class Elector {
   /** A write of ours committed: observe it and extend the guarantee from the send time. */
   private wrote(lease: Lease, sentAt: number): AttemptOutcome {
     const now = this.clock.now();
-    // A response processed after the guarantee ran out (a pause, a late answer) ends the term:
-    // isLeader() has already reported false, and leadership never flickers back.
-    if (this.leading && now >= this.guardedUntil) return 'failed';
+    // An answer handled after the guarantee it would give ran out (a pause, a late answer) gives
+    // nothing: for a renewal the term ends (isLeader() already said false, and leadership never
+    // flickers back); for an acquisition no term starts, since another replica may lead by now
+    // (found by the simulator: a paused acquirer started a term with a stale token). The Lease
+    // still names us, so the next try reads it and may begin a fresh term with a new token.
+    const bound = this.leading ? this.guardedUntil : this.guaranteeUntil(sentAt);
+    if (now >= bound) {
+      this.observe(lease, now);
+      return 'failed';
+    }
     this.observe(lease, now);
     this.lastFailure = '';
     this.extendGuarantee(sentAt);
@@ -783,6 +790,10 @@ export class Elector {
     const bounded = boundedSignal(this.clock, deadlineMs - start, stop);
     try {
       const result = await raceAbort(Promise.resolve().then(() => send(bounded.signal)), bounded.signal);
+      if (typeof result !== 'object' || result === null || Array.isArray(result)) {
+        // A 200 with a null or non-object body is no Lease: a failed request, never a crash.
+        throw new NetworkError(`${verb} answered with ${result === null ? 'null' : typeof result} instead of a Lease object`);
+      }
       this.notify(() => this.config.observer?.onRequest?.({ purpose, verb, durationMs: this.clock.now() - start }));
       return result;
     } catch (err) {
