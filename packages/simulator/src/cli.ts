@@ -15,8 +15,8 @@ import { VARIANTS, isVariantName, type VariantName } from './variants.js';
 import type { WorkerTask } from './worker.js';
 
 const USAGE = `Usage:
-  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--workers K]
-  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE]
+  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--rates LIST] [--workers K]
+  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--rates LIST]
 
   --seeds N        seeds to sweep (default 100), starting at --first-seed (default 1)
   --minutes M      virtual minutes per seed (default 10)

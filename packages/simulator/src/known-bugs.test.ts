@@ -1,8 +1,6 @@
 /**
- * Minimized cases of elector bugs the simulator found, reported to the elector's owner. Each is
- * written as the behaviour we want and marked `it.failing` while the bug stands: when the elector
- * is fixed the test starts failing; then drop `.failing` (and tighten the CI sweep assertion in
- * sweep.test.ts to "no violations at all").
+ * Minimized cases of elector bugs the simulator found, kept as regression tests now that the
+ * elector's owner has fixed them (each failed before its fix).
  */
 import { describe, expect, it } from '@jest/globals';
 import { Elector, type LeaderCallbacks } from '@leasekit/k8s-leaderelection';
@@ -20,13 +18,13 @@ interface Proc {
   done?: Promise<void>;
 }
 
-describe('known elector bugs (found by the simulator, seeds in docs/reliability.md)', () => {
+describe('elector bugs the simulator found (fixed; seeds in docs/reliability.md)', () => {
   // Found as S2/S3 violations in sweeps with the pause-in-flight fault, e.g. `pnpm sim --seed 3 --minutes 3`.
   // b's acquiring PUT commits; b's process is paused before it handles the answer; the lease
-  // expires and c takes over; b resumes and handles the (successful) answer. wrote() refuses late
-  // answers only while leading, so lead() runs and calls onStartedLeading with a live signal while
-  // c leads (isLeader() is already false inside it; the guard timer aborts the signal a moment later).
-  it.failing('never calls onStartedLeading with a live signal for an acquisition answered after its guarantee ran out', async () => {
+  // expires and c takes over; b resumes and handles the (successful) answer. Before the fix,
+  // wrote() refused late answers only while leading, so lead() called onStartedLeading with a live
+  // signal and a stale token while c led.
+  it('never calls onStartedLeading with a live signal for an acquisition answered after its guarantee ran out', async () => {
     const clock = new FakeClock();
     const store = new LeaseStore({ clock });
     store.create('default', { metadata: { name: 'l' }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 } });

@@ -108,22 +108,27 @@ export class SimClient implements LeaseClient {
       const close = (): void => {
         ended = true;
         this.streams.delete(stream);
+      };
+      /** The caller has its answer: nothing more for it, no delivery left pending. */
+      const finishCaller = (): void => {
+        callerDone = true;
         signal?.removeEventListener('abort', onCallerAbort);
       };
       const end = (outcome: () => void): void => {
         if (ended) return;
         close();
         if (signal?.aborted || this.dead) {
-          callerDone = true;
+          finishCaller();
           stopDeliveries();
           if (signal?.aborted) resolve();
           return;
         }
         stream.held.length = 0; // a reset connection loses what it held back
+        // After the events already on their way; the caller may still stop first (onCallerAbort).
         stream.deliver(() => {
-          callerDone = true;
+          finishCaller();
           outcome();
-        }); // after the events already on their way
+        });
       };
       const onCallerAbort = (): void => {
         // The caller is done with the stream: tell it at once, even if the server's end of the
@@ -132,7 +137,7 @@ export class SimClient implements LeaseClient {
         if (!ended) close();
         stopDeliveries();
         if (!callerDone) {
-          callerDone = true;
+          finishCaller();
           resolve();
         }
       };
@@ -143,7 +148,7 @@ export class SimClient implements LeaseClient {
           options.onEvent(event);
         } catch (err) {
           // Like MemoryLeaseClient: a throwing handler ends the stream with its error.
-          callerDone = true;
+          finishCaller();
           controller.abort();
           if (!ended) close();
           stopDeliveries();
