@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { startLeaseApiServer } from '@leasekit/lease-apiserver';
 import { runFailoverTrials, runHandoverTrials, type TrialSamples } from './election-trials.js';
-import { machineInfo } from './machine.js';
+import { machineInfo, recordEndLoad } from './machine.js';
 import { USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.js';
 import { reportLines, toJson, type BenchResults } from './report.js';
 import { runRequestCost } from './request-cost.js';
@@ -91,6 +91,7 @@ async function main(): Promise<number> {
     scale = await runScale(options.scaleElectors, options.scaleDurationMs, options.scaleTimings, options.scaleStaggerMs, progress);
   }
 
+  recordEndLoad(machine);
   const results: BenchResults = { handover, failover, cost, scale, options, machine, durationMs: performance.now() - startedAt };
   console.log('');
   for (const line of reportLines(results)) console.log(line);

@@ -1,5 +1,5 @@
 /** The machine a run happened on, for the report (results mean little without it). */
-import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 
 /** What the report says about the machine. */
 export interface MachineInfo {
@@ -10,6 +10,11 @@ export interface MachineInfo {
   readonly node: string;
   readonly os: string;
   readonly date: string;
+  /**
+   * The 1-minute load average when the run started (and, once it ended, when it ended): anything
+   * else busy on the machine shows up in the figures, so the report says how busy it was.
+   */
+  readonly loadAverage: { readonly atStart: number; atEnd?: number };
 }
 
 /** Reads the machine's description now. */
@@ -21,5 +26,11 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     os: `${platform()} ${release()}`,
     date: new Date().toISOString(),
+    loadAverage: { atStart: loadavg()[0]! },
   };
+}
+
+/** Records the load average at the end of the run. */
+export function recordEndLoad(info: MachineInfo): void {
+  info.loadAverage.atEnd = loadavg()[0]!;
 }

@@ -22,7 +22,7 @@ function results(): BenchResults {
       termsLost: 0, renewalsPerSecond: 500, baselineRssBytes: 80_000_000, log: new CountingLogger(),
     },
     options: parseBenchArgs([]),
-    machine: { cpuModel: 'Test CPU', cpus: 2, memoryBytes: 2 ** 33, node: 'v20.0.0', os: 'linux', date: '2025-01-01T00:00:00.000Z' },
+    machine: { cpuModel: 'Test CPU', cpus: 2, memoryBytes: 2 ** 33, node: 'v20.0.0', os: 'linux', date: '2025-01-01T00:00:00.000Z', loadAverage: { atStart: 0.1, atEnd: 0.2 } },
     durationMs: 240_000,
   };
 }

@@ -205,6 +205,7 @@ export function reportLines(r: BenchResults): string[] {
   const lines: string[] = [
     `leasekit bench${o.smoke ? ' (SMOKE: few trials, short durations; do not read the figures)' : ''}`,
     `machine: ${m.cpus} x ${m.cpuModel}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${m.node}, ${m.os}; ${m.date}`,
+    `load average (1 min) at start ${m.loadAverage.atStart.toFixed(2)}, at end ${m.loadAverage.atEnd?.toFixed(2) ?? 'n/a'} (the bench itself adds about 1; more means something else shared the ${m.cpus} CPUs)`,
     '',
   ];
   const rows: string[][] = [];
