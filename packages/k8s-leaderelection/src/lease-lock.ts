@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { ApiException, CoordinationV1Api, CoreV1Api, Watch, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
 import { ApiError, NetworkError, RequestTimeoutError, makeStatus, type KubeStatus } from './errors.js';
 import type { Lease, LeaseClient, LeaseEventRecord, RequestOptions, WatchOptions } from './lease.js';
+import { eventBodyOf } from './record.js';
 
 export interface KubeLeaseClientOptions {
   /** Upper bound on every request, also when the caller passes its own signal. @default 10000 */
@@ -111,28 +112,7 @@ export class KubeLeaseClient implements LeaseClient {
   }
 
   async recordEvent(event: LeaseEventRecord, options?: RequestOptions): Promise<void> {
-    const time = new Date(event.timeMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: eventName(event), namespace: event.namespace },
-      involvedObject: {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        name: event.leaseName,
-        namespace: event.namespace,
-        ...(event.leaseUid !== undefined ? { uid: event.leaseUid } : {}),
-      },
-      reason: event.reason,
-      message: event.message,
-      type: event.type,
-      source: { component: event.reportingInstance },
-      reportingComponent: 'leasekit',
-      reportingInstance: event.reportingInstance,
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-    };
+    const body = { apiVersion: 'v1', kind: 'Event', metadata: { name: eventName(event), namespace: event.namespace }, ...eventBodyOf(event) };
     await this.send(options, (o) => this.core.createNamespacedEvent({ namespace: event.namespace, body: body as unknown as CoreV1Event }, o));
   }
 

@@ -2,7 +2,7 @@
  * Pure conversions between a Lease and the leader election record, and MicroTime handling.
  * Nothing here does I/O or reads a clock.
  */
-import type { Lease, LeaseSpec } from './lease.js';
+import type { Lease, LeaseEventRecord, LeaseSpec } from './lease.js';
 
 /** client-go's LeaderElectionRecord, for a Lease. Times are epoch milliseconds (or null). */
 export interface LeaderElectionRecord {
@@ -196,4 +196,45 @@ export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): bo
     a.strategy === b.strategy &&
     a.preferredHolder === b.preferredHolder
   );
+}
+
+/** A core/v1 Event body about a Lease, without `metadata` (the writer names it). */
+export interface LeaseEventBody {
+  involvedObject: { apiVersion: string; kind: 'Lease'; name: string; namespace: string; uid?: string };
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  source: { component: string };
+  reportingComponent: 'leasekit';
+  reportingInstance: string;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  count: number;
+}
+
+/**
+ * The Event client-go's recorder would write for a leader election event: one shape shared by the
+ * client-node lock (which POSTs it) and the in-memory store (which keeps it for `kubectl get events`).
+ */
+export function eventBodyOf(event: LeaseEventRecord): LeaseEventBody {
+  // Event timestamps are metav1.Time: whole seconds.
+  const time = new Date(Math.floor(event.timeMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return {
+    involvedObject: {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      name: event.leaseName,
+      namespace: event.namespace,
+      ...(event.leaseUid !== undefined ? { uid: event.leaseUid } : {}),
+    },
+    reason: event.reason,
+    message: event.message,
+    type: event.type,
+    source: { component: event.reportingInstance },
+    reportingComponent: 'leasekit',
+    reportingInstance: event.reportingInstance,
+    firstTimestamp: time,
+    lastTimestamp: time,
+    count: 1,
+  };
 }

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ApiError, makeStatus, type KubeStatus } from '../errors.js';
 import { isDnsLabel, isDnsSubdomain } from '../config.js';
 import type { Lease, LeaseEventRecord, LeaseWatchEvent, ObjectMeta } from '../lease.js';
-import { MAX_INT32 } from '../record.js';
+import { MAX_INT32, eventBodyOf } from '../record.js';
 
 const GROUP = 'coordination.k8s.io';
 const RESOURCE = 'leases';
@@ -578,28 +578,10 @@ export class LeaseStore {
    */
   recordEvent(event: LeaseEventRecord): void {
     this.pushEventRecord({ ...event });
-    const time = new Date(Math.floor(event.timeMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     // client-go names events "<object>.<unix nanoseconds in hex>".
     let name = `${event.leaseName}.${(BigInt(Math.max(0, Math.floor(event.timeMs))) * 1_000_000n).toString(16)}`;
     for (let n = 1; this.eventObjects.has(key(event.namespace, name)); n++) name = `${name.replace(/-\d+$/, '')}-${n}`;
-    this.insertEvent(event.namespace, name, {
-      involvedObject: {
-        apiVersion: `${GROUP}/v1`,
-        kind: 'Lease',
-        name: event.leaseName,
-        namespace: event.namespace,
-        ...(event.leaseUid !== undefined ? { uid: event.leaseUid } : {}),
-      },
-      reason: event.reason,
-      message: event.message,
-      type: event.type,
-      source: { component: event.reportingInstance },
-      firstTimestamp: time,
-      lastTimestamp: time,
-      count: 1,
-      reportingComponent: 'leasekit',
-      reportingInstance: event.reportingInstance,
-    });
+    this.insertEvent(event.namespace, name, { ...eventBodyOf(event) });
   }
 
   /**
