@@ -14,6 +14,7 @@ import { USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.
 import { reportLines, toJson, type BenchResults } from './report.js';
 import { runRequestCost } from './request-cost.js';
 import { runScale } from './scale.js';
+import { STORM_KIND_LABELS, runStorm } from './storm.js';
 
 function progress(line: string): void {
   console.log(`  ${line}`);
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
   let failover: BenchResults['failover'];
   let cost: BenchResults['cost'];
   let scale: BenchResults['scale'];
+  let storm: BenchResults['storm'];
   if (wants('handover')) {
     console.log(`graceful handover: ${options.handoverTrials} trials per mode`);
     handover = await takeovers('handover', options);
@@ -90,9 +92,24 @@ async function main(): Promise<number> {
     );
     scale = await runScale(options.scaleElectors, options.scaleDurationMs, options.scaleTimings, options.scaleStaggerMs, progress);
   }
+  if (wants('storm')) {
+    const t = options.stormTimings;
+    console.log(
+      `retry storm: 3 followers, every write failing (${options.stormKinds.join(', ')}), ${options.stormDurationMs / 1000} s per kind and strategy, ` +
+        `lease ${t.leaseDurationMs} / renew deadline ${t.renewDeadlineMs} / retry ${t.retryPeriodMs} ms`,
+    );
+    storm = await runStorm({
+      kinds: options.stormKinds,
+      durationMs: options.stormDurationMs,
+      timings: t,
+      followers: options.replicas,
+      onRun: (run) =>
+        progress(`storm ${STORM_KIND_LABELS[run.kind]}, ${run.strategy}: GETs/writes/watches ${run.followers.map((f) => `${f.gets}/${f.writes}/${f.watches}`).join('  ')} (budget ${run.budget.tries}/${run.budget.tries}/-)`),
+    });
+  }
 
   recordEndLoad(machine);
-  const results: BenchResults = { handover, failover, cost, scale, options, machine, durationMs: performance.now() - startedAt };
+  const results: BenchResults = { handover, failover, cost, scale, storm, options, machine, durationMs: performance.now() - startedAt };
   console.log('');
   for (const line of reportLines(results)) console.log(line);
   if (options.jsonPath !== undefined) {

@@ -6,7 +6,7 @@ describe('parseBenchArgs', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({
       smoke: false,
-      only: ['handover', 'failover', 'cost', 'scale'],
+      only: ['handover', 'failover', 'cost', 'scale', 'storm'],
       handoverTrials: 20,
       failoverTrials: 10,
       trialTimings: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 500 },
@@ -14,13 +14,17 @@ describe('parseBenchArgs', () => {
       costDurationMs: 60_000,
       scaleElectors: 1000,
       scaleDurationMs: 60_000,
+      stormDurationMs: 10_000,
+      stormTimings: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 },
+      stormKinds: ['500', '503', '403', 'hang'],
       jsonPath: undefined,
     });
   });
 
   it('shrinks everything for the smoke run', () => {
     const o = parseBenchArgs(['--smoke']);
-    expect(o).toMatchObject({ handoverTrials: 3, failoverTrials: 2, costDurationMs: 5000, scaleElectors: 50, scaleDurationMs: 5000 });
+    expect(o).toMatchObject({ handoverTrials: 3, failoverTrials: 2, costDurationMs: 5000, scaleElectors: 50, scaleDurationMs: 5000, stormDurationMs: 1000 });
+    expect(o.stormTimings).toEqual({ leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 });
   });
 
   it('lets --trials set both trial counts and the specific flags override it', () => {
@@ -31,6 +35,19 @@ describe('parseBenchArgs', () => {
   it('runs a subset with --only and refuses an unknown scenario', () => {
     expect(parseBenchArgs(['--only', 'cost,scale']).only).toEqual(['cost', 'scale']);
     expect(() => parseBenchArgs(['--only', 'speed'])).toThrow(UsageError);
+  });
+
+  it('takes the retry-storm window, failure kinds and timings from flags', () => {
+    const o = parseBenchArgs(['--only', 'storm', '--storm-seconds', '30', '--storm-kinds', '500,hang', '--storm-timings', '4000,3000,1000']);
+    expect(o).toMatchObject({ only: ['storm'], stormDurationMs: 30_000, stormKinds: ['500', 'hang'] });
+    expect(o.stormTimings).toEqual({ leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000 });
+  });
+
+  it("refuses an unknown failure kind and timings the elector would refuse", () => {
+    expect(() => parseBenchArgs(['--storm-kinds', '500,418'])).toThrow(/--storm-kinds/);
+    expect(() => parseBenchArgs(['--storm-timings', '2000,1500'])).toThrow(/--storm-timings/);
+    // The renew deadline must be shorter than the lease: the elector's own rule, reported as a usage error.
+    expect(() => parseBenchArgs(['--storm-timings', '2000,2000,500'])).toThrow(UsageError);
   });
 
   it('refuses counts that are not whole numbers', () => {

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { resolveConfig } from '@leasekit/k8s-leaderelection';
 
 /** Lease timings for one scenario (what an elector is configured with). */
 export interface Timings {
@@ -14,8 +15,12 @@ export interface Timings {
 }
 
 /** The scenarios, by name (for `--only`). */
-export const SCENARIOS = ['handover', 'failover', 'cost', 'scale'] as const;
+export const SCENARIOS = ['handover', 'failover', 'cost', 'scale', 'storm'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** How every write fails in the retry-storm scenario (for `--storm-kinds`): see storm.ts. */
+export const STORM_KINDS = ['500', '503', '403', 'hang'] as const;
+export type StormKind = (typeof STORM_KINDS)[number];
 
 /** Everything one benchmark run does. */
 export interface BenchOptions {
@@ -47,13 +52,19 @@ export interface BenchOptions {
    * process booting with all its Leases), which keeps their renewals in lockstep. @default 0
    */
   readonly scaleStaggerMs: number;
+  /** How long the retry-storm scenario counts, per failure kind and strategy. @default 10 s */
+  readonly stormDurationMs: number;
+  /** Timings of the retry-storm followers. @default client-go's 15000 / 10000 / 2000 */
+  readonly stormTimings: Timings;
+  /** How writes fail in the retry-storm scenario, one run each. @default all of them */
+  readonly stormKinds: readonly StormKind[];
   readonly help: boolean;
 }
 
 const DEFAULT_TIMINGS: Timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 const TRIAL_TIMINGS: Timings = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 500 };
-/** Smoke: the shortest valid timings, so the CI run stays short. */
-const SMOKE_TIMINGS: Timings = { leaseDurationMs: 1_000, renewDeadlineMs: 800, retryPeriodMs: 200 };
+/** Smoke: about the shortest valid timings (client-go followers allowed), so the CI run stays short. */
+const SMOKE_TIMINGS: Timings = { leaseDurationMs: 1_500, renewDeadlineMs: 1_000, retryPeriodMs: 250 };
 
 /** A command line the benchmark cannot run. */
 export class UsageError extends Error {
@@ -71,6 +82,8 @@ followers side by side, and prints a table:
   cost      steady-state API requests per minute with three replicas, counted by the server
   scale     many electors on as many Leases in this process, the server in another: memory, CPU,
             event-loop delay
+  storm     retry storm: 3 followers on a free Lease while every write fails (500, 503, 403, hang),
+            each follower's requests counted by the server against client-go's budget
 
 Options:
   --json FILE              also write the results as JSON
@@ -82,6 +95,9 @@ Options:
   --scale-electors N       electors in the scale scenario (default 1000)
   --scale-seconds S        scale measurement duration (default 60)
   --scale-stagger-ms MS    spread the scale electors' starts over MS (default 0: all at once)
+  --storm-seconds S        retry-storm window per failure kind and strategy (default 10)
+  --storm-timings L,D,R    retry-storm lease / renew deadline / retry period in ms (default 15000,10000,2000)
+  --storm-kinds LIST       comma-separated subset of: ${STORM_KINDS.join(',')} (default all)
   --only LIST              comma-separated subset of: ${SCENARIOS.join(',')}
   -h, --help               show this help
 `;
@@ -91,6 +107,29 @@ function count(flag: string, raw: string | undefined, fallback: number, min: num
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || value < min || value > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return value;
+}
+
+/** A comma-separated subset of `all` (all of it when the flag is absent). */
+function subset<T extends string>(flag: string, what: string, raw: string | undefined, all: readonly T[]): T[] {
+  if (raw === undefined) return [...all];
+  const names = raw.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(all as readonly string[]).includes(name)) throw new UsageError(`--${flag}: unknown ${what} ${JSON.stringify(name)}; expected some of ${all.join(',')}`);
+  }
+  return names as T[];
+}
+
+/** `LEASE,DEADLINE,RETRY` in ms, checked by the elector's own configuration rules. */
+function timings(flag: string, raw: string): Timings {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.length !== 3 || !parts.every((p) => /^\d+$/.test(p))) throw new UsageError(`--${flag}: expected LEASE,DEADLINE,RETRY in whole milliseconds, got ${JSON.stringify(raw)}`);
+  const [leaseDurationMs, renewDeadlineMs, retryPeriodMs] = parts.map(Number) as [number, number, number];
+  try {
+    resolveConfig({ identity: 'bench', leaseName: 'bench', leaseNamespace: 'bench', leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
 }
 
 /** Parses the command line (without `node` and the script). Throws {@link UsageError}. */
@@ -111,6 +150,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'scale-electors': { type: 'string' },
         'scale-seconds': { type: 'string' },
         'scale-stagger-ms': { type: 'string' },
+        'storm-seconds': { type: 'string' },
+        'storm-timings': { type: 'string' },
+        'storm-kinds': { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -120,15 +162,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   const smoke = values.smoke ?? false;
   const trials = count('trials', values.trials, 0, 1, 1000);
-  const only = values.only === undefined ? [...SCENARIOS] : values.only.split(',').map((s) => s.trim());
-  for (const name of only) {
-    if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown scenario ${JSON.stringify(name)}; expected some of ${SCENARIOS.join(',')}`);
-  }
+  const only = subset('only', 'scenario', values.only, SCENARIOS);
+  const stormKinds = subset('storm-kinds', 'failure kind', values['storm-kinds'], STORM_KINDS);
   if (values.json === '') throw new UsageError('--json: expected a file name');
   return {
     jsonPath: values.json === undefined ? undefined : resolve(values.json),
     smoke,
-    only: only as ScenarioName[],
+    only,
     handoverTrials: count('handover-trials', values['handover-trials'], trials || (smoke ? 3 : 20), 1, 1000),
     failoverTrials: count('failover-trials', values['failover-trials'], trials || (smoke ? 2 : 10), 1, 1000),
     trialTimings: smoke ? SMOKE_TIMINGS : TRIAL_TIMINGS,
@@ -139,6 +179,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     scaleDurationMs: count('scale-seconds', values['scale-seconds'], smoke ? 5 : 60, 1, 3600) * 1000,
     scaleTimings: DEFAULT_TIMINGS,
     scaleStaggerMs: count('scale-stagger-ms', values['scale-stagger-ms'], 0, 0, 600_000),
+    stormDurationMs: count('storm-seconds', values['storm-seconds'], smoke ? 1 : 10, 1, 3600) * 1000,
+    stormTimings: values['storm-timings'] === undefined ? (smoke ? SMOKE_TIMINGS : DEFAULT_TIMINGS) : timings('storm-timings', values['storm-timings']),
+    stormKinds,
     help: values.help ?? false,
   };
 }

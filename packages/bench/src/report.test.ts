@@ -3,10 +3,28 @@ import { CountingLogger } from './candidates.js';
 import type { TrialSamples } from './election-trials.js';
 import { parseBenchArgs } from './options.js';
 import { checkTargets, reportLines, toJson, type BenchResults } from './report.js';
+import type { StormResult, StormRun } from './storm.js';
+import { clientGoBudget, emptyTally, judge } from './storm-budget.js';
 
 const trial = (mode: 'watch' | 'poll', samples: number[]): TrialSamples => ({
   mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], failures: 0, failureReasons: [], log: new CountingLogger(),
 });
+
+function stormRun(strategy: 'watch' | 'poll', gets: number): StormRun {
+  const budget = clientGoBudget(10_000, 2000);
+  const follower = (i: number) => {
+    const byVerb = { ...emptyTally(), get: gets, update: gets, watch: strategy === 'watch' ? 1 : 0 };
+    return { identity: `storm-500-${strategy}-${i}`, byVerb, ...judge(byVerb, budget) };
+  };
+  return { kind: '500', strategy, windowMs: 10_000, budget, followers: [1, 2, 3].map(follower), otherRequests: 0, unreportedRequests: 0, leaders: 0, log: new CountingLogger() };
+}
+
+const storm: StormResult = {
+  durationMs: 10_000,
+  timings: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 },
+  followers: 3,
+  runs: [stormRun('watch', 225), stormRun('poll', 4)],
+};
 
 function results(): BenchResults {
   const cost = (mode: 'watch' | 'poll', perMinute: number) => ({
@@ -21,6 +39,7 @@ function results(): BenchResults {
       eventLoopDelayP99Ms: 3.2, eventLoopDelayMaxMs: 9, eventLoopIntervalP99Ms: 13.2, serverCpuPercent: 20, leadingAtEnd: 1000,
       termsLost: 0, renewalsPerSecond: 500, baselineRssBytes: 80_000_000, log: new CountingLogger(),
     },
+    storm,
     options: parseBenchArgs([]),
     machine: { cpuModel: 'Test CPU', cpus: 2, memoryBytes: 2 ** 33, node: 'v20.0.0', os: 'linux', date: '2025-01-01T00:00:00.000Z', loadAverage: { atStart: 0.1, atEnd: 0.2 } },
     durationMs: 240_000,
@@ -37,8 +56,9 @@ describe('the report', () => {
   });
 
   it('writes null for scenarios that did not run, so a missing figure cannot pass for a number', () => {
-    const json = JSON.parse(JSON.stringify(toJson({ ...results(), scale: undefined, cost: undefined }))) as Record<string, unknown>;
+    const json = JSON.parse(JSON.stringify(toJson({ ...results(), scale: undefined, cost: undefined, storm: undefined }))) as Record<string, unknown>;
     expect(json.scale).toBeNull();
+    expect(json.retryStorm).toBeNull();
     expect(json.requestsPerMinute).toBeNull();
   });
 
@@ -52,7 +72,25 @@ describe('the report', () => {
       ['scale: event-loop delay p99 < 20 ms', true],
       ['scale: CPU < half a core', true],
       ['scale: memory < 100 KB per elector', true],
+      ["retry storm, 500 InternalError, watch: every follower within client-go's budget", false],
+      ["retry storm, 500 InternalError, poll: every follower within client-go's budget", true],
     ]);
     expect(reportLines(results()).join('\n')).toContain('MISSED');
+  });
+
+  it('reports each retry-storm follower against the budget, in the JSON and the table', () => {
+    const json = toJson(results()).retryStorm!;
+    expect(json.runs.map((r) => [r.strategy, r.budget, r.withinBudget])).toEqual([
+      ['watch', { gets: 6, writes: 6, total: 12 }, false],
+      ['poll', { gets: 6, writes: 6, total: 12 }, true],
+    ]);
+    expect(json.runs[0]!.followers[0]).toEqual({
+      identity: 'storm-500-watch-1', gets: 225, writes: 225, watches: 1, total: 451, byVerb: { get: 225, update: 225, watch: 1 },
+      overBudget: true, reasons: ['GETs 225 > 6', 'writes 225 > 6', 'total 451 > 12'],
+    });
+    const table = reportLines(results()).filter((line) => line.startsWith('500 InternalError'));
+    expect(table).toHaveLength(6);
+    expect(table.filter((line) => line.includes('OVER BUDGET'))).toHaveLength(3);
+    expect(table.filter((line) => / poll +#\d .* within$/.test(line))).toHaveLength(3);
   });
 });

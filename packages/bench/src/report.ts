@@ -1,6 +1,6 @@
 /**
- * The report: the JSON document (the four keys the issue fixes, plus details, targets, machine
- * and configuration alongside) and the printed table. The targets are checked and reported,
+ * The report: the JSON document (the four keys the issue fixes, the retry storm, plus details,
+ * targets, machine and configuration alongside) and the printed table. The targets are checked and reported,
  * never enforced: a missed target is a finding, not a failed run.
  */
 import type { CostResult } from './request-cost.js';
@@ -9,6 +9,11 @@ import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ScaleResult } from './scale.js';
 import { round, summarize, type LatencySummary } from './stats.js';
+import type { StormResult } from './storm.js';
+import { stormJson, stormLines, stormTargets, type StormJson } from './storm-report.js';
+import { formatTable } from './table.js';
+
+export { formatTable } from './table.js';
 
 /** Everything one run measured; a scenario left out with `--only` is undefined. */
 export interface BenchResults {
@@ -16,6 +21,7 @@ export interface BenchResults {
   readonly failover: { readonly watch: TrialSamples; readonly poll: TrialSamples } | undefined;
   readonly cost: { readonly watch: CostResult; readonly poll: CostResult } | undefined;
   readonly scale: ScaleResult | undefined;
+  readonly storm: StormResult | undefined;
   readonly options: BenchOptions;
   readonly machine: MachineInfo;
   readonly durationMs: number;
@@ -42,6 +48,8 @@ export interface BenchJson {
   readonly failoverMs: { readonly watch: Quantiles; readonly poll: Quantiles } | null;
   readonly requestsPerMinute: { readonly watch: number; readonly poll: number } | null;
   readonly scale: { readonly electors: number; readonly rssBytesPerElector: number; readonly cpuPercent: number; readonly eventLoopDelayP99Ms: number } | null;
+  /** Per failure kind, strategy and follower: requests counted by the server, against client-go's budget. */
+  readonly retryStorm: StormJson | null;
   readonly details: Record<string, unknown>;
   readonly targets: readonly TargetCheck[];
   readonly machine: MachineInfo;
@@ -105,6 +113,7 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       met: s.rssBytesPerElector < RSS_TARGET_BYTES,
     });
   }
+  if (r.storm) checks.push(...stormTargets(r.storm));
   return checks;
 }
 
@@ -157,6 +166,7 @@ export function toJson(r: BenchResults): BenchJson {
           eventLoopDelayP99Ms: round(r.scale.eventLoopDelayP99Ms, 2),
         }
       : null,
+    retryStorm: r.storm ? stormJson(r.storm) : null,
     details,
     targets: checkTargets(r),
     machine: r.machine,
@@ -172,17 +182,14 @@ export function toJson(r: BenchResults): BenchJson {
       scaleElectors: o.scaleElectors,
       scaleDurationMs: o.scaleDurationMs,
       scaleTimings: o.scaleTimings,
+      stormDurationMs: o.stormDurationMs,
+      stormTimings: o.stormTimings,
+      stormKinds: o.stormKinds,
       percentiles: 'nearest rank',
     },
   };
 }
 
-/** Lays out rows as a plain-text table with a header rule. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
-}
 
 function ms(value: number): string {
   return Number.isFinite(value) ? value.toFixed(1) : 'n/a';
@@ -246,6 +253,7 @@ export function reportLines(r: BenchResults): string[] {
       '',
     );
   }
+  if (r.storm) lines.push(...stormLines(r.storm));
   const targets = checkTargets(r);
   if (targets.length > 0) {
     lines.push(...formatTable(['target', 'measured', 'result'], targets.map((c) => [c.target, c.measured, c.met === undefined ? 'n/a' : c.met ? 'met' : 'MISSED'])), '');

@@ -67,6 +67,15 @@ describe('LeaderElectionComponent: construction', () => {
     expect(error.cause).toBeInstanceOf(ConfigError);
   });
 
+  it("rejects the elector's new options with the elector's own message, wrapped", () => {
+    expect(() => new LeaderElectionComponent({ ...valid, onStartedLeadingFailure: 'ignore' as never }, client, bus)).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', field: 'onStartedLeadingFailure', message: expect.stringMatching(/^failed to create leader elector: /) }) as never,
+    );
+    expect(() => new LeaderElectionComponent({ ...valid, leaseDurationMs: 20_000, maxPeerLeaseDurationMs: 15_000 }, client, bus)).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', field: 'maxPeerLeaseDurationMs' }) as never,
+    );
+  });
+
   it('refuses a missing client when election is enabled', () => {
     expect(() => new LeaderElectionComponent(valid, undefined, bus)).toThrow(expect.objectContaining({ code: 'CLIENT_MISSING' }) as never);
   });
@@ -322,9 +331,10 @@ describe('LeaderElectionComponent: events', () => {
     ]);
   });
 
-  it('still announces leadership and stays leader when onStartedLeading throws', async () => {
+  it("with onStartedLeadingFailure 'keep', still announces leadership and stays leader when onStartedLeading throws", async () => {
     const w = world();
     const r = await leader(w, 'a', {
+      config: { onStartedLeadingFailure: 'keep' },
       callbacks: {
         onStartedLeading: () => {
           throw new Error('leader-only work failed to start');
@@ -334,8 +344,77 @@ describe('LeaderElectionComponent: events', () => {
     expect(r.events().map(([n]) => n)).toContain('leader.became');
     await w.clock.advance(4_000);
     expect(r.component.isLeader()).toBe(true);
+    expect(r.events().filter(([n]) => n === 'leader.lost')).toEqual([]);
     await r.stop();
     expect(r.log.entries.some((e) => e.level === 'error' && /onStartedLeading callback failed/.test(e.message))).toBe(true);
+    expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason: 'released' })]);
+  });
+
+  it('by default announces leader.lost with reason work_failed right after leader.became when onStartedLeading throws, and frees the lease for another replica', async () => {
+    const w = world();
+    w.createLease();
+    const a = w.replica('a', {
+      callbacks: {
+        onStartedLeading: () => {
+          throw new Error('leader-only work failed to start');
+        },
+      },
+    });
+    a.start();
+    await w.clock.advance(0);
+    expect(a.component.isLeader()).toBe(false);
+    expect(a.names().slice(3)).toEqual(['callback:onStartedLeading', 'event:leader.became', 'event:leader.lost', 'callback:onStoppedLeading']);
+    expect(a.events().slice(2)).toEqual([
+      ['leader.became', { identity: 'a', token: 1, timestamp: wallAt(0) }],
+      ['leader.lost', { identity: 'a', reason: 'work_failed', token: 1, timestamp: wallAt(0) }],
+    ]);
+    const stopped = a.timeline.find((e) => e.kind === 'callback' && e.name === 'onStoppedLeading');
+    expect(stopped?.kind === 'callback' && stopped.args[0]).toMatchObject({ reason: 'work_failed', term: { token: 1, identity: 'a' } });
+    expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('');
+    expect(a.log.entries.some((e) => e.level === 'error' && /onStartedLeading callback failed/.test(e.message))).toBe(true);
+
+    const b = w.replica('b');
+    b.start();
+    expect(await w.clock.advanceUntil(() => b.component.isLeader(), 10_000)).toBe(true);
+    expect(b.events().at(-1)).toEqual(['leader.became', expect.objectContaining({ identity: 'b', token: 2 })]);
+    await w.clock.advance(10_000);
+    expect(b.component.isLeader()).toBe(true);
+    expect(a.component.getLeader()).toBe('b');
+    await a.stop();
+    await b.stop();
+  });
+
+  it('by default ends a running term when the promise of onStartedLeading rejects, aborting its signal, then contends again', async () => {
+    const w = world();
+    let failWork: (err: Error) => void = () => {};
+    const signals: AbortSignal[] = [];
+    const r = await leader(w, 'a', {
+      callbacks: {
+        onStartedLeading: (signal) => {
+          signals.push(signal);
+          return new Promise<void>((resolve, reject) => {
+            failWork = reject;
+            signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+        },
+      },
+    });
+    await w.clock.advance(5_000);
+    expect(r.component.isLeader()).toBe(true);
+    failWork(new Error('reconcile loop crashed'));
+    await w.clock.advance(0);
+    expect(r.component.isLeader()).toBe(false);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(r.events().at(-1)).toEqual(['leader.lost', { identity: 'a', reason: 'work_failed', token: 1, timestamp: wallAt(5_000) }]);
+    expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('');
+
+    // Nobody else wants it: after a short cooldown the replica leads again, in a new term.
+    expect(await w.clock.advanceUntil(() => r.component.isLeader(), 20_000)).toBe(true);
+    expect(r.events().at(-1)).toEqual(['leader.became', expect.objectContaining({ identity: 'a', token: 2 })]);
+    expect(signals).toHaveLength(2);
+    expect(signals[1]!.aborted).toBe(false);
+    await r.stop();
+    expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason: 'released', token: 2 })]);
   });
 
   it('waits for a leader.lost listener that returns a promise before releasing the lease', async () => {
@@ -374,6 +453,31 @@ describe('LeaderElectionComponent: events', () => {
     const r = await leader(w);
     await expect(r.component.run(new AbortController().signal)).rejects.toMatchObject({ code: 'ALREADY_RUNNING' });
     expect(r.events().filter(([n]) => n === 'leader.election.started')).toHaveLength(1);
+    await r.stop();
+  });
+});
+
+describe("LeaderElectionComponent: the elector's options", () => {
+  // Every replica on one 4 s lease; the Lease does not exist yet.
+  const timings = { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 1_000 };
+
+  it('passes maxPeerLeaseDurationMs through: with it set to the shared lease duration, a missing Lease is led well before 15 s', async () => {
+    const w = world();
+    const r = w.replica('a', { config: { ...timings, maxPeerLeaseDurationMs: 4_000 } });
+    r.start();
+    expect(await w.clock.advanceUntil(() => r.component.isLeader(), 10_000)).toBe(true);
+    expect(r.events().at(-1)).toEqual(['leader.became', expect.objectContaining({ identity: 'a' })]);
+    await r.stop();
+  });
+
+  it('without maxPeerLeaseDurationMs, waits out the 15 s default before leading a Lease it created', async () => {
+    const w = world();
+    const r = w.replica('a', { config: timings });
+    r.start();
+    await w.clock.advance(10_000);
+    expect(r.component.isLeader()).toBe(false);
+    expect(r.events().some(([n]) => n === 'leader.became')).toBe(false);
+    expect(await w.clock.advanceUntil(() => r.component.isLeader(), 20_000)).toBe(true);
     await r.stop();
   });
 });
@@ -442,6 +546,47 @@ describe('LeaderElectionComponent: election disabled', () => {
     await w.clock.advance(1);
     expect(finished).toBe(true);
     expect(r.log.entries.some((e) => e.level === 'warn' && /did not settle/.test(e.message))).toBe(true);
+  });
+
+  it('hands onStartedLeading a term that is valid until the signal aborts', async () => {
+    const w = world();
+    const seen: { term?: LeadershipTerm; validAtAbort?: boolean } = {};
+    const r = w.replica('a', {
+      config: { enabled: false },
+      callbacks: {
+        onStartedLeading: (signal, term) => {
+          seen.term = term;
+          signal.addEventListener('abort', () => (seen.validAtAbort = term.isValid()), { once: true });
+        },
+      },
+    });
+    r.start();
+    await w.clock.advance(1_000);
+    expect(seen.term?.isValid()).toBe(true);
+    expect(r.component.getTerm()).toBe(seen.term);
+    expect(seen.term).toEqual({ token: 0, acquireTimeMs: START_WALL_S * 1000, identity: 'standalone' });
+    await r.stop();
+    expect(seen.validAtAbort).toBe(false);
+    expect(seen.term?.isValid()).toBe(false);
+  });
+
+  it('keeps leading when onStartedLeading throws: there is no other replica to hand over to', async () => {
+    const w = world();
+    const r = w.replica('a', {
+      config: { enabled: false },
+      callbacks: {
+        onStartedLeading: () => {
+          throw new Error('leader-only work failed to start');
+        },
+      },
+    });
+    r.start();
+    await w.clock.advance(10_000);
+    expect(r.component.isLeader()).toBe(true);
+    expect(r.events().map(([n]) => n)).toEqual(['leader.election.started', 'leader.became']);
+    expect(r.log.entries.some((e) => e.level === 'error' && /onStartedLeading callback failed/.test(e.message))).toBe(true);
+    await r.stop();
+    expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason: 'released' })]);
   });
 
   it('resign() is a no-op and check() always healthy', async () => {

@@ -231,7 +231,9 @@ export class LeaderElectionComponent<Bus extends LeaderElectionBus = LeaderElect
         try {
           return user.onStartedLeading?.(signal, term);
         } finally {
-          // Also when the callback threw: the term has begun either way (the elector logs the throw).
+          // Also when the callback threw: the term has begun either way. The elector logs the
+          // throw and, with onStartedLeadingFailure 'resign' (the default), then ends the term
+          // (leader.lost, reason work_failed), so the announcements stay bracketed.
           this.publish(LEADER_ELECTION_EVENTS.became, { identity: term.identity, token: term.token });
         }
       },

@@ -43,7 +43,10 @@ export interface LostLeadershipEvent extends LeaderEventBase {
   readonly identity: string;
   /**
    * Why: `renew_failed`, `lease_taken` (another replica holds the Lease), `lease_deleted`,
-   * `released` (shutdown: `run()`'s signal aborted) or `resigned` (`resign()` was called).
+   * `released` (shutdown: `run()`'s signal aborted), `resigned` (`resign()` was called) or
+   * `work_failed` (`onStartedLeading` threw or rejected during the term, and
+   * `onStartedLeadingFailure` is `'resign'`, the default: the Lease is released so another
+   * replica can lead).
    */
   readonly reason: StopReason;
   /** The fencing token of the term that ended (the one `leader.became` carried). */

@@ -30,6 +30,7 @@ export type {
   LeadershipTerm,
   Logger,
   ResignOptions,
+  StartedLeadingFailurePolicy,
   StopReason,
   StoppedLeadingInfo,
 } from '@leasekit/k8s-leaderelection';

@@ -45,6 +45,12 @@ function lostAtWallMs(r: Replica): number {
 interface Faults {
   failing: boolean;
   denyCreate: boolean;
+  /** Makes the running leader work (the promise onStartedLeading returned) reject. */
+  failWork?: (err: Error) => void;
+}
+
+function workFailures(m: Exposition, name = LEASE): number | undefined {
+  return m.value(`${P}_work_failures_total`, { name });
 }
 
 async function leaderWithFaults(w: World, registry: Registry, faults: Faults): Promise<Replica> {
@@ -57,6 +63,14 @@ async function leaderWithFaults(w: World, registry: Registry, faults: Faults): P
         if (faults.denyCreate && call.verb === 'create') return { kind: 'error', error: leaseErrors.internal('denied') };
         return undefined;
       },
+    },
+    callbacks: {
+      // Leader work as applications write it: runs until the leadership signal aborts, or fails.
+      onStartedLeading: (signal) =>
+        new Promise<void>((resolve, reject) => {
+          faults.failWork = reject;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        }),
     },
   });
   r.start();
@@ -79,9 +93,11 @@ describe('metrics: series and help', () => {
       [`${P}_api_errors_total`]: 'counter',
       [`${P}_last_renew_timestamp_seconds`]: 'gauge',
       [`${P}_leader_changes_total`]: 'counter',
+      [`${P}_work_failures_total`]: 'counter',
       leader_election_master_status: 'gauge',
       leader_election_slowpath_total: 'counter',
     });
+    expect(workFailures(m)).toBe(0);
     expect(m.help.get('leader_election_master_status')).toBe(MASTER_HELP);
     expect(m.help.get('leader_election_slowpath_total')).toBe(SLOWPATH_HELP);
     expect(m.samples.filter((s) => s.name.startsWith(`${P}_request_duration`) || s.name === `${P}_api_errors_total`)).toEqual([]);
@@ -232,6 +248,10 @@ describe('metrics: values after each transition', () => {
       w.store.delete(NS, LEASE);
       await w.clock.advanceUntil(() => hasLost(r), 20_000);
     }],
+    ['work_failed', async (w, r, faults) => {
+      faults.failWork!(new Error('leader work crashed'));
+      await w.clock.advanceUntil(() => hasLost(r), 20_000);
+    }],
   ];
 
   it.each(exitPaths)('puts every gauge back at 0 when leadership ends with %s, and keeps it there after run() ends', async (reason, exit) => {
@@ -245,19 +265,54 @@ describe('metrics: values after each transition', () => {
     await exit(w, r, faults);
     expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason })]);
     const heldS = (lostAtWallMs(r) - START_WALL_S * 1000) / 1000;
-    let series = leaseSeries(await scrape(registry));
+    let m = await scrape(registry);
+    let series = leaseSeries(m);
     expect(series).toMatchObject({ isLeader: 0, masterStatus: 0, lastRenew: 0, transitions: 1, timeAsLeader: heldS });
+    expect(workFailures(m)).toBe(reason === 'work_failed' ? 1 : 0);
 
     faults.failing = false;
     faults.denyCreate = false;
     await r.stop();
-    series = leaseSeries(await scrape(registry));
+    m = await scrape(registry);
+    series = leaseSeries(m);
     expect(series.isLeader).toBe(0);
     expect(series.masterStatus).toBe(0);
     expect(series.lastRenew).toBe(0);
+    expect(workFailures(m)).toBe(reason === 'work_failed' ? 1 : 0);
   });
 
-  it('puts every gauge back at 0 even when callbacks, listeners and observer hooks throw', async () => {
+  it('counts each term ended by failed leader work once, and not work that rejects after its term ended', async () => {
+    const w = world();
+    w.createLease();
+    let failWork: (err: Error) => void = () => {};
+    const r = w.replica('a', {
+      callbacks: {
+        // Rejects when it fails, and also (as abortable work often does) when its signal aborts.
+        onStartedLeading: (signal) =>
+          new Promise<void>((_resolve, reject) => {
+            failWork = reject;
+            signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+          }),
+      },
+    });
+    r.start();
+    await w.clock.advance(3_000);
+    failWork(new Error('leader work crashed'));
+    await w.clock.advance(0);
+    let m = await scrape(r.component.registry);
+    expect(workFailures(m)).toBe(1);
+    expect(leaseSeries(m)).toMatchObject({ isLeader: 0, masterStatus: 0, lastRenew: 0, transitions: 1, timeAsLeader: 3 });
+
+    // Alone, it leads again after its cooldown; that term ends by shutdown, not by its work.
+    expect(await w.clock.advanceUntil(() => r.component.isLeader(), 20_000)).toBe(true);
+    await r.stop();
+    m = await scrape(r.component.registry);
+    expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason: 'released' })]);
+    expect(leaseSeries(m)).toMatchObject({ isLeader: 0, masterStatus: 0, transitions: 2 });
+    expect(workFailures(m)).toBe(1);
+  });
+
+  it("puts every gauge back at 0 even when callbacks, listeners and observer hooks throw (onStartedLeadingFailure 'keep')", async () => {
     const w = world();
     w.createLease();
     const bus = createLeaderElectionBus();
@@ -271,12 +326,16 @@ describe('metrics: values after each transition', () => {
       bus,
       callbacks: { onStartedLeading: boom, onStoppedLeading: boom, onNewLeader: boom },
       observer: { onAcquired: boom, onLeadershipEnded: boom, onRenewed: boom, onRequest: boom },
+      // The old policy keeps the term despite the throwing onStartedLeading, so the gauges stay up.
+      config: { onStartedLeadingFailure: 'keep' },
     });
     r.start();
     await w.clock.advance(4_000);
     expect(leaseSeries(await scrape(r.component.registry))).toMatchObject({ isLeader: 1, masterStatus: 1, transitions: 1, timeAsLeader: 4 });
     await r.stop();
-    expect(leaseSeries(await scrape(r.component.registry))).toMatchObject({ isLeader: 0, masterStatus: 0, lastRenew: 0, timeAsLeader: 4 });
+    const m = await scrape(r.component.registry);
+    expect(leaseSeries(m)).toMatchObject({ isLeader: 0, masterStatus: 0, lastRenew: 0, timeAsLeader: 4 });
+    expect(workFailures(m)).toBe(0); // 'keep' ends no term, so nothing is counted
     expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('');
   });
 

@@ -27,6 +27,7 @@ interface PrefixedMetrics {
   apiErrors: Counter<'name' | 'reason'>;
   lastRenew: Gauge<'name'>;
   leaderChanges: Counter<'name'>;
+  workFailures: Counter<'name'>;
   /** Handles currently leading; the time counter's collect() credits their elapsed time. */
   leading: Set<LeaseMetrics>;
 }
@@ -78,7 +79,10 @@ export class LeaseMetrics {
     onSlowPath: () => this.clientGo.slowPath.inc({ name: this.name }),
     onRenewed: ({ wallTimeMs }) => this.prefixed.lastRenew.set({ name: this.name }, wallTimeMs / 1000),
     onAcquired: () => this.leadershipStarted(),
-    onLeadershipEnded: () => this.leadershipEnded(),
+    onLeadershipEnded: ({ reason }) => {
+      if (reason === 'work_failed') this.prefixed.workFailures.inc({ name: this.name });
+      this.leadershipEnded();
+    },
   };
 
   /** A term began: leader gauges to 1, one more transition, leader time starts accruing. */
@@ -138,6 +142,7 @@ export class LeaseMetrics {
     this.prefixed.transitions.inc(labels, 0);
     this.prefixed.timeAsLeader.inc(labels, 0);
     this.prefixed.leaderChanges.inc(labels, 0);
+    this.prefixed.workFailures.inc(labels, 0);
     this.clientGo.slowPath.inc(labels, 0);
   }
 }
@@ -158,7 +163,7 @@ function prefixedMetrics(registry: Registry, prefix: string): PrefixedMetrics {
   if (existing && registry.getSingleMetric(`${prefix}_leader_election_is_leader`) === existing.isLeader) return existing;
 
   const base = `${prefix}_leader_election`;
-  const names = ['is_leader', 'transitions_total', 'time_as_leader_seconds_total', 'request_duration_seconds', 'api_errors_total', 'last_renew_timestamp_seconds', 'leader_changes_total'];
+  const names = ['is_leader', 'transitions_total', 'time_as_leader_seconds_total', 'request_duration_seconds', 'api_errors_total', 'last_renew_timestamp_seconds', 'leader_changes_total', 'work_failures_total'];
   assertFree(registry, names.map((n) => `${base}_${n}`));
 
   const leading = new Set<LeaseMetrics>();
@@ -207,6 +212,12 @@ function prefixedMetrics(registry: Registry, prefix: string): PrefixedMetrics {
     leaderChanges: new Counter({
       name: `${base}_leader_changes_total`,
       help: 'Number of times this replica observed a new holder of the lease (including the first observation).',
+      labelNames: ['name'],
+      registers: [registry],
+    }),
+    workFailures: new Counter({
+      name: `${base}_work_failures_total`,
+      help: "Number of terms this replica ended because its leader work (onStartedLeading) threw or rejected (onStartedLeadingFailure 'resign').",
       labelNames: ['name'],
       registers: [registry],
     }),

@@ -19,6 +19,27 @@ import { isPromiseLike } from './events.js';
 /** The identity announced when election is disabled (as in the Go original). */
 export const STANDALONE_IDENTITY = 'standalone';
 
+/**
+ * The one standalone term: the elector's term shape (token 0), valid from the start of `run()`
+ * until its signal aborts. `isValid` lives on the prototype, so the data props compare as before.
+ */
+class StandaloneTerm implements LeadershipTerm {
+  readonly token: number = 0;
+  readonly acquireTimeMs: number;
+  readonly identity: string = STANDALONE_IDENTITY;
+  readonly #current: (term: StandaloneTerm) => boolean;
+
+  constructor(acquireTimeMs: number, current: (term: StandaloneTerm) => boolean) {
+    this.acquireTimeMs = acquireTimeMs;
+    this.#current = current;
+  }
+
+  /** True from the start of `run()` until its signal aborts (also inside that signal's abort listeners). */
+  isValid(): boolean {
+    return this.#current(this);
+  }
+}
+
 /** What {@link Standalone} needs. */
 export interface StandaloneOptions {
   readonly name: string;
@@ -88,7 +109,7 @@ export class Standalone {
     try {
       if (signal.aborted) return;
       log.info('Leader election disabled: leading as standalone');
-      const term: LeadershipTerm = { token: 0, acquireTimeMs: clock.wallNow(), identity: STANDALONE_IDENTITY };
+      const term = new StandaloneTerm(clock.wallNow(), (t) => this.term === t && !signal.aborted);
       const leadership = new AbortController();
       this.term = term;
       this.guard('observer onAcquired', () => observer.onAcquired?.({ token: 0 }));

@@ -70,6 +70,9 @@ async function main(): Promise<void> {
       leaseDurationMs: config.leaseDurationMs,
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
+      // Every replica of the demo uses this one lease duration, so a replica that creates the
+      // missing Lease waits one lease duration before leading, not the 15 s default for unknown peers.
+      maxPeerLeaseDurationMs: config.leaseDurationMs,
       followerStrategy: config.followerStrategy,
     },
     loadKubeConfig(config),

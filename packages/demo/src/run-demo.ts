@@ -185,7 +185,8 @@ class DemoRun {
       await this.client!.create(namespace, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName, namespace } });
       this.say(
         `created the Lease ${namespace}/${leaseName} with no holder, so the first election needs no wait ` +
-          '(electors create a Lease that never existed only after one lease duration, in case a live leader recreates it: see the FAQ)',
+          '(an elector that finds the Lease missing writes a claim and leads only once it has stood for the longest lease duration ' +
+          'a peer may use, maxPeerLeaseDurationMs, in case a live leader recreates it: see the FAQ)',
       );
     }
   }

@@ -273,7 +273,7 @@ describe('resolveConfig: durations', () => {
   });
 
   it('rejects a lease duration of 999 ms and accepts 1000 ms', () => {
-    const timings = { renewDeadlineMs: 800, retryPeriodMs: 200 };
+    const timings = { renewDeadlineMs: 800, retryPeriodMs: 200, clientGoFollowers: false };
     const err = rejects({ ...VALID, ...timings, leaseDurationMs: 999 });
     expectRule(err, 'LEASE_DURATION_TOO_SHORT', 'leaseDurationMs', '(999)', '1000');
     const ok = resolveConfig({ ...VALID, ...timings, leaseDurationMs: 1000 });
@@ -293,7 +293,18 @@ describe('resolveConfig: durations', () => {
     [1500, 2],
     [15_000, 15],
   ])('writes a lease duration of %s ms as %s whole seconds, rounded up', (leaseDurationMs, seconds) => {
-    expect(resolveConfig({ ...VALID, leaseDurationMs, renewDeadlineMs: 800, retryPeriodMs: 200 }).leaseDurationSeconds).toBe(seconds);
+    expect(resolveConfig({ ...VALID, leaseDurationMs, renewDeadlineMs: 800, retryPeriodMs: 200, clientGoFollowers: false }).leaseDurationSeconds).toBe(seconds);
+  });
+
+  it('rejects a lease too short for client-go followers to see a renewal in time, unless clientGoFollowers is false', () => {
+    // The guarantee, 1000 x 0.98 / 1.01 = 970 ms, does not cover a whole second plus a retry period.
+    const timings = { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 200 };
+    const err = rejects({ ...VALID, ...timings });
+    expectRule(err, 'LEASE_TOO_SHORT_FOR_CLIENT_GO', 'leaseDurationMs', '(1000)', '1000 ms + retryPeriodMs (200)', 'clientGoFollowers: false');
+    expect(resolveConfig({ ...VALID, ...timings, clientGoFollowers: false }).clientGoFollowers).toBe(false);
+    // The boundary: 1500 ms with R = 250 gives 1455 ms > 1250 ms; with R = 460, 1455 < 1460.
+    expect(resolveConfig({ ...VALID, leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 }).clientGoFollowers).toBe(true);
+    expectRule(rejects({ ...VALID, leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 460 }), 'LEASE_TOO_SHORT_FOR_CLIENT_GO', 'leaseDurationMs');
   });
 });
 

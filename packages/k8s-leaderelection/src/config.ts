@@ -10,6 +10,9 @@ import type { ElectorObserver } from './observer.js';
 /** How a follower learns that the lease changed. */
 export type FollowerStrategy = 'watch' | 'poll';
 
+/** What the elector does when the leader's own work (`onStartedLeading`) fails. */
+export type StartedLeadingFailurePolicy = 'resign' | 'keep';
+
 export interface ElectorConfig {
   /** This replica's unique identity, written as the Lease holder. Usually the pod name ({@link identityFromEnv}). */
   readonly identity: string;
@@ -77,6 +80,33 @@ export interface ElectorConfig {
    * @default 'watch'
    */
   readonly followerStrategy?: FollowerStrategy;
+  /**
+   * The longest `leaseDurationMs` any replica sharing this Lease may use, client-go replicas
+   * included. A replica that creates a missing Lease (never seen, or deleted) writes a claim and
+   * leads only after the claim has stood unchanged this long (or longer, if the last record it saw
+   * had a longer duration), so a holder it never saw, whose lease may still run, has stepped down
+   * first. During a rollout that changes leaseDurationMs, set it to the larger of the old and new
+   * durations on every replica. At least `leaseDurationMs`.
+   * @default max(leaseDurationMs, 15000)
+   */
+  readonly maxPeerLeaseDurationMs?: number;
+  /**
+   * What to do when `onStartedLeading` throws or its promise rejects while the term is live:
+   * `'resign'` ends the term (reason `work_failed`), releases the lease and stays out of the
+   * election for 3.2 retry periods (longer than a polling follower's longest wait) so another replica can take over; `'keep'` only logs the
+   * error and keeps leading (the behaviour before 0.2).
+   * @default 'resign'
+   */
+  readonly onStartedLeadingFailure?: StartedLeadingFailurePolicy;
+  /**
+   * Whether client-go replicas may follow this Lease. A client-go follower notices a renewal only
+   * when the record's JSON, whose times have whole seconds, changes; so when true, a renewal
+   * extends the guarantee only from the first write of its whole-second record. That needs
+   * `leaseDurationMs * (1 - 2r) / (1 + r) > 1000 + retryPeriodMs` (validated). Set false in a
+   * leasekit-only fleet to use leases of about a second.
+   * @default true
+   */
+  readonly clientGoFollowers?: boolean;
   /** Time source (tests inject a fake clock). @default the system clock */
   readonly clock?: Clock;
   /** Randomness for jitter (tests inject a seeded source). @default Math.random */
@@ -100,6 +130,9 @@ export interface ResolvedConfig {
   readonly onStoppedLeadingTimeoutMs: number;
   readonly maxClockDriftRate: number;
   readonly followerStrategy: FollowerStrategy;
+  readonly maxPeerLeaseDurationMs: number;
+  readonly onStartedLeadingFailure: StartedLeadingFailurePolicy;
+  readonly clientGoFollowers: boolean;
   readonly clock: Clock;
   readonly random: Random;
   readonly observer: ElectorObserver | undefined;
@@ -222,6 +255,35 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
       `followerStrategy (${JSON.stringify(followerStrategy)}) must be 'watch' or 'poll'`,
     );
   }
+  const maxPeerLeaseDurationMs = duration(
+    config.maxPeerLeaseDurationMs,
+    'maxPeerLeaseDurationMs',
+    Math.max(leaseDurationMs, DEFAULT_LEASE_DURATION_MS),
+  );
+  if (!(maxPeerLeaseDurationMs >= leaseDurationMs) || maxPeerLeaseDurationMs > MAX_INT32 * 1000) {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'maxPeerLeaseDurationMs',
+      `maxPeerLeaseDurationMs (${maxPeerLeaseDurationMs}) must be at least leaseDurationMs (${leaseDurationMs}) and at most ${MAX_INT32 * 1000}`,
+    );
+  }
+  const clientGoFollowers = flag(config.clientGoFollowers, 'clientGoFollowers', true);
+  const guaranteedMs = (leaseDurationMs * (1 - 2 * maxClockDriftRate)) / (1 + maxClockDriftRate);
+  if (clientGoFollowers && !(guaranteedMs > 1000 + retryPeriodMs)) {
+    throw new ConfigError(
+      'LEASE_TOO_SHORT_FOR_CLIENT_GO',
+      'leaseDurationMs',
+      `leaseDurationMs (${leaseDurationMs}) is too short for client-go followers: its guarantee (${round(guaranteedMs)} ms after drift margin) must exceed 1000 ms + retryPeriodMs (${retryPeriodMs}), because a client-go follower sees at most one renewal per wall-clock second; lengthen the lease, shorten retryPeriodMs, or set clientGoFollowers: false if no client-go replica shares this Lease`,
+    );
+  }
+  const onStartedLeadingFailure = config.onStartedLeadingFailure ?? 'resign';
+  if (onStartedLeadingFailure !== 'resign' && onStartedLeadingFailure !== 'keep') {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'onStartedLeadingFailure',
+      `onStartedLeadingFailure (${JSON.stringify(onStartedLeadingFailure)}) must be 'resign' or 'keep'`,
+    );
+  }
   const name = config.name === undefined ? leaseName : requireString(config.name, 'name', 'OPTION_INVALID', 'name cannot be empty');
   const clock = config.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function' || typeof clock.wallNow !== 'function') {
@@ -246,6 +308,9 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
     onStoppedLeadingTimeoutMs,
     maxClockDriftRate,
     followerStrategy,
+    maxPeerLeaseDurationMs,
+    onStartedLeadingFailure,
+    clientGoFollowers,
     clock,
     random,
     observer: config.observer,

@@ -3,41 +3,9 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
-import type { Clock, TimerHandle } from './clock.js';
 import type { LeaseClient, WatchOptions } from './lease.js';
-import { settle, type FakeClock } from './testing/fake-clock.js';
+import { PausableClock } from './__tests__/pausable-clock.js';
 import type { MemoryLeaseClient } from './testing/memory-lease-client.js';
-
-/** A clock whose timers do not fire while "paused", like a process stopped by a long GC or SIGSTOP. */
-class PausableClock implements Clock {
-  paused = false;
-  private readonly queued: (() => void)[] = [];
-  constructor(private readonly base: FakeClock) {}
-  now(): number {
-    return this.base.now();
-  }
-  wallNow(): number {
-    return this.base.wallNow();
-  }
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    return this.base.setTimeout(() => (this.paused ? this.queued.push(callback) : callback()), delayMs);
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.base.clearTimeout(handle);
-  }
-  resume(): void {
-    this.paused = false;
-    for (const callback of this.queued.splice(0)) callback();
-  }
-  /** Resumes like a real process catching up: one due timer at a time, promises settling between. */
-  async resumeSettling(): Promise<void> {
-    this.paused = false;
-    for (const callback of this.queued.splice(0)) {
-      callback();
-      await settle();
-    }
-  }
-}
 
 /** Wraps a client so its watch misbehaves. */
 function withWatch(client: MemoryLeaseClient, watch: (ns: string, name: string, options: WatchOptions) => Promise<void>): LeaseClient {

@@ -1,20 +1,30 @@
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, world } from './__tests__/harness.js';
 import { ApiError, makeStatus } from './errors.js';
+import { CLAIM_ANNOTATION } from './elector.js';
 
 describe('Elector: acquiring', () => {
-  it('creates the lease when none exists, after waiting a lease duration in case a holder is alive', async () => {
+  it('creates a missing lease as a claim at once and leads once the claim has stood for the hold', async () => {
     const w = world();
     const a = w.replica('a');
     a.start();
     await w.clock.advance(0);
-    expect(a.client.verbs()).toEqual(['get']);
+    expect(a.client.verbs()).toEqual(['get', 'create']);
     expect(a.elector.isLeader()).toBe(false);
-    const became = await w.clock.advanceUntil(() => a.elector.isLeader(), 20_000);
+    const claim = w.store.get(NS, LEASE);
+    expect(claim.spec?.holderIdentity).toBe('a');
+    expect(claim.metadata?.annotations?.[CLAIM_ANNOTATION]).toBe('a');
+    expect(claim.spec?.leaseDurationSeconds).toBe(15); // the hold: max(own 15 s, maxPeerLeaseDurationMs 15 s)
+    expect(a.log.newLeaders).toEqual([]); // a claim is not a leader
+    await w.clock.advance(14_900);
+    expect(a.elector.isLeader()).toBe(false);
+    const became = await w.clock.advanceUntil(() => a.elector.isLeader(), 10_000);
     expect(became).toBe(true);
-    expect(a.client.verbs().slice(-2)).toEqual(['get', 'create']);
+    expect(w.clock.now()).toBeGreaterThanOrEqual(15_000);
+    expect(a.client.verbs().slice(-2)).toEqual(['get', 'update']);
     const lease = w.store.get(NS, LEASE);
     expect(lease.spec?.holderIdentity).toBe('a');
+    expect(lease.metadata?.annotations?.[CLAIM_ANNOTATION]).toBeUndefined();
     expect(lease.spec?.leaseTransitions).toBe(0);
     expect(lease.spec?.leaseDurationSeconds).toBe(15);
     expect(a.log.started).toHaveLength(1);
@@ -337,11 +347,12 @@ describe('Elector: shutdown and release', () => {
 });
 
 describe('Elector: callbacks and options', () => {
-  it('keeps running when every callback throws or rejects', async () => {
+  it("keeps running when every callback throws or rejects (onStartedLeadingFailure: 'keep')", async () => {
     const w = world();
     w.store.create(NS, { metadata: { name: LEASE } });
     const errors: string[] = [];
     const a = w.replica('a', {
+      config: { onStartedLeadingFailure: 'keep' },
       logger: { error: (m) => errors.push(m) },
       callbacks: {
         onStartedLeading: () => Promise.reject(new Error('boom')),
@@ -386,13 +397,15 @@ describe('Elector: callbacks and options', () => {
       client: { fault: () => (forbidden ? { kind: 'error', error: new ApiError(makeStatus(403, 'Forbidden', 'leases is forbidden')) } : undefined) },
     });
     a.start();
-    await w.clock.advance(30_000);
+    await w.clock.advance(29_000);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('grant get, create and update (and watch, for watching followers)');
     expect(errors[0]).toContain('leases.coordination.k8s.io in namespace default');
-    expect(a.client.calls.length).toBeGreaterThan(5);
+    // Keeps retrying, backing off: at least 3 tries, and never more than client-go's one GET per [R, 2.2R).
+    expect(a.client.calls.length).toBeGreaterThanOrEqual(3);
+    expect(a.client.calls.length).toBeLessThanOrEqual(Math.floor(29_000 / 2_000) + 1);
     forbidden = false;
-    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 10_000)).toBe(true);
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 20_000)).toBe(true);
     await a.stop();
   });
 

@@ -9,7 +9,18 @@
  *   with the local clock.
  * - This replica's `isLeader()` turns false, and the leadership signal aborts, no later than the
  *   send time of its last successful renewal plus the lease duration minus a drift margin. So its
- *   term ends before anyone else's can begin.
+ *   term ends before anyone else's can begin. After a process pause the elector aborts the signal
+ *   before it sends a request or runs any callback of its own, and `term.isValid()` consults the
+ *   clock for user code that runs before the elector does.
+ * - A renewal extends the guarantee only when a client-go follower can see it (its record's JSON,
+ *   with whole-second times, changed).
+ * - A replica that creates a missing Lease writes a claim and leads only after the claim has stood
+ *   unchanged for the longest lease duration any peer may use (`maxPeerLeaseDurationMs`), so a
+ *   holder it never saw has stepped down first; a live leader seeing the claim steps down.
+ * - Fencing tokens never go backwards: a leader recreating its deleted Lease writes its current
+ *   token, a creator writes at least the highest token it observed plus one.
+ * - After a failed attempt a follower waits at least client-go's [R, 2.2R), backing off
+ *   exponentially for repeated failures, and honours Retry-After: never more requests than client-go.
  * Non-guarantees: a leader's code that ignores the leadership signal, or side effects already in
  * flight when it aborts, are not stopped by this library. Use the fencing token downstream.
  */
@@ -33,21 +44,49 @@ import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
 import type { RequestPurpose, StopReason } from './observer.js';
 import { boundedSignal, raceAbort } from './request.js';
-import { MAX_INT32, leaseWithRecord, recordFromLease, sameRecord, type LeaderElectionRecord } from './record.js';
+import { MAX_INT32, goFollowerKey, leaseWithRecord, recordFromLease, sameForGoFollower, sameRecord, type LeaderElectionRecord } from './record.js';
 import { LeaseFollower } from './follower.js';
 
 /** One leadership term, handed to `onStartedLeading` and readable while leading. */
 export interface LeadershipTerm {
   /**
    * Fencing token: the Lease's `leaseTransitions` as written when this term began. It strictly
-   * increases from term to term, across replicas, as long as nobody deletes the Lease (a
-   * recreated Lease starts again at 0). Pass it with downstream writes and reject smaller ones.
+   * increases from term to term, across replicas; a leader that recreates its deleted Lease keeps
+   * it, and a replica that creates a deleted Lease continues above the highest token it saw (only
+   * a Lease deleted while no running replica had seen it starts again at 0). Pass it with
+   * downstream writes and reject smaller ones.
    */
   readonly token: number;
   /** Wall time (epoch ms) written as `acquireTime` when the term began. */
   readonly acquireTimeMs: number;
   /** This replica's identity. */
   readonly identity: string;
+  /**
+   * True while this term is current and its lease guarantee holds, read from the clock at the
+   * moment of the call. Call it synchronously right before every fenced write: after a process
+   * pause, Node runs timers that came due earlier and pending I/O callbacks (yours included)
+   * before the elector's own, so `signal.aborted` can still be false for a moment when the
+   * guarantee has already run out; `isValid()` cannot.
+   */
+  isValid(): boolean;
+}
+
+/** The elector's {@link LeadershipTerm}: plain data plus a validity check bound to its elector. */
+class Term implements LeadershipTerm {
+  readonly #valid: (term: Term) => boolean;
+
+  constructor(
+    readonly token: number,
+    readonly acquireTimeMs: number,
+    readonly identity: string,
+    valid: (term: Term) => boolean,
+  ) {
+    this.#valid = valid;
+  }
+
+  isValid(): boolean {
+    return this.#valid(this);
+  }
 }
 
 /** Why leadership ended, handed to `onStoppedLeading`. */
@@ -114,6 +153,20 @@ export interface Observation {
 /** What `tryAcquireOrRenew` concluded. */
 type AttemptOutcome = 'acquired' | 'held' | 'failed' | 'lost';
 
+/** After `work_failed`, the replica stays out this many retry periods (> 2.2, a poller's longest wait). */
+export const WORK_FAILED_COOLDOWN_RETRY_PERIODS = 3.2;
+/** Repeated failed attempts back off up to this many retry periods (before jitter). */
+const MAX_BACKOFF_FACTOR = 4;
+/** A longer Retry-After is capped: a misconfigured server must not park a follower for hours. */
+const MAX_RETRY_AFTER_MS = 60_000;
+/** Repeated identical request failures are logged at warn level at most once per this interval. */
+export const FAILURE_LOG_INTERVAL_MS = 30_000;
+/**
+ * Annotation on a Lease created as a claim (value: the claimer's identity). The claimer leads
+ * only once the claim has stood unchanged for its written duration, like anyone else would.
+ */
+export const CLAIM_ANNOTATION = 'leasekit.io/claim';
+
 export class Elector {
   /** The validated configuration with defaults applied. */
   readonly config: ResolvedConfig;
@@ -137,8 +190,31 @@ export class Elector {
   private cooldownUntil = -Infinity;
   private slowPathCount = 0;
   private sawNotFoundWhileRenewing = false;
-  private retryAfterMs = 0;
-  private lastFailure = '';
+  /** Consecutive failed acquire attempts (reset by any attempt that got an answer it could use). */
+  private failures = 0;
+  /** The last failed attempt was a write conflict (someone else wrote first). */
+  private lastFailureConflict = false;
+  /** The observation current when the last attempt failed (a newer one means we know who won). */
+  private failedObservation: Observation | undefined;
+  /** No acquire attempt before this monotonic time (backoff after failures). */
+  private backoffUntil = -Infinity;
+  /** No acquire attempt before this monotonic time (the server's Retry-After). */
+  private retryAfterUntil = -Infinity;
+  /** The failure last logged, when, and how many identical ones were not logged since. */
+  private failureLog = { key: '', atMs: -Infinity, suppressed: 0 };
+  /** The highest fencing token (leaseTransitions) seen in a record that is not a claim; -1 before any. */
+  private highestToken = -1;
+  /** The highest token seen in any record, claims included (a claim's token may become a term's). */
+  private highestTokenAny = -1;
+  /** The longest lease duration (ms) seen in any held record. */
+  private longestSeenDurationMs = 0;
+  /**
+   * Records this replica tried to write as holder, by how a client-go follower sees them, with
+   * the send time of the first attempt of each (entries older than a lease duration are dropped).
+   */
+  private readonly attempts = new Map<string, { record: LeaderElectionRecord; sentAt: number }>();
+  /** Set when onStartedLeading failed during the current term (and the policy is to resign). */
+  private workFailure: unknown;
   /** The last malformed-content report logged, so a bad Lease is reported once, not every poll. */
   private lastProblems = '';
   private readonly background = new Set<Promise<unknown>>();
@@ -292,11 +368,14 @@ export class Elector {
       if (stop.aborted) return false;
       if (this.clock.now() >= this.cooldownUntil && this.worthTrying()) {
         const deadline = this.clock.now() + this.config.renewDeadlineMs;
+        this.lastFailureConflict = false;
         const outcome = await this.tryAcquireOrRenew('acquire', deadline, stop);
         if (outcome === 'acquired') {
+          this.failures = 0;
           this.follower.stop();
           return true;
         }
+        this.afterAttempt(outcome);
       }
       if (stop.aborted) return false;
       if (this.config.followerStrategy === 'watch' && this.follower.supported) this.follower.start(stop);
@@ -311,11 +390,39 @@ export class Elector {
   private worthTrying(): boolean {
     const obs = this.observed;
     if (!this.watching() || !obs || this.missingSince !== undefined) return true;
-    return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.isExpired(obs);
+    return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.isExpired(obs) || this.claimNeedsRaise(obs);
   }
 
   private watching(): boolean {
     return this.config.followerStrategy === 'watch' && this.follower.healthy;
+  }
+
+  /**
+   * Paces the next acquire attempt after one that did not acquire. A failure (anything but an
+   * answer showing who holds the lease) means no new try before client-go's jittered [R, 2.2R),
+   * doubling for repeated failures up to a cap: a follower never adds load to a failing server.
+   */
+  private afterAttempt(outcome: Exclude<AttemptOutcome, 'acquired'>): void {
+    if (outcome !== 'failed') {
+      this.failures = 0;
+      return;
+    }
+    this.failures++;
+    this.failedObservation = this.observed;
+    this.backoffUntil = this.clock.now() + this.failureBackoffMs(this.failures);
+  }
+
+  /**
+   * The least wait before the next acquire attempt after `failures` consecutive failed ones:
+   * client-go's jittered [R, 2.2R) for the first, doubling up to MAX_BACKOFF_FACTOR x R (and at
+   * most half the lease duration, so a follower still looks about once per lease duration).
+   * Protected only so tests can build deliberately unsafe variants; do not override in production.
+   */
+  protected failureBackoffMs(failures: number): number {
+    const r = this.config.retryPeriodMs;
+    const cap = Math.max(r, Math.min(MAX_BACKOFF_FACTOR * r, this.config.leaseDurationMs / 2));
+    const base = Math.min(r * 2 ** Math.min(failures - 1, 30), cap);
+    return base * (1 + JITTER_FACTOR * this.config.random());
   }
 
   /**
@@ -348,9 +455,11 @@ export class Elector {
       // client-go's jittered poll: uniformly in [R, 2.2R).
       delay = base + this.config.random() * JITTER_FACTOR * base;
     }
-    delay = Math.max(delay, this.retryAfterMs);
-    this.retryAfterMs = 0;
-    return Math.max(delay, this.cooldownUntil - now);
+    // After a failure, back off, unless it was a write conflict and we have since seen the record
+    // that won (then the usual schedule for that record applies).
+    const knowsWinner = this.lastFailureConflict && this.observed !== this.failedObservation;
+    if (this.failures > 0 && !knowsWinner) delay = Math.max(delay, this.backoffUntil - now);
+    return Math.max(delay, this.retryAfterUntil - now, this.cooldownUntil - now);
   }
 
   /** Waits `ms`; true when woken early by `wake()` (not by `stop`). */
@@ -370,6 +479,8 @@ export class Elector {
       this.wake = undefined;
       stop.removeEventListener('abort', onStop);
     }
+    // The first thing on every wake-up: a guarantee that ran out (a pause) ends leadership now.
+    this.guaranteeHolds();
     return woken;
   }
 
@@ -402,16 +513,22 @@ export class Elector {
       }
       if (purpose === 'renew') this.sawNotFoundWhileRenewing = true;
       this.markMissing();
-      return this.createIfSafe(purpose, deadlineMs, stop);
+      return this.createMissing(purpose, deadlineMs, stop);
     }
 
     // 3. Record what we saw: the observation time is ours, from our monotonic clock.
     const observation = this.observe(current);
     const { record } = observation;
 
-    // 4. Held by someone else and not expired by our own observation: nothing to do.
-    if (record.holderIdentity !== '' && record.holderIdentity !== identity) {
-      if (!this.isExpired(observation)) return purpose === 'renew' ? 'lost' : 'held';
+    // 4. Held by someone else (or by our own pending claim) and not expired by our own
+    //    observation: nothing to do.
+    if (record.holderIdentity !== '' && (record.holderIdentity !== identity || isClaim(current))) {
+      if (!this.isExpired(observation)) {
+        // Someone's claim with a token below one we know (its creator never saw the last
+        // terms): raise it, so the term it becomes continues above every token we saw.
+        if (this.claimNeedsRaise(observation)) await this.raiseClaimToken(purpose, record, current, deadlineMs, stop);
+        return purpose === 'renew' ? 'lost' : 'held';
+      }
     }
     // A leader whose lease was released or rewritten behind its back does not silently re-take
     // it mid-term: the term ends and a new one (with a new fencing token) may begin.
@@ -420,8 +537,8 @@ export class Elector {
     // 5. Write ourselves in: a renewal keeps acquireTime and transitions; a new term bumps the
     //    transitions, which is also its fencing token (client-go keeps them when the record
     //    already names us; we bump so every term has a fresh token).
-    const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record);
-    return this.writeRecord(purpose, next, current, deadlineMs, stop);
+    const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record, isClaim(current));
+    return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
   }
 
   private renewedRecord(previous: LeaderElectionRecord): LeaderElectionRecord {
@@ -435,57 +552,176 @@ export class Elector {
     };
   }
 
-  private acquiredRecord(previous: LeaderElectionRecord | undefined): LeaderElectionRecord {
+  private acquiredRecord(previous: LeaderElectionRecord, claim: boolean): LeaderElectionRecord {
     const now = this.clock.wallNow();
     const record: LeaderElectionRecord = {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: now,
       renewTimeMs: now,
-      // int32 in the API; at the (theoretical) limit the token stops increasing rather than the
-      // write failing forever.
-      leaseTransitions: previous ? Math.min(previous.leaseTransitions + 1, MAX_INT32) : 0,
+      // Above both the record's token and any we saw before (a Lease recreated by someone who
+      // never saw the old one). int32 in the API: at the (theoretical) limit the token stops
+      // increasing rather than the write failing forever.
+      leaseTransitions: Math.min(Math.max(previous.leaseTransitions, this.highestTokenAny) + 1, MAX_INT32),
     };
-    if (previous?.strategy !== undefined) record.strategy = previous.strategy;
-    if (previous?.preferredHolder !== undefined) record.preferredHolder = previous.preferredHolder;
+    // Taking over our own claim is no transition: the claim already carries a fresh token.
+    if (claim && previous.holderIdentity === this.config.identity && previous.leaseTransitions >= this.highestTokenAny) {
+      record.leaseTransitions = previous.leaseTransitions;
+    }
+    if (previous.strategy !== undefined) record.strategy = previous.strategy;
+    if (previous.preferredHolder !== undefined) record.preferredHolder = previous.preferredHolder;
     return record;
   }
 
-  /** Create a missing Lease, unless doing so could cut short a live holder (see below). */
-  private async createIfSafe(purpose: 'acquire' | 'renew', deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
-    // A Lease that vanished (deleted by someone) may still be led: its holder keeps leading until
-    // its lease guarantee runs out, and recreates the Lease on its next renewal. So "missing" is
-    // treated as an observation of its own: a follower creates the Lease only once it has seen it
-    // missing for a whole lease duration (by then any holder's guarantee has run out). Only the
-    // current leader recreates at once, since nobody else may create it within that duration.
-    // Our earlier observation cannot shorten the wait: it may be stale (a silently dead watch).
+  /**
+   * The Lease is missing (never created, or deleted). The leader recreates it at once with its
+   * current term (and token). Anyone else writes a claim: a Lease naming itself, marked with
+   * {@link CLAIM_ANNOTATION}, whose duration is {@link creationHoldMs}. It leads only once the
+   * claim has stood unchanged that long, like any follower taking over an expired record, because
+   * a holder it never saw (a partitioned leader, or one whose Lease an actor keeps deleting
+   * between our reads, possibly with a longer lease duration than ours) may still be guaranteed;
+   * a live leader that sees the claim steps down. A follower that saw a holder waits a little
+   * before claiming, so a live leader can recreate its Lease first.
+   */
+  private async createMissing(purpose: 'acquire' | 'renew', deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
+    const { identity } = this.config;
     const now = this.clock.now();
     const obs = this.observed;
-    const ours = purpose === 'renew' && obs?.record.holderIdentity === this.config.identity;
+    const target = { name: this.config.leaseName, namespace: this.config.leaseNamespace };
+    const wall = this.clock.wallNow();
+    if (purpose === 'renew') {
+      if (obs?.record.holderIdentity !== identity || this.term === undefined) return 'failed';
+      const record: LeaderElectionRecord = {
+        ...obs.record,
+        holderIdentity: identity,
+        leaseDurationSeconds: this.config.leaseDurationSeconds,
+        acquireTimeMs: this.term.acquireTimeMs,
+        renewTimeMs: wall,
+        leaseTransitions: this.createdLeaseToken(true),
+      };
+      return this.createLease(purpose, record, leaseWithRecord(record, target), deadlineMs, stop);
+    }
+
     const missingFor = now - (this.missingSince ?? now);
-    const mustWait = Math.max(
-      this.config.leaseDurationMs,
-      obs && obs.record.holderIdentity !== '' && obs.record.leaseDurationSeconds !== null ? obs.record.leaseDurationSeconds * 1000 : 0,
-    );
-    if (!ours && missingFor < mustWait) {
-      this.log.debug('Lease not found; waiting a lease duration before creating it, in case its holder is still alive', {
-        lastHolder: obs?.record.holderIdentity ?? '(never seen)',
+    const recreateGraceMs = (1 + JITTER_FACTOR) * this.config.retryPeriodMs;
+    if (obs && obs.record.holderIdentity !== '' && missingFor < recreateGraceMs) {
+      this.log.debug('Lease not found; giving its holder time to recreate it before claiming it', {
+        lastHolder: obs.record.holderIdentity,
         missingForMs: Math.round(missingFor),
       });
-      return purpose === 'renew' ? 'failed' : 'held';
+      return 'held';
     }
-    const record = this.acquiredRecord(undefined);
-    const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace });
-    const sentAt = this.clock.now();
+    const holdMs = this.creationHoldMs();
+    const token = this.createdLeaseToken(false);
+    if (holdMs <= 0) {
+      // Only reachable from test variants (client-go's behaviour: lead on creation).
+      const record: LeaderElectionRecord = { holderIdentity: identity, leaseDurationSeconds: this.config.leaseDurationSeconds, acquireTimeMs: wall, renewTimeMs: wall, leaseTransitions: token };
+      return this.createLease(purpose, record, leaseWithRecord(record, target), deadlineMs, stop);
+    }
+    const claim: LeaderElectionRecord = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.min(Math.ceil(holdMs / 1000), MAX_INT32),
+      acquireTimeMs: wall,
+      renewTimeMs: wall,
+      leaseTransitions: token,
+    };
+    const lease = leaseWithRecord(claim, target);
+    lease.metadata = { ...lease.metadata, annotations: { [CLAIM_ANNOTATION]: identity } };
     try {
-      const created = await this.request(purpose, 'create', deadlineMs, stop, (signal) =>
-        this.client.create(this.config.leaseNamespace, lease, { signal }),
-      );
-      return this.wrote(created, sentAt);
+      const created = await this.request(purpose, 'create', deadlineMs, stop, (signal) => this.client.create(this.config.leaseNamespace, lease, { signal }));
+      this.observe(created);
+      this.log.info('Lease not found; created it as a claim, leading once it has stood unchanged for the hold', { holdMs, token });
+      return 'held';
     } catch (err) {
-      if (!isAlreadyExists(err)) this.reportFailure('create', err);
-      return 'failed';
+      return this.createFailed(err);
     }
+  }
+
+  /** Creates the Lease as holder (a leader's recreation, or a variant's); the answer starts or extends a term. */
+  private async createLease(purpose: 'acquire' | 'renew', record: LeaderElectionRecord, lease: Lease, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
+    const base = this.guaranteeBase(record, this.clock.now());
+    try {
+      const created = await this.request(purpose, 'create', deadlineMs, stop, (signal) => this.client.create(this.config.leaseNamespace, lease, { signal }));
+      return this.wrote(created, base);
+    } catch (err) {
+      return this.createFailed(err);
+    }
+  }
+
+  private createFailed(err: unknown): AttemptOutcome {
+    // Someone created it first: like a write conflict, the next read shows who.
+    if (isAlreadyExists(err)) this.lastFailureConflict = true;
+    else this.reportFailure('create', err);
+    return 'failed';
+  }
+
+  /** Whether `obs` is another replica's claim carrying a token no higher than one we have seen. */
+  private claimNeedsRaise(obs: Observation): boolean {
+    return isClaim(obs.lease) && obs.record.holderIdentity !== this.config.identity && obs.record.leaseTransitions <= this.highestToken;
+  }
+
+  /**
+   * Raises the token of another replica's claim above the highest we have seen (a compare-and-
+   * swap; the changed record restarts every follower's wait, the claimer's too, so it only delays
+   * the claimer's term). Failures are reported and otherwise ignored: the next read tries again.
+   */
+  private async raiseClaimToken(purpose: 'acquire' | 'renew', claim: LeaderElectionRecord, current: Lease, deadlineMs: number, stop: AbortSignal): Promise<void> {
+    const raised: LeaderElectionRecord = { ...claim, leaseTransitions: Math.min(this.highestToken + 1, MAX_INT32) };
+    const lease = leaseWithRecord(raised, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current);
+    try {
+      const written = await this.request(purpose, 'update', deadlineMs, stop, (signal) => this.client.update(this.config.leaseNamespace, lease, { signal }));
+      this.observe(written);
+      this.log.info('Raised the fencing token of a claim on the Lease above the highest this replica has seen', {
+        claimer: claim.holderIdentity,
+        token: raised.leaseTransitions,
+      });
+    } catch (err) {
+      if (!isConflict(err)) this.reportFailure('update', err);
+    }
+  }
+
+  /**
+   * How long a Lease this replica created must stand unchanged before it leads: the longest lease
+   * duration any peer may use, or the longest it has seen written, whichever is longer.
+   * Protected only so tests can build deliberately unsafe variants; do not override in production.
+   */
+  protected creationHoldMs(): number {
+    return Math.max(this.config.maxPeerLeaseDurationMs, this.longestSeenDurationMs);
+  }
+
+  /**
+   * The fencing token a Lease created by this replica carries: a leader recreating its Lease keeps
+   * its term's token; anyone else continues above the highest token it has seen (0 if none).
+   * Protected only so tests can build deliberately unsafe variants; do not override in production.
+   */
+  protected createdLeaseToken(byLeader: boolean): number {
+    if (byLeader && this.term !== undefined) return this.term.token;
+    return this.highestTokenAny < 0 ? 0 : Math.min(this.highestTokenAny + 1, MAX_INT32);
+  }
+
+  /**
+   * The send time a write of `record` may count its guarantee from. A client-go follower notices
+   * a renewal only when the record's JSON (whole-second times) changes, and may miss records in
+   * between (a wall clock stepped back can bring an old second back), so a write that looks the
+   * same to it as any earlier attempt counts from that attempt's send time, not its own.
+   */
+  private guaranteeBase(record: LeaderElectionRecord, sentAt: number): number {
+    for (const [key, attempt] of this.attempts) {
+      if (attempt.sentAt < sentAt - this.config.leaseDurationMs) this.attempts.delete(key); // gives no guarantee any more
+    }
+    const key = goFollowerKey(record);
+    const earlier = this.attempts.get(key);
+    if (earlier !== undefined && !this.goVisibleRenewal(earlier.record, record)) return earlier.sentAt;
+    this.attempts.set(key, { record, sentAt });
+    return sentAt;
+  }
+
+  /**
+   * Whether a client-go follower that saw `previous` would see `next` as a change.
+   * Protected only so tests can build deliberately unsafe variants; do not override in production.
+   */
+  protected goVisibleRenewal(previous: LeaderElectionRecord, next: LeaderElectionRecord): boolean {
+    return !this.config.clientGoFollowers || !sameForGoFollower(previous, next);
   }
 
   private async writeRecord(
@@ -496,7 +732,7 @@ export class Elector {
     stop: AbortSignal,
   ): Promise<AttemptOutcome> {
     const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, base);
-    const sentAt = this.clock.now();
+    const sentAt = this.guaranteeBase(record, this.clock.now());
     try {
       const updated = await this.request(purpose, 'update', deadlineMs, stop, (signal) =>
         this.client.update(this.config.leaseNamespace, lease, { signal }),
@@ -504,12 +740,16 @@ export class Elector {
       return this.wrote(updated, sentAt);
     } catch (err) {
       if (isNotFound(err) && purpose === 'renew') this.sawNotFoundWhileRenewing = true;
-      if (!isConflict(err) || purpose !== 'acquire') this.reportFailure('update', err);
+      if (isConflict(err) && purpose === 'acquire') this.lastFailureConflict = true;
+      else this.reportFailure('update', err);
       return 'failed';
     }
   }
 
-  /** A write of ours committed: observe it and extend the guarantee from the send time. */
+  /**
+   * A write of ours committed: observe it and extend the guarantee from `sentAt` (the send time
+   * it may count from, see {@link guaranteeBase}).
+   */
   private wrote(lease: Lease, sentAt: number): AttemptOutcome {
     const now = this.clock.now();
     // An answer handled after the guarantee it would give ran out (a pause, a late answer) gives
@@ -523,7 +763,7 @@ export class Elector {
       return 'failed';
     }
     this.observe(lease, now);
-    this.lastFailure = '';
+    this.failureLog = { key: '', atMs: -Infinity, suppressed: 0 };
     this.extendGuarantee(sentAt);
     this.notify(() => this.config.observer?.onRenewed?.({ wallTimeMs: this.clock.wallNow() }));
     return 'acquired';
@@ -534,30 +774,46 @@ export class Elector {
 
   private async lead(stop: AbortSignal): Promise<void> {
     const record = this.observed!.record;
-    const term: LeadershipTerm = {
-      token: record.leaseTransitions,
-      acquireTimeMs: record.acquireTimeMs ?? this.clock.wallNow(),
-      identity: this.config.identity,
-    };
+    const term = new Term(record.leaseTransitions, record.acquireTimeMs ?? this.clock.wallNow(), this.config.identity, (t) => this.term === t && this.isLeader());
     const controller = new AbortController();
     this.term = term;
     this.termStartedAt = this.clock.now();
     this.leaderController = controller;
     this.leading = true;
+    this.workFailure = undefined;
     this.armGuardTimer();
     this.log.debug('Started leading', { token: term.token });
     this.notify(() => this.config.observer?.onAcquired?.({ token: term.token }));
     this.recordEvent('became leader');
-    this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.(controller.signal, term));
+    this.invoke(
+      'onStartedLeading',
+      () => this.callbacks.onStartedLeading?.(controller.signal, term),
+      (err) => this.leaderWorkFailed(term, controller.signal, err),
+    );
 
     const reason = await this.renewLoop(stop, controller.signal);
     await this.endTerm(reason);
+  }
+
+  /**
+   * The leader's own work failed (onStartedLeading threw or rejected) while its term is live: by
+   * default the term ends (a leader doing nothing must not keep the lease from the others).
+   */
+  private leaderWorkFailed(term: Term, leadership: AbortSignal, err: unknown): void {
+    if (this.config.onStartedLeadingFailure !== 'resign' || this.term !== term || leadership.aborted || !this.leading) return;
+    this.workFailure = err ?? new Error('onStartedLeading failed');
+    this.log.error('onStartedLeading failed; stepping down so another replica can lead (onStartedLeadingFailure: resign)', {
+      error: describeError(err),
+    });
+    this.wake?.();
   }
 
   /** Renews every retry period; returns why the term ends. */
   private async renewLoop(stop: AbortSignal, leadership: AbortSignal): Promise<StopReason> {
     const either = AbortSignal.any([stop, leadership]);
     for (;;) {
+      const before = this.interruption(stop, leadership);
+      if (before) return before;
       await this.pause(this.config.retryPeriodMs, either);
       const interrupted = this.interruption(stop, leadership);
       if (interrupted) return interrupted;
@@ -578,9 +834,11 @@ export class Elector {
   }
 
   private interruption(stop: AbortSignal, leadership: AbortSignal): StopReason | undefined {
+    this.guaranteeHolds();
     if (leadership.aborted) return 'renew_failed'; // the guarantee ran out
     if (stop.aborted) return 'released';
     if (this.resignRequest) return 'resigned';
+    if (this.workFailure !== undefined) return 'work_failed';
     return undefined;
   }
 
@@ -595,6 +853,7 @@ export class Elector {
     this.disarmGuardTimer();
     this.leaderController?.abort(new LeaseKitError('LEADERSHIP_LOST', `leadership ended: ${reason}`));
     this.leaderController = undefined;
+    this.workFailure = undefined;
     (reason === 'released' || reason === 'resigned' ? this.log.info : this.log.warn)('Stopped leading', {
       reason,
       previous_leader: this.config.identity,
@@ -610,7 +869,7 @@ export class Elector {
 
     const resign = this.resignRequest;
     this.resignRequest = undefined;
-    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned';
+    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned' || reason === 'work_failed';
     if (shouldRelease) {
       if (settled) await this.release();
       else {
@@ -623,6 +882,9 @@ export class Elector {
       this.cooldownUntil = this.clock.now() + resign.cooldownMs;
       for (const done of resign.done) done();
     }
+    // A short cooldown, so another replica can take over before this one contends again: longer
+    // than a polling follower's longest wait between two tries, 2.2 R.
+    if (reason === 'work_failed') this.cooldownUntil = Math.max(this.cooldownUntil, this.clock.now() + WORK_FAILED_COOLDOWN_RETRY_PERIODS * this.config.retryPeriodMs);
   }
 
   /**
@@ -632,6 +894,7 @@ export class Elector {
    */
   private async release(): Promise<void> {
     const deadline = this.clock.now() + this.config.renewDeadlineMs;
+    let conflicts = 0;
     while (this.clock.now() < deadline) {
       let current: Lease;
       try {
@@ -665,7 +928,9 @@ export class Elector {
         this.log.info('Released the lease');
         return;
       } catch (err) {
-        if (isConflict(err)) continue; // an in-flight write landed first: read again
+        // A first conflict: an in-flight write landed first, read again at once. Any other
+        // failure, or conflicts again and again: one try per retry period, like client-go.
+        if (isConflict(err) && conflicts++ === 0) continue;
         this.reportFailure('update', err);
         await sleep(this.clock, Math.min(this.config.retryPeriodMs, deadline - this.clock.now()));
       }
@@ -713,13 +978,37 @@ export class Elector {
     const delay = this.guardedUntil - this.clock.now();
     this.guardTimer = this.clock.setTimeout(() => {
       this.guardTimer = undefined;
-      if (!this.leading || this.clock.now() < this.guardedUntil) return;
+      // A clock that fires a hair early must not leave the guarantee unguarded: arm again.
+      if (this.leading && this.clock.now() < this.guardedUntil) this.armGuardTimer();
+      else this.guaranteeHolds(true);
+    }, Math.max(0, delay));
+  }
+
+  /**
+   * False, after aborting the leadership signal, when this replica leads but its guarantee has
+   * run out. Called first on every wake-up of the elector (timers, answers), so after a process
+   * pause the signal is aborted before the elector sends a request or runs another callback.
+   */
+  private guaranteeHolds(guardTimer = false): boolean {
+    if (!this.leading || this.clock.now() < this.guardedUntil) return true;
+    if (!guardTimer && !this.enforcesGuaranteeOnWake()) return true;
+    const controller = this.leaderController;
+    if (controller && !controller.signal.aborted) {
+      controller.abort(new LeaseKitError('LEADERSHIP_LOST', 'lease guarantee expired')); // first: the logger is user code
       this.log.error('Lease guarantee ran out before a renewal succeeded; stepping down', {
         lastRenewSentAgoMs: Math.round(this.clock.now() - this.guardedUntil + this.config.leaseDurationMs),
       });
-      this.leaderController?.abort(new LeaseKitError('LEADERSHIP_LOST', 'lease guarantee expired'));
       this.wake?.();
-    }, Math.max(0, delay));
+    }
+    return false;
+  }
+
+  /**
+   * Whether wake-ups check the guarantee (true). Protected only so tests can build deliberately
+   * unsafe variants that rely on the guard timer alone; do not override in production.
+   */
+  protected enforcesGuaranteeOnWake(): boolean {
+    return true;
   }
 
   private disarmGuardTimer(): void {
@@ -744,11 +1033,18 @@ export class Elector {
         this.log.warn('Malformed lease content; treating it conservatively', { problems });
       }
     }
-    if (this.observed && sameRecord(this.observed.record, record)) {
+    // A claim's token is what is checked against the highest seen, so claims count separately.
+    if (!isClaim(lease)) this.highestToken = Math.max(this.highestToken, record.leaseTransitions);
+    this.highestTokenAny = Math.max(this.highestTokenAny, record.leaseTransitions);
+    if (record.holderIdentity !== '' && record.leaseDurationSeconds !== null) {
+      this.longestSeenDurationMs = Math.max(this.longestSeenDurationMs, record.leaseDurationSeconds * 1000);
+    }
+    if (this.observed && sameRecord(this.observed.record, record) && sameObject(this.observed.lease, lease)) {
       this.observed.lease = lease; // same record, possibly newer metadata
     } else {
       this.observed = { record, lease, atMs };
-      this.reportLeader(record.holderIdentity);
+      // A claim is not a leader yet: onNewLeader fires when the claimer takes over its claim.
+      if (!isClaim(lease)) this.reportLeader(record.holderIdentity);
     }
     return this.observed;
   }
@@ -786,10 +1082,15 @@ export class Elector {
     stop: AbortSignal | undefined,
     send: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
+    // Never send a renewal past the guarantee (e.g. right after a pause): step down instead.
+    if (purpose === 'renew' && !this.guaranteeHolds()) {
+      throw new LeaseKitError('LEADERSHIP_LOST', 'lease guarantee expired before the renewal could be sent');
+    }
     const start = this.clock.now();
     const bounded = boundedSignal(this.clock, deadlineMs - start, stop);
     try {
       const result = await raceAbort(Promise.resolve().then(() => send(bounded.signal)), bounded.signal);
+      this.guaranteeHolds(); // an answer handled after a pause: the signal first
       if (typeof result !== 'object' || result === null || Array.isArray(result)) {
         // A 200 with a null or non-object body is no Lease: a failed request, never a crash.
         throw new NetworkError(`${verb} answered with ${result === null ? 'null' : typeof result} instead of a Lease object`);
@@ -797,6 +1098,7 @@ export class Elector {
       this.notify(() => this.config.observer?.onRequest?.({ purpose, verb, durationMs: this.clock.now() - start }));
       return result;
     } catch (err) {
+      this.guaranteeHolds();
       const normalised = normaliseError(err);
       this.notify(() =>
         this.config.observer?.onRequest?.({ purpose, verb, durationMs: this.clock.now() - start, errorReason: errorReasonOf(normalised) }),
@@ -807,34 +1109,46 @@ export class Elector {
     }
   }
 
-  /** Logs a failed request: the first of a kind at error/warn level, repeats at debug. */
+  /**
+   * Logs a failed request: a new kind of failure at once (error level for 403, else warn), the
+   * same failure again at warn level at most once per FAILURE_LOG_INTERVAL_MS, with the number of
+   * repeats in between. Also records a Retry-After.
+   */
   private reportFailure(verb: string, err: unknown): void {
-    if (isApiError(err) && err.retryAfterSeconds !== undefined) this.retryAfterMs = err.retryAfterSeconds * 1000;
+    const now = this.clock.now();
+    if (isApiError(err) && err.retryAfterSeconds !== undefined && err.retryAfterSeconds > 0) {
+      this.retryAfterUntil = now + Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS);
+    }
     const key = `${verb}:${isApiError(err) ? err.reason : err instanceof LeaseKitError ? err.code : 'other'}`;
-    const repeated = key === this.lastFailure;
-    this.lastFailure = key;
-    const fields = { verb, error: describeError(err) };
-    if (repeated) {
-      this.log.debug('Lease request failed again', fields);
-    } else if (isForbidden(err)) {
+    const log = this.failureLog;
+    if (key === log.key && now - log.atMs < FAILURE_LOG_INTERVAL_MS) {
+      log.suppressed++;
+      return;
+    }
+    const repeats = key === log.key ? log.suppressed : 0;
+    this.failureLog = { key, atMs: now, suppressed: 0 };
+    const fields = { verb, error: describeError(err), ...(repeats > 0 ? { repeatedSinceLastLog: repeats } : {}) };
+    if (isForbidden(err)) {
       this.log.error(
         `Not allowed to ${verb} leases: grant get, create and update (and watch, for watching followers) on leases.coordination.k8s.io in namespace ${this.config.leaseNamespace} (Role + RoleBinding); retrying until it is fixed`,
         fields,
       );
     } else {
-      this.log.warn('Lease request failed', fields);
+      this.log.warn(repeats > 0 ? 'Lease request still failing' : 'Lease request failed', fields);
     }
   }
 
-  /** Calls a user callback; a throw or rejection is logged, never propagated. */
-  private invoke(name: string, fn: () => unknown): void {
+  /** Calls a user callback; a throw or rejection is logged (and handed to `onError`), never propagated. */
+  private invoke(name: string, fn: () => unknown, onError?: (err: unknown) => void): void {
+    const failed = (err: unknown): void => {
+      this.log.error(`${name} callback failed`, { error: describeError(err) });
+      onError?.(err);
+    };
     try {
       const result = fn();
-      if (isPromiseLike(result)) {
-        result.then(undefined, (err: unknown) => this.log.error(`${name} callback failed`, { error: describeError(err) }));
-      }
+      if (isPromiseLike(result)) result.then(undefined, failed);
     } catch (err) {
-      this.log.error(`${name} callback failed`, { error: describeError(err) });
+      failed(err);
     }
   }
 
@@ -908,6 +1222,25 @@ export class Elector {
 function isLeaseClient(value: unknown): value is LeaseClient {
   const c = value as Partial<LeaseClient> | null;
   return c != null && typeof c.get === 'function' && typeof c.create === 'function' && typeof c.update === 'function';
+}
+
+/** A Lease created as a claim that its holder has not taken over yet (see createMissing). */
+function isClaim(lease: Lease): boolean {
+  const claimer = lease.metadata?.annotations?.[CLAIM_ANNOTATION];
+  return claimer !== undefined && claimer === lease.spec?.holderIdentity;
+}
+
+/** `lease` without the claim annotation (taking over a claim turns it into a plain record). */
+function withoutClaim(lease: Lease): Lease {
+  const annotations = lease.metadata?.annotations;
+  if (annotations === undefined || !(CLAIM_ANNOTATION in annotations)) return lease;
+  const rest = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== CLAIM_ANNOTATION));
+  return { ...lease, metadata: { ...lease.metadata, annotations: rest } };
+}
+
+/** Whether two reads are of the same Lease object (a deleted and recreated Lease has a new uid). */
+function sameObject(a: Lease, b: Lease): boolean {
+  return a.metadata?.uid === b.metadata?.uid;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -30,6 +30,7 @@ export type ConfigErrorCode =
   | 'LEASE_DURATION_NOT_GREATER_THAN_RENEW_DEADLINE'
   | 'RENEW_DEADLINE_TOO_SHORT'
   | 'RETRY_PERIOD_NOT_POSITIVE'
+  | 'LEASE_TOO_SHORT_FOR_CLIENT_GO'
   | 'OPTION_INVALID'
   | 'NAMESPACE_UNKNOWN';
 
@@ -138,6 +139,32 @@ export function makeStatus(
   return status;
 }
 
+/**
+ * An {@link ApiError} for an HTTP error answer that came without a Status body, such as the bare
+ * `statusCode` client-node's `Watch` reports. The reason follows the code (403 Forbidden, 410 Gone,
+ * 429 TooManyRequests, ...), as for a Status whose reason is not one leasekit knows.
+ */
+export function apiErrorFromHttpStatus(
+  statusCode: number,
+  message: string,
+  options?: { cause?: unknown; retryAfterSeconds?: number | undefined },
+): ApiError {
+  const status = makeStatus(statusCode, REASON_BY_CODE[statusCode] ?? 'Unknown', message);
+  const { cause, retryAfterSeconds } = options ?? {};
+  return new ApiError(status, { ...(cause !== undefined ? { cause } : {}), ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
+}
+
+/**
+ * Seconds from a `Retry-After` header value. Only the delta-seconds form (what the API server
+ * sends) is read; an absent, empty, non-numeric, zero or negative value gives undefined.
+ */
+export function parseRetryAfterSeconds(value: string | readonly string[] | undefined | null): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string' || text.trim() === '') return undefined;
+  const seconds = Number(text);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
 /** A request that did not answer within its bound (the per-request timeout or the renew deadline). */
 export class RequestTimeoutError extends LeaseKitError {
   declare readonly code: 'REQUEST_TIMEOUT';
@@ -166,8 +193,14 @@ export const isRequestTimeout = (err: unknown): err is RequestTimeoutError => er
 
 /** A one-line description for logs: `Conflict (409): ...`, `REQUEST_TIMEOUT: ...`. */
 export function describeError(err: unknown): string {
-  if (err instanceof ApiError) return `${err.reason} (${err.statusCode}): ${err.message}`;
-  if (err instanceof LeaseKitError) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  // Never throws: it runs inside error handlers, and a thrown value may be anything (a getter
+  // that throws, an object without a prototype whose String() conversion fails).
+  try {
+    if (err instanceof ApiError) return `${err.reason} (${err.statusCode}): ${err.message}`;
+    if (err instanceof LeaseKitError) return `${err.code}: ${err.message}`;
+    if (err instanceof Error) return String(err.message);
+    return String(err);
+  } catch {
+    return `[unprintable ${typeof err}]`;
+  }
 }

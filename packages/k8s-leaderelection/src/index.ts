@@ -14,7 +14,7 @@ export {
   isDnsSubdomain,
   resolveConfig,
 } from './config.js';
-export type { ElectorConfig, FollowerStrategy, ResolvedConfig } from './config.js';
+export type { ElectorConfig, FollowerStrategy, ResolvedConfig, StartedLeadingFailurePolicy } from './config.js';
 export { identityFromEnv, namespaceFromEnv, SERVICE_ACCOUNT_NAMESPACE_FILE } from './env.js';
 export {
   ApiError,
@@ -38,7 +38,7 @@ export type { Lease, LeaseClient, LeaseEventRecord, LeaseSpec, LeaseWatchEvent, 
 export { defaultLogger, silentLogger, toSafeLogger } from './logger.js';
 export type { LogFields, Logger, SafeLogger } from './logger.js';
 export type { ElectorObserver, RequestInfo, RequestPurpose, StopReason } from './observer.js';
-export { formatMicroTime, isStrictMicroTime, leaseWithRecord, parseMicroTime, recordFromLease, specFromRecord, MAX_INT32 } from './record.js';
+export { formatMicroTime, isStrictMicroTime, leaseWithRecord, parseMicroTime, recordFromLease, sameForGoFollower, specFromRecord, MAX_INT32 } from './record.js';
 export type { LeaderElectionRecord, ParsedRecord } from './record.js';
 export { MAX_TIMER_DELAY_MS, sleep, systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';

@@ -460,7 +460,7 @@ describe('Elector over HTTP with a KubeConfig', () => {
     // Pre-created and free, so nobody waits a lease duration before creating it.
     s.store.create(NS, { metadata: { name: NAME } });
     const kc = kubeConfig(s.url);
-    const timings = { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 200 };
+    const timings = { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 200, clientGoFollowers: false };
     const started: Record<string, { signal: AbortSignal; term: LeadershipTerm }[]> = { a: [], b: [] };
     const electors = ['a', 'b'].map((id) => ({
       id,

@@ -1,11 +1,13 @@
 /**
  * The only file that talks to @kubernetes/client-node: a {@link LeaseClient} over a KubeConfig.
  * It bounds every request (client-node has no timeout of its own), maps `ApiException` to
- * {@link ApiError} by the Status `reason`, and turns connection failures into NetworkError.
+ * {@link ApiError} by the Status `reason` (and a watch's bare HTTP status by its code), and turns
+ * connection failures into NetworkError.
  */
 import { randomInt } from 'node:crypto';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ApiException, CoordinationV1Api, CoreV1Api, Watch, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
-import { ApiError, NetworkError, RequestTimeoutError, makeStatus, type KubeStatus } from './errors.js';
+import { ApiError, NetworkError, RequestTimeoutError, apiErrorFromHttpStatus, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
 import type { Lease, LeaseClient, LeaseEventRecord, RequestOptions, WatchOptions } from './lease.js';
 import { eventBodyOf } from './record.js';
 
@@ -67,8 +69,8 @@ export function mapClientError(err: unknown, signal?: AbortSignal): Error {
       // not JSON: synthesise below
     }
     status ??= makeStatus(apiErr.code, '', `HTTP ${apiErr.code}: ${typeof body === 'string' ? body.slice(0, 200) : apiErr.message}`);
-    const retryAfter = Number(headerValue(apiErr.headers, 'retry-after'));
-    return new ApiError(status, { cause: err, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) });
+    const retryAfterSeconds = parseRetryAfterSeconds(headerValue(apiErr.headers, 'retry-after'));
+    return new ApiError(status, { cause: err, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
   }
   if (signal?.aborted) {
     const reason: unknown = signal.reason;
@@ -116,6 +118,13 @@ export class KubeLeaseClient implements LeaseClient {
     await this.send(options, (o) => this.core.createNamespacedEvent({ namespace: event.namespace, body: body as unknown as CoreV1Event }, o));
   }
 
+  /**
+   * Watches one Lease through client-node's `Watch`. Resolves when the stream ends or `signal`
+   * aborts (at once, also while the request still waits for its response headers: the request
+   * and its socket are destroyed then); rejects with an {@link ApiError} for an HTTP error answer
+   * (reason by status code, `Retry-After` read), a NetworkError when the server cannot be reached,
+   * or whatever `onOpen` or `onEvent` threw (which also ends the stream).
+   */
   watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) return Promise.resolve();
@@ -123,30 +132,45 @@ export class KubeLeaseClient implements LeaseClient {
     const query: Record<string, string | boolean> = { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: true };
     if (options.resourceVersion !== undefined) query.resourceVersion = options.resourceVersion;
     return new Promise<void>((resolve, reject) => {
+      const exchange = new WatchExchange(this.kubeConfig, path);
       let ended = false;
       let controller: AbortController | undefined;
-      const onAbort = (): void => controller?.abort();
+      let hookFailure: { error: unknown } | undefined;
       const finish = (err: unknown): void => {
         if (ended) return;
         ended = true;
         signal?.removeEventListener('abort', onAbort);
-        if (err && !signal?.aborted && !isAbortError(err)) reject(mapClientError(err));
+        controller?.abort();
+        exchange.close();
+        if (hookFailure) reject(hookFailure.error);
+        else if (err != null && !signal?.aborted && !isAbortError(err)) reject(mapWatchError(err, exchange.responseHeaders));
         else resolve();
       };
+      const onAbort = (): void => finish(null);
+      // A throwing hook ends the watch with its error; it never escapes into client-node (which
+      // would swallow it) or into a promise nobody awaits (an unhandled rejection).
+      const callHook = (hook: () => void): void => {
+        try {
+          hook();
+        } catch (error) {
+          hookFailure ??= { error };
+          finish(error);
+        }
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      new Watch(this.kubeConfig)
+      new Watch(exchange.kubeConfig)
         .watch(
           path,
           query,
           (type, object) => {
-            if (!ended) options.onEvent({ type: type as 'ADDED', object: object as Lease });
+            if (!ended) callHook(() => options.onEvent({ type: type as 'ADDED', object: object as Lease }));
           },
           finish,
         )
         .then((c) => {
           controller = c;
-          if (signal?.aborted || ended) c.abort();
-          else options.onOpen?.();
+          if (ended) c.abort();
+          else if (options.onOpen) callHook(options.onOpen);
         }, finish);
     });
   }
@@ -160,6 +184,77 @@ export class KubeLeaseClient implements LeaseClient {
     } catch (err) {
       throw mapClientError(err, signal);
     }
+  }
+}
+
+/** Maps what client-node's Watch reported: an HTTP error (a bare `statusCode`) or a failed connection. */
+function mapWatchError(err: unknown, headers: IncomingHttpHeaders | undefined): Error {
+  const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode)) return mapClientError(err);
+  const statusText = err instanceof Error && err.message ? ` ${err.message}` : '';
+  return apiErrorFromHttpStatus(statusCode, `watch leases: HTTP ${statusCode}${statusText}`, {
+    cause: err,
+    retryAfterSeconds: parseRetryAfterSeconds(headers?.['retry-after']),
+  });
+}
+
+type AddRequest = (this: unknown, req: ClientRequest, ...rest: unknown[]) => unknown;
+
+/**
+ * What one watch needs from its HTTP exchange that client-node's Watch does not give: the
+ * request (Watch hands out its AbortController only once response headers arrived, so an abort
+ * before that could not stop it, and its socket stayed open until the server answered) and the
+ * response headers (Watch reports an HTTP error as a bare `statusCode`; Retry-After is in the
+ * headers). It hands Watch a view of the KubeConfig whose `applyToFetchOptions` notes the agent
+ * made for this one request and hooks the agent's `addRequest` for the first request to the
+ * watch path (a proxy agent sees the full URL, hence a substring match).
+ */
+class WatchExchange {
+  /** The KubeConfig to give Watch. */
+  readonly kubeConfig: KubeConfig;
+  /** The response head, once it arrived. */
+  responseHeaders: IncomingHttpHeaders | undefined;
+  private request: ClientRequest | undefined;
+  private closed = false;
+
+  constructor(base: KubeConfig, private readonly path: string) {
+    const view = Object.create(base) as KubeConfig;
+    view.applyToFetchOptions = async (opts) => {
+      const init = await base.applyToFetchOptions(opts);
+      // Aborted while client-node prepared the request (auth plugins may take a while): send nothing.
+      if (this.closed) throw Object.assign(new Error('The watch was aborted before it was sent'), { name: 'AbortError' });
+      this.hook(init.agent);
+      return init;
+    };
+    this.kubeConfig = view;
+  }
+
+  /** Ends the exchange: destroys the request and its socket, whatever state it is in. Idempotent. */
+  close(): void {
+    this.closed = true;
+    this.request?.destroy();
+  }
+
+  private hook(agent: unknown): void {
+    const target = agent as { addRequest?: AddRequest } | null | undefined;
+    const addRequest = target?.addRequest;
+    if (!target || typeof addRequest !== 'function') return;
+    const hooked: AddRequest = (req, ...rest) => {
+      if (this.request === undefined && typeof req.path === 'string' && req.path.includes(`${this.path}?`)) {
+        if (target.addRequest === hooked) target.addRequest = addRequest;
+        this.track(req);
+      }
+      return addRequest.call(target, req, ...rest);
+    };
+    target.addRequest = hooked;
+  }
+
+  private track(req: ClientRequest): void {
+    this.request = req;
+    req.once('response', (res: IncomingMessage) => {
+      this.responseHeaders = res.headers;
+    });
+    if (this.closed) req.destroy();
   }
 }
 

@@ -18,7 +18,9 @@ export type StopReason =
   /** `run()`'s signal aborted: shutdown (the lease is released unless `releaseOnCancel` is false). */
   | 'released'
   /** `resign()` was called. */
-  | 'resigned';
+  | 'resigned'
+  /** `onStartedLeading` threw or rejected, and `onStartedLeadingFailure` is `'resign'`. */
+  | 'work_failed';
 
 export interface RequestInfo {
   purpose: RequestPurpose;

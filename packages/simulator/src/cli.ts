@@ -9,22 +9,23 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_RATES, type FaultRates, type OutsideActor, type ScheduledFault } from './faults.js';
-import { runSimulation } from './simulation.js';
+import { runSimulation, type SimOptions } from './simulation.js';
 import { emptySummary, formatSummary, formatViolation, mergeSummaries, summaryJson, totalViolations, type SweepSummary } from './sweep.js';
 import { VARIANTS, isVariantName, type VariantName } from './variants.js';
 import type { WorkerTask } from './worker.js';
 
 const USAGE = `Usage:
-  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--rates LIST] [--workers K]
-  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--rates LIST]
+  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--client-go MODE] [--rates LIST] [--workers K]
+  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--client-go MODE] [--rates LIST]
 
   --seeds N        seeds to sweep (default 100), starting at --first-seed (default 1)
   --minutes M      virtual minutes per seed (default 10)
-  --json FILE      also write { seeds, virtualHours, faults, violations, availabilityPercent }
+  --json FILE      also write { seeds, virtualHours, faults, violations, availabilityPercent, requestsPerReplicaMinute: { p50, max } }
   --seed N         run one seed and print its violations with their traces
   --trace          with --seed: print every event, request and log line as it happens
   --variant NAME   ${Object.keys(VARIANTS).join(' | ')} (default safe)
   --actor MODE     kubectl | none | forge-live-holder | force-release (default kubectl)
+  --client-go MODE a client-go replica beside the electors: auto (30 % of seeds) | none | record | configured (default auto)
   --rates LIST     fault rates per virtual minute, e.g. pause-in-flight=0,crash=1 (kinds: ${Object.keys(DEFAULT_RATES).join(', ')})
   --workers K      worker threads for a sweep (default: available cores)
 
@@ -39,12 +40,13 @@ interface Args {
   trace: boolean;
   variant: VariantName;
   actor: OutsideActor;
+  clientGo: NonNullable<SimOptions['clientGo']>;
   workers: number;
   rates: FaultRates | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', workers: availableParallelism(), rates: undefined };
+  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', clientGo: 'auto', workers: availableParallelism(), rates: undefined };
   const number = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}, got ${value ?? 'nothing'}`);
@@ -93,6 +95,13 @@ function parseArgs(argv: string[]): Args {
         args.actor = value;
         i++;
         break;
+      case '--client-go':
+        if (value !== 'auto' && value !== 'none' && value !== 'record' && value !== 'configured') {
+          throw new UsageError('--client-go must be auto, none, record or configured');
+        }
+        args.clientGo = value;
+        i++;
+        break;
       case '--rates': {
         if (value === undefined) throw new UsageError('--rates needs kind=rate pairs');
         const rates: Record<string, number> = {};
@@ -129,6 +138,7 @@ async function runOne(args: Args): Promise<number> {
     minutes: args.minutes,
     variant: args.variant,
     outsideActor: args.actor,
+    clientGo: args.clientGo,
     ...(args.rates ? { rates: args.rates } : {}),
     ...(args.trace ? { onTrace: (line: string) => console.log(line), verbose: true } : {}),
   });
@@ -154,7 +164,7 @@ async function runParallel(args: Args): Promise<number> {
     buckets.map(
       (seeds) =>
         new Promise<SweepSummary>((resolve, reject) => {
-          const task: WorkerTask = { seeds, minutes: args.minutes, variant: args.variant, outsideActor: args.actor, ...(args.rates ? { rates: args.rates } : {}) };
+          const task: WorkerTask = { seeds, minutes: args.minutes, variant: args.variant, outsideActor: args.actor, clientGo: args.clientGo, ...(args.rates ? { rates: args.rates } : {}) };
           const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
           worker.on('message', (message: { type: string; summary?: SweepSummary; message?: string; seed?: number; violations?: number; other?: string[] }) => {
             if (message.type === 'progress') {
@@ -179,7 +189,7 @@ async function runParallel(args: Args): Promise<number> {
   const summary = summaries.reduce(mergeSummaries, emptySummary());
   const realMs = performance.now() - started;
   const ratesText = args.rates ? ` --rates ${Object.entries(args.rates).map(([k, v]) => `${k}=${v}`).join(',')}` : '';
-  console.log(`pnpm sim --seeds ${args.seeds} --first-seed ${args.firstSeed} --minutes ${args.minutes}${args.variant === 'safe' ? '' : ` --variant ${args.variant}`}${args.actor === 'kubectl' ? '' : ` --actor ${args.actor}`}${ratesText}`);
+  console.log(`pnpm sim --seeds ${args.seeds} --first-seed ${args.firstSeed} --minutes ${args.minutes}${args.variant === 'safe' ? '' : ` --variant ${args.variant}`}${args.actor === 'kubectl' ? '' : ` --actor ${args.actor}`}${args.clientGo === 'auto' ? '' : ` --client-go ${args.clientGo}`}${ratesText}`);
   console.log(formatSummary(summary, { variant: args.variant, realMs }));
   for (const failed of summary.failedSeeds.slice(0, 5)) {
     for (const violation of failed.violations.slice(0, 1)) console.log(`\n${formatViolation(failed.seed, violation)}`);

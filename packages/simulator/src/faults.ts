@@ -34,6 +34,20 @@ export const DEFAULT_RATES = {
   'actor-delete-lease': 0.08,
   /** Someone rewrites the holder to an identity no replica has (kubectl edit). */
   'actor-rewrite-holder': 0.08,
+  /**
+   * For a while, someone deletes the Lease right before one follower's every GET is served, while
+   * the leader keeps recreating it: that follower sees only 404s (not in runs with client-go
+   * replicas, which create a missing Lease at once).
+   */
+  'actor-delete-before-read': 0.15,
+  /** For a while, writes are rejected with 403 (an admission webhook, or RBAC), for everyone or one replica. */
+  'write-forbidden': 0.3,
+  /**
+   * A config rollout: replicas restart one by one with a new lease duration (shorter or longer),
+   * so old and new run side by side; half of them with a hostile step (not in runs with client-go
+   * replicas).
+   */
+  rollout: 0.15,
 } as const;
 
 export type ScheduledFault = keyof typeof DEFAULT_RATES;
@@ -64,6 +78,11 @@ export const FAULT_KINDS = [
   'actor-rewrite-holder',
   'actor-forge-live-holder',
   'actor-force-release',
+  'actor-delete-before-read',
+  'api-403-forbidden',
+  'rollout',
+  'rollout-restart',
+  'rollout-partition-and-delete',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];

@@ -3,19 +3,40 @@
  * electors run against the in-memory Lease store in virtual time, driven by one seed, while
  * faults are injected and invariants are checked. See the README.
  */
-export { runSimulation, TIMINGS, MAX_CLOCK_DRIFT_RATE, LEASE_NAME, NAMESPACE } from './simulation.js';
+export { runSimulation, TIMINGS, ROLLOUT_TIMINGS, GO_TIMINGS, CLIENT_GO_SEED_SHARE, MAX_CLOCK_DRIFT_RATE, LEASE_NAME, NAMESPACE } from './simulation.js';
 export type { SimOptions, SimResult, Timing } from './simulation.js';
 export { runSweep, addResult, mergeSummaries, emptySummary, formatSummary, formatViolation, summaryJson, totalViolations, MAX_FAILED_SEEDS } from './sweep.js';
 export type { FailedSeed, SweepOptions, SweepSummary } from './sweep.js';
-export { INVARIANTS, InvariantChecker } from './invariants.js';
-export type { Invariant, Participant, Violation } from './invariants.js';
+export { INVARIANTS, InvariantChecker, leadershipVisible } from './invariants.js';
+export type { Invariant, Participant, TermStart, UserView, Violation } from './invariants.js';
+export { clientGoBudget, SlidingWindow, BUDGET_WINDOW_RETRY_PERIODS } from './budget.js';
+export type { RequestBudget } from './budget.js';
+export { GoReplica, rawRecord } from './go-replica.js';
+export type { GoExpiry, GoReplicaOptions } from './go-replica.js';
+export { percentile, maxSample, mergeHistograms, sampleCount } from './histogram.js';
+export type { Histogram } from './histogram.js';
+export { planRollout, effectiveMaxPeer, DEFAULT_MAX_PEER_FLOOR_MS } from './rollout.js';
+export type { ReplicaConfig, RolloutStep } from './rollout.js';
 export { DEFAULT_RATES, FAULT_KINDS, emptyFaultCounts } from './faults.js';
 export type { FaultCounts, FaultKind, FaultRates, OutsideActor, ScheduledFault } from './faults.js';
 export { ReplicaClock } from './replica-clock.js';
 export type { ReplicaClockOptions } from './replica-clock.js';
 export { SimClient } from './sim-client.js';
-export type { SimClientOptions } from './sim-client.js';
-export { IgnoresRenewDeadlineElector, ReleasesWithoutCheckElector, TrustsServerRenewTimeElector, UNSAFE_VARIANTS, VARIANTS, isVariantName } from './variants.js';
+export type { SentVerb, SimClientOptions } from './sim-client.js';
+export {
+  GoInvisibleRenewalsElector,
+  HoldsOwnLeaseDurationElector,
+  IgnoresRenewDeadlineElector,
+  LeadsOnCreationElector,
+  ReleasesWithoutCheckElector,
+  ResetsTokenOnRecreateElector,
+  RetryStormElector,
+  SignalOutlivesGuaranteeElector,
+  TrustsServerRenewTimeElector,
+  UNSAFE_VARIANTS,
+  VARIANTS,
+  isVariantName,
+} from './variants.js';
 export type { ElectorFactory, VariantName } from './variants.js';
 export { Draw, deriveRandom, fnv1a } from './rng.js';
 export { Trace, TRACE_RING_SIZE, formatTime } from './trace.js';

@@ -1,10 +1,10 @@
 /**
- * Minimized cases of elector bugs the simulator found, kept as regression tests now that the
- * elector's owner has fixed them (each failed before its fix).
+ * Minimized cases of elector bugs the simulator found: `it` for fixed ones, kept as regression
+ * tests (each failed before its fix); `it.failing` while a bug is open.
  */
 import { describe, expect, it } from '@jest/globals';
 import { Elector, type LeaderCallbacks } from '@leasekit/k8s-leaderelection';
-import { FakeClock, LeaseStore, MemoryLeaseClient, seededRandom } from '@leasekit/k8s-leaderelection/testing';
+import { FakeClock, LeaseStore, MemoryLeaseClient, leaseErrors, seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import { ReplicaClock } from './replica-clock.js';
 import { SimClient } from './sim-client.js';
 
@@ -74,5 +74,79 @@ describe('elector bugs the simulator found (fixed; seeds in docs/reliability.md)
     await Promise.all(procs.map((p) => p.done));
     // Wanted: b does not start a term at all (or at least not with a live signal while c leads).
     expect(lateStarts.filter((s) => s.signalLive && s.otherLeaders.length > 0)).toEqual([]);
+  });
+});
+
+describe('elector bugs the simulator found with the issue 11 checks (fixed)', () => {
+  // Found as B (request budget) violations in `pnpm sim --seeds 1000 --minutes 10` (seeds 225, 636
+  // and 677 with the elector of 2026-11-27 13:45): a leader shuts down gracefully while every write
+  // gets 409 (an API episode); release() read the Lease, found its own name, PUT, got 409 and
+  // retried at once until the renew deadline: a GET and a PUT every ~10 ms (about 600 requests
+  // here). Fixed by the elector's owner: after a second conflict, one try per retry period.
+  it('releases with at most one try per retry period when every write conflicts', async () => {
+    const clock = new FakeClock();
+    const store = new LeaseStore({ clock });
+    store.create('default', { metadata: { name: 'l' } }); // free: it leads at once
+    let conflicting = false;
+    const memory = new MemoryLeaseClient(store, {
+      clock,
+      latencyMs: 5,
+      fault: (call) => (conflicting && call.verb === 'update' ? { kind: 'error', error: leaseErrors.conflict(call.name) } : undefined),
+    });
+    const elector = new Elector(
+      { identity: 'a', leaseName: 'l', leaseNamespace: 'default', ...TIMING, clock, random: seededRandom(1), followerStrategy: 'poll' },
+      memory,
+      {},
+      {},
+    );
+    const stop = new AbortController();
+    const done = elector.run(stop.signal);
+    await clock.advance(1_000);
+    expect(elector.isLeader()).toBe(true);
+    conflicting = true;
+    const before = memory.calls.length;
+    stop.abort();
+    await clock.advance(2 * TIMING.renewDeadlineMs);
+    await done;
+    const releaseRequests = memory.calls.length - before;
+    // A GET and a PUT per try: one retry at once after the first conflict (its own in-flight write
+    // may have landed first), then at most one try per retry period within the renew deadline.
+    expect(releaseRequests).toBeLessThanOrEqual(2 * (Math.floor(TIMING.renewDeadlineMs / TIMING.retryPeriodMs) + 2));
+    expect(releaseRequests).toBeGreaterThanOrEqual(2); // it did try to release
+  });
+});
+
+describe('elector bugs the simulator found with the issue 11 checks', () => {
+  // Found as S3 violations in `pnpm sim --seeds 1000 --minutes 10` (seeds 404 and 690, elector of
+  // 2026-11-27 14:41), fixed at 15:05: a replica counted only tokens of records that are not claims. One that saw
+  // an earlier term's token only in another replica's claim (b's claim carried 11 = c#6's last
+  // term) creates the Lease again lower and leads with 1. Here: c sees b's claim with token 5, b
+  // takes its claim over (term 5) and the Lease is deleted before c reads again; c leads with 0.
+  it("leads with a token above one it saw in another replica's claim, once that claim became a term", async () => {
+    const clock = new FakeClock();
+    const store = new LeaseStore({ clock });
+    const now = (): string => new Date(clock.wallNow()).toISOString().replace('Z', '000Z');
+    const claim = { holderIdentity: 'b', leaseDurationSeconds: 15, acquireTime: now(), renewTime: now(), leaseTransitions: 5 };
+    // The claim annotation is the elector's wire format for a Lease created as a claim.
+    store.create('default', { metadata: { name: 'l', annotations: { 'leasekit.io/claim': 'b' } }, spec: claim });
+    const tokens: number[] = [];
+    const elector = new Elector(
+      { identity: 'c', leaseName: 'l', leaseNamespace: 'default', ...TIMING, clock, random: seededRandom(3), followerStrategy: 'poll' },
+      new MemoryLeaseClient(store, { clock }),
+      { onStartedLeading: (_signal, term) => void tokens.push(term.token) },
+      {},
+    );
+    const stop = new AbortController();
+    const done = elector.run(stop.signal);
+    await clock.advance(100); // c has read b's claim
+    const taken = store.get('default', 'l');
+    store.update('default', 'l', { ...taken, metadata: { ...taken.metadata, annotations: {} }, spec: { ...claim, renewTime: now() } }); // b's term 5
+    await clock.advance(100);
+    store.delete('default', 'l'); // before c reads again
+    await clock.advanceUntil(() => tokens.length > 0, 60_000);
+    stop.abort();
+    await clock.advance(10_000);
+    await done;
+    expect(tokens[0]).toBeGreaterThan(5);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FakeClock } from '@leasekit/k8s-leaderelection/testing';
+import { FakeClock, seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import { ReplicaClock } from './replica-clock.js';
 
 describe('ReplicaClock', () => {
@@ -96,6 +96,59 @@ describe('ReplicaClock', () => {
     clock.resume();
     await base.advance(1_000);
     expect(fired).toBe(0);
+  });
+
+  it('on resume keeps timers in due order and interleaves I/O callbacks with them at random, per seed', async () => {
+    const orders = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const base = new FakeClock();
+      const clock = new ReplicaClock(base, { random: seededRandom(seed) });
+      const order: string[] = [];
+      clock.setTimeout(() => order.push('user timer'), 100);
+      clock.setTimeout(() => order.push('renew timer'), 200);
+      clock.setTimeout(() => order.push('guard timer'), 300);
+      clock.setIoTimeout(() => order.push('answer'), 150);
+      clock.pause();
+      await base.advance(1_000);
+      clock.resume();
+      await base.advance(0);
+      const timers = order.filter((o) => o !== 'answer');
+      expect(timers).toEqual(['user timer', 'renew timer', 'guard timer']);
+      orders.add(order.join(', '));
+    }
+    // The answer that arrived during the pause ran before every timer in some seeds, after every one in others.
+    expect(orders).toContain('answer, user timer, renew timer, guard timer');
+    expect(orders).toContain('user timer, renew timer, guard timer, answer');
+  });
+
+  it('replays the same resume order for the same seed', async () => {
+    const run = async (): Promise<string> => {
+      const base = new FakeClock();
+      const clock = new ReplicaClock(base, { random: seededRandom(7) });
+      const order: string[] = [];
+      for (let i = 0; i < 5; i++) clock.setTimeout(() => order.push(`t${i}`), 10 * (i + 1));
+      for (let i = 0; i < 5; i++) clock.setIoTimeout(() => order.push(`io${i}`), 10 * (i + 1) + 5);
+      clock.pause();
+      await base.advance(500);
+      clock.resume();
+      await base.advance(0);
+      return order.join(' ');
+    };
+    expect(await run()).toBe(await run());
+  });
+
+  it('without a random source runs the backlog in due order, I/O included', async () => {
+    const base = new FakeClock();
+    const clock = new ReplicaClock(base);
+    const order: string[] = [];
+    clock.setIoTimeout(() => order.push('answer'), 150);
+    clock.setTimeout(() => order.push('guard timer'), 300);
+    clock.setTimeout(() => order.push('user timer'), 100);
+    clock.pause();
+    await base.advance(1_000);
+    clock.resume();
+    await base.advance(0);
+    expect(order).toEqual(['user timer', 'answer', 'guard timer']);
   });
 
   it('clears a queued timer so it never runs after resume', async () => {

@@ -2,13 +2,17 @@
  * One replica's view of time, layered on the simulation's single FakeClock:
  * - drifting: its monotonic clock runs at rate (1 + d) against virtual time (d may change, always
  *   within the configured bound), and its wall clock is skewed by a fixed offset;
- * - pausable: like a process stopped by a long GC pause or a blocked event loop, timers that come
- *   due while paused are queued, and on resume run one by one in due order, with promise
- *   callbacks settling between them (what Node does with expired timers after a block);
+ * - pausable: like a process stopped by a long GC pause or a blocked event loop (SIGSTOP), timers
+ *   and I/O callbacks (answers, watch events) that come due while paused are queued; on resume
+ *   they run one by one, with promise callbacks settling between them. Timers keep their due
+ *   order (Node's timers phase), and I/O callbacks are interleaved with them at random (drawn
+ *   from the clock's own seeded stream): Node may run the poll phase before or after the timers
+ *   phase, so an answer that arrived during the pause, or a user timer due earlier than the
+ *   elector's guard timer, can run before that guard;
  * - killable: a crashed process's timers never fire again and are removed from the FakeClock, so
  *   nothing stays pending.
  */
-import type { Clock, TimerHandle } from '@leasekit/k8s-leaderelection';
+import type { Clock, Random, TimerHandle } from '@leasekit/k8s-leaderelection';
 import type { FakeClock } from '@leasekit/k8s-leaderelection/testing';
 
 interface ReplicaTimer {
@@ -22,6 +26,8 @@ interface ReplicaTimer {
   queued: boolean;
   /** Released by a resume and not run yet. */
   catchingUp: boolean;
+  /** An I/O callback (a network delivery), not a timer the process set. */
+  readonly io: boolean;
 }
 
 export interface ReplicaClockOptions {
@@ -31,6 +37,11 @@ export interface ReplicaClockOptions {
   wallSkewMs?: number;
   /** Monotonic time at creation (processes do not share a monotonic origin). @default 0 */
   startMs?: number;
+  /**
+   * Orders the backlog on resume: I/O callbacks are interleaved at random with the timers (which
+   * stay in due order). Without it, everything runs in due order.
+   */
+  random?: Random;
 }
 
 /**
@@ -47,6 +58,7 @@ export class ReplicaClock implements Clock {
   private readonly wallSkewMs: number;
   private readonly wallAtStartMs: number;
   private readonly localAtStartMs: number;
+  private readonly random: Random | undefined;
   private readonly timers = new Map<number, ReplicaTimer>();
   private readonly queue: ReplicaTimer[] = [];
   private nextId = 1;
@@ -65,6 +77,7 @@ export class ReplicaClock implements Clock {
     this.anchorLocalMs = options.startMs ?? 0;
     this.wallAtStartMs = base.wallNow();
     this.localAtStartMs = this.anchorLocalMs;
+    this.random = options.random;
   }
 
   now(): number {
@@ -112,10 +125,22 @@ export class ReplicaClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    return this.schedule(callback, delayMs, false);
+  }
+
+  /**
+   * Like setTimeout, for a network delivery reaching the process after `delayMs` (an answer, a
+   * watch event): after a pause it may run before or after the timers that came due meanwhile.
+   */
+  setIoTimeout(callback: () => void, delayMs: number): TimerHandle {
+    return this.schedule(callback, delayMs, true);
+  }
+
+  private schedule(callback: () => void, delayMs: number, io: boolean): TimerHandle {
     const id = this.nextId++;
     if (this.state === 'dead') return { id }; // a dead process schedules nothing
     const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : Number.MAX_SAFE_INTEGER;
-    const timer: ReplicaTimer = { id, dueMs: this.now() + delay, callback, base: undefined, queued: false, catchingUp: false };
+    const timer: ReplicaTimer = { id, dueMs: this.now() + delay, callback, base: undefined, queued: false, catchingUp: false, io };
     this.timers.set(id, timer);
     this.arm(timer);
     return { id };
@@ -153,13 +178,14 @@ export class ReplicaClock implements Clock {
   }
 
   /**
-   * Lets the process run again: every timer that came due while paused runs, in due order, each
-   * as its own FakeClock timer at the current instant (so promise callbacks settle between them).
+   * Lets the process run again: every timer and I/O callback that came due while paused runs,
+   * each as its own FakeClock timer at the current instant (so promise callbacks settle between
+   * them): timers in due order, I/O callbacks interleaved at random (see {@link ReplicaClockOptions.random}).
    */
   resume(): void {
     if (this.state !== 'paused') return;
     this.state = 'running';
-    const backlog = this.queue.splice(0);
+    const backlog = this.interleave(this.queue.splice(0));
     for (const timer of backlog) {
       timer.queued = false;
       timer.catchingUp = true;
@@ -167,6 +193,29 @@ export class ReplicaClock implements Clock {
       timer.base = this.base.setTimeout(() => this.fire(timer), 0);
     }
     if (backlog.length === 0) this.onCaughtUp?.();
+  }
+
+  /**
+   * The queue is in due order (the order the timers fired on the FakeClock while paused). Keeps
+   * the timers in that order and the I/O callbacks in theirs, and merges the two at random: each
+   * next callback is an I/O one with probability (I/O left) / (all left), so every interleaving
+   * is equally likely.
+   */
+  private interleave(queue: ReplicaTimer[]): ReplicaTimer[] {
+    const random = this.random;
+    if (!random) return queue;
+    const timers = queue.filter((t) => !t.io);
+    const io = queue.filter((t) => t.io);
+    if (io.length === 0 || timers.length === 0) return queue;
+    const merged: ReplicaTimer[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < timers.length || j < io.length) {
+      const ioLeft = io.length - j;
+      const takeIo = i >= timers.length || (ioLeft > 0 && random() * (ioLeft + timers.length - i) < ioLeft);
+      merged.push(takeIo ? io[j++]! : timers[i++]!);
+    }
+    return merged;
   }
 
   /** The process died: no timer of it will ever fire, and none stays pending on the FakeClock. */

@@ -3,7 +3,8 @@
  * latency and `fault` hook model the request's way to the server, on virtual time) and adds what
  * happens on the way back and inside the process:
  * - every response, watch event and stream end reaches the process through the replica's own
- *   clock, so a paused process handles it only after it resumes, and a crashed one never does;
+ *   clock (as an I/O callback), so a paused process handles it only after it resumes, and a
+ *   crashed one never does;
  * - a write whose response is lost (fault `drop-response`) looks to the caller like a request that
  *   never answers, until its own deadline aborts it (an ambiguous write);
  * - watch streams can be stalled (events held back while the stream stays open, then delivered
@@ -27,9 +28,15 @@ interface Stream {
   handle: ((event: LeaseWatchEvent) => void) | undefined;
 }
 
+export type SentVerb = 'get' | 'create' | 'update' | 'watch';
+
 export interface SimClientOptions {
   /** Delay from the server's answer to the process handling it. */
   responseLatencyMs: () => number;
+  /** Called synchronously when the process sends a request (`body`: the Lease it writes). */
+  onSend?: (verb: SentVerb, body: Lease | undefined) => void;
+  /** Called when an answer or a watch event's object reaches the process, before it handles it. */
+  onReceive?: (value: unknown) => void;
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
@@ -58,15 +65,15 @@ export class SimClient implements LeaseClient {
   }
 
   get(namespace: string, name: string, options?: RequestOptions): Promise<Lease> {
-    return this.call(options?.signal, (signal) => this.inner.get(namespace, name, { signal }));
+    return this.call('get', undefined, options?.signal, (signal) => this.inner.get(namespace, name, { signal }));
   }
 
   create(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.call(options?.signal, (signal) => this.inner.create(namespace, lease, { signal })).then((written) => this.wrote(written));
+    return this.call('create', lease, options?.signal, (signal) => this.inner.create(namespace, lease, { signal })).then((written) => this.wrote(written));
   }
 
   update(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.call(options?.signal, (signal) => this.inner.update(namespace, lease, { signal })).then((written) => this.wrote(written));
+    return this.call('update', lease, options?.signal, (signal) => this.inner.update(namespace, lease, { signal })).then((written) => this.wrote(written));
   }
 
   private wrote(lease: Lease): Lease {
@@ -78,6 +85,7 @@ export class SimClient implements LeaseClient {
     if (this.dead) return new Promise<void>(() => {}); // a dead process opens nothing
     const { signal } = options;
     if (signal?.aborted) return Promise.resolve();
+    this.options.onSend?.('watch', undefined);
     const controller = new AbortController();
     const latencyMs = this.options.responseLatencyMs();
     const stream: Stream = {
@@ -88,7 +96,7 @@ export class SimClient implements LeaseClient {
       latencyMs,
       handle: undefined,
       deliver: (fn) => {
-        const handle = this.clock.setTimeout(() => {
+        const handle = this.clock.setIoTimeout(() => {
           stream.deliveries.delete(handle);
           fn();
         }, latencyMs);
@@ -144,6 +152,7 @@ export class SimClient implements LeaseClient {
       signal?.addEventListener('abort', onCallerAbort, { once: true });
       stream.handle = (event: LeaseWatchEvent): void => {
         if (callerDone) return;
+        this.options.onReceive?.(event.object);
         try {
           options.onEvent(event);
         } catch (err) {
@@ -199,9 +208,10 @@ export class SimClient implements LeaseClient {
     for (const stream of [...this.streams]) stream.controller.abort();
   }
 
-  private call<T>(callerSignal: AbortSignal | undefined, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  private call<T>(verb: SentVerb, body: Lease | undefined, callerSignal: AbortSignal | undefined, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     if (this.dead) return new Promise<T>(() => {});
     if (callerSignal?.aborted) return Promise.reject(abortReason(callerSignal));
+    this.options.onSend?.(verb, body); // the request leaves the process
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let delivery: TimerHandle | undefined;
@@ -216,13 +226,17 @@ export class SimClient implements LeaseClient {
       callerSignal?.addEventListener('abort', onAbort, { once: true });
       const deliver = (fn: () => void): void => {
         if (settled) return;
-        delivery = this.clock.setTimeout(() => {
+        delivery = this.clock.setIoTimeout(() => {
           delivery = undefined;
           finish(fn);
         }, this.options.responseLatencyMs());
       };
       send(callerSignal).then(
-        (value) => deliver(() => resolve(value)),
+        (value) =>
+          deliver(() => {
+            this.options.onReceive?.(value);
+            resolve(value);
+          }),
         (err: unknown) => {
           // drop-response: the write committed and the answer is lost; the caller hears nothing
           // until its own deadline aborts the request.

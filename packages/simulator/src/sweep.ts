@@ -4,8 +4,9 @@
  * because every number in a summary is a sum.
  */
 import { FAULT_KINDS, emptyFaultCounts, type FaultCounts, type FaultRates, type OutsideActor } from './faults.js';
+import { maxSample, mergeHistograms, percentile, type Histogram } from './histogram.js';
 import { INVARIANTS, type Invariant, type Violation } from './invariants.js';
-import { runSimulation, type SimResult } from './simulation.js';
+import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
 import type { ElectorFactory, VariantName } from './variants.js';
 
 export interface SweepOptions {
@@ -19,6 +20,12 @@ export interface SweepOptions {
   readonly factory?: ElectorFactory;
   readonly rates?: FaultRates;
   readonly outsideActor?: OutsideActor;
+  readonly clientGo?: SimOptions['clientGo'];
+  /**
+   * Stop after the first seed by which every one of these invariants has been violated (a test
+   * showing an unsafe variant is caught need not run the whole sweep). @default run every seed
+   */
+  readonly stopWhenSeen?: readonly Invariant[];
   /** Called after each seed (progress, early printing). */
   readonly onResult?: (result: SimResult) => void;
 }
@@ -47,6 +54,15 @@ export interface SweepSummary {
   /** Up to {@link MAX_FAILED_SEEDS} failing seeds, lowest first. */
   readonly failedSeeds: FailedSeed[];
   readonly failedSeedCount: number;
+  /** Seeds that ran a client-go replica beside the electors. */
+  readonly clientGoRuns: number;
+  /** Requests each elector replica sent per full virtual minute (value -> samples). */
+  readonly requestsPerReplicaMinute: Histogram;
+  /** The most API requests one process sent in one budget window, as a share of its budget (%). */
+  readonly budgetPeakPercent: number;
+  readonly userWorkRuns: number;
+  /** Times leader user code saw a live signal past its guarantee (term.isValid() false): why isValid() exists. */
+  readonly staleSignalsSeen: number;
 }
 
 export const MAX_FAILED_SEEDS = 20;
@@ -66,6 +82,11 @@ export function emptySummary(): SweepSummary {
     otherViolations: [],
     failedSeeds: [],
     failedSeedCount: 0,
+    clientGoRuns: 0,
+    requestsPerReplicaMinute: {},
+    budgetPeakPercent: 0,
+    userWorkRuns: 0,
+    staleSignalsSeen: 0,
   };
 }
 
@@ -88,6 +109,11 @@ export function addResult(summary: SweepSummary, result: SimResult): SweepSummar
       .map((v) => ({ seed: result.seed, invariant: v.invariant, atMs: v.atMs, message: v.message })),
     failedSeeds: failed,
     failedSeedCount: failed.length,
+    clientGoRuns: result.clientGoReplicas > 0 ? 1 : 0,
+    requestsPerReplicaMinute: result.requestsPerReplicaMinute,
+    budgetPeakPercent: result.budgetPeakPercent,
+    userWorkRuns: result.userWorkRuns,
+    staleSignalsSeen: result.staleSignalsSeen,
   });
 }
 
@@ -111,6 +137,11 @@ export function mergeSummaries(a: SweepSummary, b: SweepSummary): SweepSummary {
     otherViolations: [...a.otherViolations, ...b.otherViolations].sort((x, y) => x.seed - y.seed || x.atMs - y.atMs).slice(0, 50),
     failedSeeds: [...a.failedSeeds, ...b.failedSeeds].sort((x, y) => x.seed - y.seed).slice(0, MAX_FAILED_SEEDS),
     failedSeedCount: a.failedSeedCount + b.failedSeedCount,
+    clientGoRuns: a.clientGoRuns + b.clientGoRuns,
+    requestsPerReplicaMinute: mergeHistograms(a.requestsPerReplicaMinute, b.requestsPerReplicaMinute),
+    budgetPeakPercent: Math.max(a.budgetPeakPercent, b.budgetPeakPercent),
+    userWorkRuns: a.userWorkRuns + b.userWorkRuns,
+    staleSignalsSeen: a.staleSignalsSeen + b.staleSignalsSeen,
   };
 }
 
@@ -126,9 +157,12 @@ export async function runSweep(options: SweepOptions): Promise<SweepSummary> {
       ...(options.factory !== undefined ? { factory: options.factory } : {}),
       ...(options.rates !== undefined ? { rates: options.rates } : {}),
       ...(options.outsideActor !== undefined ? { outsideActor: options.outsideActor } : {}),
+      ...(options.clientGo !== undefined ? { clientGo: options.clientGo } : {}),
     });
     options.onResult?.(result);
     summary = addResult(summary, result);
+    const wanted = options.stopWhenSeen;
+    if (wanted && wanted.length > 0 && wanted.every((inv) => summary.violations[inv] > 0)) break;
   }
   return summary;
 }
@@ -145,6 +179,7 @@ export function summaryJson(summary: SweepSummary): {
   faults: FaultCounts;
   violations: Record<Invariant, number>;
   availabilityPercent: number;
+  requestsPerReplicaMinute: { p50: number; max: number };
 } {
   return {
     seeds: summary.seeds,
@@ -152,7 +187,13 @@ export function summaryJson(summary: SweepSummary): {
     faults: summary.faults,
     violations: summary.violations,
     availabilityPercent: round(summary.availabilityPercent, 3),
+    requestsPerReplicaMinute: requestRates(summary),
   };
+}
+
+/** Requests per elector replica per virtual minute: median and maximum over replica-minutes. */
+export function requestRates(summary: SweepSummary): { p50: number; max: number } {
+  return { p50: percentile(summary.requestsPerReplicaMinute, 0.5), max: maxSample(summary.requestsPerReplicaMinute) };
 }
 
 /** A human-readable report of a summary. */
@@ -164,6 +205,10 @@ export function formatSummary(summary: SweepSummary, extra: { variant?: string; 
   if (extra.realMs !== undefined) lines.push(`real time:          ${(extra.realMs / 1000).toFixed(1)} s`);
   lines.push(`leadership terms:   ${summary.terms} (${summary.lateStarts} began after their guarantee had run out)`);
   lines.push(`leader availability: ${summary.availabilityPercent.toFixed(3)} %`);
+  lines.push(`runs with a client-go replica: ${summary.clientGoRuns}`);
+  const rates = requestRates(summary);
+  lines.push(`requests per replica per minute: p50 ${rates.p50}, max ${rates.max} (busiest budget window: ${summary.budgetPeakPercent} % of client-go's budget)`);
+  lines.push(`leader user code runs: ${summary.userWorkRuns} (${summary.staleSignalsSeen} saw a live signal past the guarantee, where term.isValid() said false)`);
   lines.push('faults injected by kind:');
   const width = Math.max(...FAULT_KINDS.map((k) => k.length));
   for (const kind of FAULT_KINDS) lines.push(`  ${kind.padEnd(width)}  ${summary.faults[kind]}`);

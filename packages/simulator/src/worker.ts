@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FaultRates, OutsideActor } from './faults.js';
-import { runSimulation } from './simulation.js';
+import { runSimulation, type SimOptions } from './simulation.js';
 import { addResult, emptySummary } from './sweep.js';
 import type { VariantName } from './variants.js';
 
@@ -13,6 +13,7 @@ export interface WorkerTask {
   readonly minutes: number;
   readonly variant: VariantName;
   readonly outsideActor: OutsideActor;
+  readonly clientGo?: SimOptions['clientGo'];
   readonly rates?: FaultRates;
 }
 
@@ -24,6 +25,7 @@ async function work(task: WorkerTask): Promise<void> {
       minutes: task.minutes,
       variant: task.variant,
       outsideActor: task.outsideActor,
+      ...(task.clientGo ? { clientGo: task.clientGo } : {}),
       ...(task.rates ? { rates: task.rates } : {}),
     });
     summary = addResult(summary, result);

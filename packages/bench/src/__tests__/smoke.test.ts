@@ -65,6 +65,13 @@ describe('pnpm bench --smoke', () => {
       expect({ figure, ok: isNumber(scale[figure]) }).toEqual({ figure, ok: true });
     }
     expect(scale.electors).toBeGreaterThan(0);
+    const storm = report.retryStorm as { runs: { kind: string; strategy: string; followers: Record<string, unknown>[] }[] };
+    expect(storm.runs.map((r) => `${r.kind} ${r.strategy}`)).toEqual(['500 watch', '500 poll', '503 watch', '503 poll', '403 watch', '403 poll', 'hang watch', 'hang poll']);
+    for (const run of storm.runs) {
+      for (const f of run.followers) {
+        expect({ run: `${run.kind} ${run.strategy}`, counts: [f.gets, f.writes, f.watches, f.total].every(isNumber) }).toEqual({ run: `${run.kind} ${run.strategy}`, counts: true });
+      }
+    }
     expect(report.machine).toEqual(expect.objectContaining({ cpus: expect.any(Number), node: process.version }));
   }, 120_000);
 

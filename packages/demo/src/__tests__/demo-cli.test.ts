@@ -15,7 +15,7 @@ import { xmlProblems } from './xml.js';
 
 const DEMO = fileURLToPath(new URL('../../dist/demo.js', import.meta.url));
 /** Valid and short: leaseDuration > renewDeadline > 1.2 x retryPeriod. */
-const FAST = ['--lease-duration-ms', '1000', '--renew-deadline-ms', '800', '--retry-period-ms', '200', '--settle-ms', '300'];
+const FAST = ['--lease-duration-ms', '1500', '--renew-deadline-ms', '1000', '--retry-period-ms', '250', '--settle-ms', '300'];
 
 interface Run {
   code: number | null;

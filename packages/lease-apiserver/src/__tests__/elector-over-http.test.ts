@@ -167,13 +167,19 @@ describe('Elector over HTTP', () => {
     server.faults.clearPartitions();
   });
 
-  it('creates a missing Lease itself after waiting a lease duration', async () => {
-    const a = replica('a');
+  it('creates a missing Lease as a claim and leads once the claim has stood for the hold', async () => {
+    // Every replica uses the same lease duration, so the hold can be that duration.
+    const a = replica('a', { maxPeerLeaseDurationMs: TIMINGS.leaseDurationMs });
+    const startedAt = performance.now();
     await waitFor(() => a.elector.isLeader(), 'a creates and leads');
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(Math.ceil(TIMINGS.leaseDurationMs / 1000) * 1000 - 50);
     const mine = records.filter(from('a'));
     expect(mine.find((rec) => rec.verb === 'get')?.statusCode).toBe(404);
     expect(mine.find((rec) => rec.verb === 'create')?.statusCode).toBe(201);
-    expect(server.store.get(NS, LEASE).spec?.leaseTransitions).toBe(0);
+    const lease = server.store.get(NS, LEASE);
+    expect(lease.spec?.holderIdentity).toBe('a');
+    expect(lease.metadata?.annotations?.['leasekit.io/claim']).toBeUndefined();
+    expect(lease.spec?.leaseTransitions).toBe(0);
   });
 
   it('records leader election Events the server lists', async () => {

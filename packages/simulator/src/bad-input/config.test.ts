@@ -58,6 +58,7 @@ const REJECTED: Rejected[] = [
   ['leaseDurationMs negative', { ...BASE, leaseDurationMs: -1 }, 'LEASE_DURATION_NOT_GREATER_THAN_RENEW_DEADLINE', 'leaseDurationMs'],
   ['leaseDurationMs zero', { ...BASE, leaseDurationMs: 0 }, 'LEASE_DURATION_NOT_GREATER_THAN_RENEW_DEADLINE', 'leaseDurationMs'],
   ['leaseDurationMs 999 (just below 1000)', { ...BASE, leaseDurationMs: 999, renewDeadlineMs: 800, retryPeriodMs: 100 }, 'LEASE_DURATION_TOO_SHORT', 'leaseDurationMs'],
+  ['leaseDurationMs 1000 with client-go followers (the default)', { ...BASE, leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100 }, 'LEASE_TOO_SHORT_FOR_CLIENT_GO', 'leaseDurationMs'],
   ['leaseDurationMs equal to renewDeadlineMs', { ...BASE, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }, 'LEASE_DURATION_NOT_GREATER_THAN_RENEW_DEADLINE', 'leaseDurationMs'],
   ['leaseDurationMs beyond int32 seconds', { ...BASE, leaseDurationMs: MAX_INT32 * 1000 + 1 }, 'OPTION_INVALID', 'leaseDurationMs'],
   ['leaseDurationMs 1e300', { ...BASE, leaseDurationMs: 1e300 }, 'OPTION_INVALID', 'leaseDurationMs'],
@@ -126,7 +127,7 @@ describe('bad input: configuration the constructor rejects', () => {
 type Accepted = readonly [label: string, config: Record<string, unknown>];
 
 const ACCEPTED: Accepted[] = [
-  ['leaseDurationMs exactly 1000 (the lower bound)', { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100 }],
+  ['leaseDurationMs exactly 1000 (the lower bound)', { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100, clientGoFollowers: false }],
   ['leaseDurationMs one more than renewDeadlineMs', { leaseDurationMs: 10_001, renewDeadlineMs: 10_000 }],
   ['leaseDurationMs not whole seconds (rounded up in the Lease)', { leaseDurationMs: 2_500, renewDeadlineMs: 2_000, retryPeriodMs: 500 }],
   ['leaseDurationMs at the int32-seconds maximum', { leaseDurationMs: MAX_INT32 * 1000 }],

@@ -6,7 +6,7 @@
  * lease look free or expired early. Nothing may crash the loop, hang it or leak a timer.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { Lease, LeaseClient } from '@leasekit/k8s-leaderelection';
+import { DEFAULT_LEASE_DURATION_MS, DEFAULT_RETRY_PERIOD_MS, type Lease, type LeaseClient } from '@leasekit/k8s-leaderelection';
 import type { MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import { rig } from './harness.js';
 
@@ -27,6 +27,9 @@ interface Case {
   /** The malformed-content warning is expected (some cases are well-formed but odd). */
   warns: boolean;
 }
+
+/** The elector's longest backoff before jitter: min(4 R, L / 2) with the default timings. */
+const MAX_BACKOFF_MS = Math.min(4 * DEFAULT_RETRY_PERIOD_MS, DEFAULT_LEASE_DURATION_MS / 2);
 
 const held = (spec: Record<string, unknown>) => (l: Lease) => ({ ...l, spec: { ...l.spec, holderIdentity: 'other', leaseDurationSeconds: 15, ...spec } });
 
@@ -86,7 +89,13 @@ describe.each(['poll', 'watch'] as const)('bad input: malformed Leases from the 
       case 'keeps retrying without leading': {
         await r.clock.advance(60_000);
         expect(r.elector.isLeader()).toBe(false);
-        expect(r.memory.calls.length).toBeGreaterThan(10);
+        // Backing off like client-go ([R, 2.2 R) after a failure, doubling for repeated ones up to
+        // min(4 R, L / 2) before jitter), it still looks at least about once per lease duration.
+        const gets = r.memory.calls.filter((c) => c.verb === 'get').map((c) => c.atMs);
+        expect(gets.length).toBeGreaterThanOrEqual(4);
+        const gaps = gets.slice(1).map((at, i) => at - gets[i]!);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(DEFAULT_RETRY_PERIOD_MS - 1);
+        expect(Math.max(...gaps)).toBeLessThanOrEqual(2.2 * MAX_BACKOFF_MS + 1_000);
         expect(r.logs.some((l) => l.level === 'warn' && l.message === 'Lease request failed')).toBe(true);
         break;
       }
