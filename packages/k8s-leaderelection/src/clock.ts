@@ -9,7 +9,11 @@ export interface Clock {
   now(): number;
   /** Wall-clock milliseconds since the epoch (like `Date.now()`); used to stamp acquire/renew times. */
   wallNow(): number;
-  /** Schedules `callback` after `delayMs`. Implementations must accept any non-negative delay. */
+  /**
+   * Schedules `callback` after `delayMs`. Implementations must accept any non-negative delay and
+   * must not call back before `now()` has reached the due time (a timer firing a hair early would
+   * make a deadline look not yet reached; `systemClock` re-arms until it is due).
+   */
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
   /** Cancels a timer; cancelling a fired or cancelled timer is a no-op. */
   clearTimeout(handle: TimerHandle): void;

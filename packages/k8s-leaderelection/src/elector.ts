@@ -828,7 +828,8 @@ export class Elector {
         if (cut) return cut;
         if (outcome === 'lost') return this.getLeader() === '' && this.sawNotFoundWhileRenewing ? 'lease_deleted' : 'lease_taken';
         if (this.clock.now() >= roundDeadline) return this.sawNotFoundWhileRenewing ? 'lease_deleted' : 'renew_failed';
-        await this.pause(Math.min(this.config.retryPeriodMs, roundDeadline - this.clock.now()), either);
+        // At least 1 ms: a custom clock firing a hair early must not make this loop spin.
+        await this.pause(Math.max(1, Math.min(this.config.retryPeriodMs, roundDeadline - this.clock.now())), either);
       }
     }
   }
