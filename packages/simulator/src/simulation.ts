@@ -917,10 +917,34 @@ class Simulation {
     return false;
   }
 
+  /**
+   * The record in the Lease, and since when it has stood (checked every step): the Lease can carry
+   * a longer duration than any config in use (written before a rollout shortened it, and kept by
+   * an actor's `kubectl edit`), and followers rightly wait that one, from when it was written.
+   */
+  private standingRecord = { rv: '', sinceMs: 0 };
+  /** Until when L1 waits for followers to wait out such a longer record (and to take over after it). */
+  private longerRecordUntilMs = -Infinity;
+
+  /** Whether followers may still be waiting out a record longer than any config in use. */
+  private longerRecordStanding(now: number): boolean {
+    const lease = this.store.peek(NAMESPACE, LEASE_NAME);
+    const rv = lease?.metadata?.resourceVersion ?? '';
+    if (rv !== this.standingRecord.rv) this.standingRecord = { rv, sinceMs: now };
+    // Re-evaluated every step: the configs in use can shrink (a rollout) while the record stands.
+    const recordMs = (lease?.spec?.leaseDurationSeconds ?? 0) * 1000;
+    if (Number.isFinite(recordMs) && recordMs > this.writtenLeaseMs) {
+      const window = recordMs / (1 - MAX_CLOCK_DRIFT_RATE) + 2 * JITTER_FACTOR_PLUS_ONE * this.longestRetryPeriodMs + LATENCY_SLACK_MS;
+      this.longerRecordUntilMs = Math.max(this.longerRecordUntilMs, this.standingRecord.sinceMs + window);
+    }
+    return now < this.longerRecordUntilMs;
+  }
+
   private checkLiveness(): void {
-    if (this.disturbances > 0 || this.shuttingDown) return;
     const now = this.clock.now();
-    if (now - this.quietSinceMs < this.healthyWindowMs) return;
+    const waitingOutLongerRecord = this.longerRecordStanding(now);
+    if (this.disturbances > 0 || this.shuttingDown) return;
+    if (now - this.quietSinceMs < this.healthyWindowMs || waitingOutLongerRecord) return;
     if (this.l1ReportedFor === this.quietSinceMs) return;
     const running = this.participants.some((p) => p.state === 'running' && !p.suspended());
     if (!running || this.anyLeader()) return;
