@@ -198,13 +198,7 @@ export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): bo
   );
 }
 
-/**
- * Whether a client-go follower can tell `a` and `b` apart. client-go converts the Lease into a
- * record whose acquireTime and renewTime are whole-second RFC 3339 times and resets its
- * observation time only when that record's JSON changes; so two records that differ only below
- * the second look identical to it, and a renewal writing such a record extends nothing for it.
- */
-/** A key equal for two records exactly when {@link sameForGoFollower} says they look the same. */
+/** How a client-go follower sees a record: equal keys look the same to it (whole-second times). */
 export function goFollowerKey(record: LeaderElectionRecord): string {
   const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
   return JSON.stringify([
@@ -218,17 +212,14 @@ export function goFollowerKey(record: LeaderElectionRecord): string {
   ]);
 }
 
+/**
+ * Whether a client-go follower can tell `a` and `b` apart. client-go converts the Lease into a
+ * record whose acquireTime and renewTime are whole-second RFC 3339 times and resets its
+ * observation time only when that record's JSON changes; so two records that differ only below
+ * the second look identical to it, and a renewal writing such a record extends nothing for it.
+ */
 export function sameForGoFollower(a: LeaderElectionRecord, b: LeaderElectionRecord): boolean {
-  const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
-  return (
-    a.holderIdentity === b.holderIdentity &&
-    a.leaseDurationSeconds === b.leaseDurationSeconds &&
-    seconds(a.acquireTimeMs) === seconds(b.acquireTimeMs) &&
-    seconds(a.renewTimeMs) === seconds(b.renewTimeMs) &&
-    a.leaseTransitions === b.leaseTransitions &&
-    a.strategy === b.strategy &&
-    a.preferredHolder === b.preferredHolder
-  );
+  return goFollowerKey(a) === goFollowerKey(b);
 }
 
 /** A core/v1 Event body about a Lease, without `metadata` (the writer names it). */
