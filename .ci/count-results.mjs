@@ -1,4 +1,5 @@
-// Sums jest's JSON results of every package and prints "N passed, N failed".
+// Sums jest's JSON results of every package (jest-results.json from `pnpm test`, plus any
+// jest-results-<run>.json from the extra runs in .ci/run) and prints "N passed, N failed".
 // Exits 1 when a package with tests wrote no results, or when nothing ran at all.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +18,12 @@ for (const dir of readdirSync('packages')) {
     missing++;
     continue;
   }
-  const results = JSON.parse(readFileSync(file, 'utf8'));
-  passed += results.numPassedTests;
-  failed += results.numFailedTests + (results.numRuntimeErrorTestSuites ?? 0);
+  const extra = readdirSync(pkg).filter((f) => /^jest-results-[\w.-]+\.json$/.test(f));
+  for (const name of [file, ...extra.map((f) => join(pkg, f))]) {
+    const results = JSON.parse(readFileSync(name, 'utf8'));
+    passed += results.numPassedTests;
+    failed += results.numFailedTests + (results.numRuntimeErrorTestSuites ?? 0);
+  }
 }
 failed += missing;
 console.log(`${passed} passed, ${failed} failed`);

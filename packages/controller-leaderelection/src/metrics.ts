@@ -97,13 +97,16 @@ export class LeaseMetrics {
   }
 
   /**
-   * A term ended (or the component stopped): credit the rest of the term and put every gauge
-   * back to 0. Idempotent, so the component can call it on every exit path to be sure
+   * A term ended (or the component stopped): credit the rest of the term, count the transition
+   * (once per term) and put every gauge back to 0. Idempotent, so the component can call it on every exit path to be sure
    * (client-go's master_status stays 1 after a graceful stop; this one does not).
    */
   leadershipEnded(): void {
+    const wasLeading = this.creditedUntilMs !== undefined;
     this.creditLeaderTime();
     this.creditedUntilMs = undefined;
+    // The Go original counts a transition on losing leadership as well as on gaining it.
+    if (wasLeading) this.prefixed.transitions.inc({ name: this.name });
     this.prefixed.leading.delete(this);
     const labels = { name: this.name };
     this.prefixed.isLeader.set(labels, 0);
@@ -177,7 +180,7 @@ function prefixedMetrics(registry: Registry, prefix: string): PrefixedMetrics {
     }),
     transitions: new Counter({
       name: `${base}_transitions_total`,
-      help: 'Number of times this replica became leader of the lease.',
+      help: 'Leadership transitions of this replica for the lease: one on becoming leader and one on losing leadership.',
       labelNames: ['name'],
       registers: [registry],
     }),

@@ -30,6 +30,7 @@ describe('Elector: acquiring', () => {
     expect(a.log.started).toHaveLength(1);
     expect(a.log.started[0]!.isLeaderInside).toBe(true);
     expect(a.log.started[0]!.leaderInside).toBe('a');
+    expect(a.elector.snapshot().slowPathCount).toBe(0); // taking over its own claim is no slow path
     await a.stop();
   });
 
@@ -106,6 +107,58 @@ describe('Elector: renewing', () => {
     expect(a.client.verbs().slice(before)).toEqual(['update', 'get', 'update']);
     expect(a.elector.snapshot().slowPathCount).toBe(1);
     expect(a.elector.isLeader()).toBe(true);
+    await a.stop();
+  });
+
+  it('counts no slow path when the GET after a failed fast path fails (as client-go)', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE } });
+    let failNext = false;
+    const a = w.replica('a', {
+      client: {
+        fault: (call) => {
+          if (failNext && (call.verb === 'update' || call.verb === 'get')) {
+            if (call.verb === 'get') failNext = false;
+            return { kind: 'error', error: new ApiError(makeStatus(500, 'InternalError', 'boom')) };
+          }
+          return undefined;
+        },
+      },
+    });
+    a.start();
+    await w.clock.advance(0);
+    failNext = true;
+    const before = a.client.calls.length;
+    await w.clock.advance(2_000);
+    expect(a.client.verbs().slice(before)).toEqual(['update', 'get']);
+    expect(a.elector.snapshot().slowPathCount).toBe(0);
+    await a.stop();
+  });
+
+  it('counts no slow path when the GET after a failed fast path finds another holder', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const a = w.replica('a');
+    a.start();
+    await w.clock.advance(0);
+    expect(a.elector.isLeader()).toBe(true);
+    const lease = w.store.get(NS, LEASE);
+    w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, holderIdentity: 'other', leaseTransitions: 7 } });
+    await w.clock.advance(2_000);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.snapshot().slowPathCount).toBe(0);
+    await a.stop();
+  });
+
+  it('counts a slow path when a restarted process finds its own identity in the record', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, leaseTransitions: 3 } });
+    const a = w.replica('a');
+    a.start();
+    await w.clock.advance(0);
+    expect(a.client.verbs()).toEqual(['get', 'update']);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(a.elector.snapshot().slowPathCount).toBe(1);
     await a.stop();
   });
 

@@ -125,7 +125,7 @@ export interface ElectorSnapshot {
   /** Monotonic ms until which leadership is guaranteed (only meaningful while leading). */
   readonly guaranteedUntilMs: number | undefined;
   readonly running: boolean;
-  /** Fast-path renewals that fell back to GET + PUT. */
+  /** Slow-path writes of a record naming us (client-go's slowpath count; see ElectorObserver.onSlowPath). */
   readonly slowPathCount: number;
   /** The last record observed, or undefined before any. */
   readonly observedRecord: LeaderElectionRecord | undefined;
@@ -491,12 +491,10 @@ export class Elector {
     const { identity } = this.config;
 
     // 1. Fast path: the leader PUTs its cached object without a GET. On any failure fall back
-    //    to the slow path (counted, like client-go's slowpath metric).
+    //    to the slow path.
     if (purpose === 'renew' && this.observed?.record.holderIdentity === identity) {
       const outcome = await this.writeRecord(purpose, this.renewedRecord(this.observed.record), this.observed.lease, deadlineMs, stop);
       if (outcome === 'acquired') return outcome;
-      this.slowPathCount++;
-      this.notify(() => this.config.observer?.onSlowPath?.());
       if (this.leaseDeadlinePassed(deadlineMs)) return 'failed';
     }
 
@@ -537,6 +535,13 @@ export class Elector {
     // 5. Write ourselves in: a renewal keeps acquireTime and transitions; a new term bumps the
     //    transitions, which is also its fencing token (client-go keeps them when the record
     //    already names us; we bump so every term has a fresh token).
+    //    client-go's slowpath metric counts exactly here: the slow path reached its write while
+    //    the fetched record names us (after a failed fast path, or a restarted process finding its
+    //    own identity), before the write whatever its outcome. Our own claim is no holder's record.
+    if (record.holderIdentity === identity && !isClaim(current)) {
+      this.slowPathCount++;
+      this.notify(() => this.config.observer?.onSlowPath?.());
+    }
     const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record, isClaim(current));
     return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
   }

@@ -33,7 +33,11 @@ export interface RequestInfo {
 export interface ElectorObserver {
   /** After every API request the elector made. */
   onRequest?(info: RequestInfo): void;
-  /** A fast-path renewal failed and the slow path (GET + PUT) was used. */
+  /**
+   * client-go's slowpath: the slow path (after a GET) is about to write a record that names this
+   * replica, after a failed fast-path renewal or on finding our own identity after a restart.
+   * Not when the GET fails or another holder is found.
+   */
   onSlowPath?(): void;
   /** A renewal (or the acquisition) succeeded; `wallTimeMs` is what was written as renewTime. */
   onRenewed?(info: { wallTimeMs: number }): void;
