@@ -44,6 +44,7 @@ import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
 import type { RequestPurpose, StopReason } from './observer.js';
 import { boundedSignal, raceAbort } from './request.js';
+import { linkSignals } from './signals.js';
 import { MAX_INT32, goFollowerKey, leaseWithRecord, recordFromLease, sameForGoFollower, sameRecord, type LeaderElectionRecord } from './record.js';
 import { LeaseFollower } from './follower.js';
 
@@ -815,7 +816,15 @@ export class Elector {
 
   /** Renews every retry period; returns why the term ends. */
   private async renewLoop(stop: AbortSignal, leadership: AbortSignal): Promise<StopReason> {
-    const either = AbortSignal.any([stop, leadership]);
+    const linked = linkSignals([stop, leadership]);
+    try {
+      return await this.renewRounds(stop, leadership, linked.signal);
+    } finally {
+      linked.dispose(); // nothing of this term stays attached to the long-lived run signal
+    }
+  }
+
+  private async renewRounds(stop: AbortSignal, leadership: AbortSignal, either: AbortSignal): Promise<StopReason> {
     for (;;) {
       const before = this.interruption(stop, leadership);
       if (before) return before;
