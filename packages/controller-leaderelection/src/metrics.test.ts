@@ -100,7 +100,14 @@ describe('metrics: series and help', () => {
     expect(workFailures(m)).toBe(0);
     expect(m.help.get('leader_election_master_status')).toBe(MASTER_HELP);
     expect(m.help.get('leader_election_slowpath_total')).toBe(SLOWPATH_HELP);
-    expect(m.samples.filter((s) => s.name.startsWith(`${P}_request_duration`) || s.name === `${P}_api_errors_total`)).toEqual([]);
+    expect(m.samples.filter((s) => s.name.startsWith(`${P}_request_duration`))).toEqual([]);
+    // Every error reason starts at 0, so the first error of a reason is an increase rate() sees.
+    const errorSeries = m.samples.filter((s) => s.name === `${P}_api_errors_total`);
+    expect(errorSeries.map((s) => s.labels.reason).sort()).toEqual(
+      ['AlreadyExists', 'BadRequest', 'Conflict', 'Expired', 'Forbidden', 'Gone', 'InternalError', 'Invalid', 'MethodNotAllowed', 'NetworkError',
+        'NotFound', 'RequestEntityTooLarge', 'ServiceUnavailable', 'Timeout', 'TooManyRequests', 'Unauthorized', 'Unknown'],
+    );
+    expect(errorSeries.every((s) => s.value === 0 && s.labels.name === LEASE)).toBe(true);
   });
 
   it('uses a new registry of its own by default, never the global one', async () => {
@@ -165,7 +172,7 @@ describe('metrics: values after each transition', () => {
     m = await scrape(r.component.registry);
     expect(leaseSeries(m)).toEqual({ isLeader: 0, transitions: 2, timeAsLeader: 7.5, lastRenew: 0, leaderChanges: 1, masterStatus: 0, slowPath: 0 });
     expect(requests(m, 'release').count).toBe(2); // GET + PUT of the empty holder
-    expect(m.value(`${P}_api_errors_total`, { name: LEASE, reason: 'InternalError' })).toBeUndefined();
+    expect(m.value(`${P}_api_errors_total`, { name: LEASE, reason: 'InternalError' })).toBe(0);
   });
 
   it('observes request latency into the histogram buckets, in seconds', async () => {

@@ -7,7 +7,7 @@
  * credited by a `collect()` hook when the registry is scraped, and at the end of each term.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ConfigError, type Clock, type ElectorObserver, type RequestInfo } from '@leasekit/k8s-leaderelection';
+import { ConfigError, type ApiErrorReason, type Clock, type ElectorObserver, type RequestInfo } from '@leasekit/k8s-leaderelection';
 
 /** The default metric name prefix (the Go original's is configurable too). */
 export const DEFAULT_METRICS_PREFIX = 'leasekit';
@@ -17,6 +17,17 @@ const MASTER_STATUS_HELP =
   "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.";
 const SLOWPATH_HELP =
   "Total number of slow path exercised in renewing leader leases. 'name' is the string used to identify the lease. Please make sure to group by name.";
+
+/**
+ * Every `reason` label the error counter can take. Its series start at 0, so the first error of a
+ * reason is an increase `rate()` sees (a series born at 1 shows no increase into its first sample).
+ * A Record, so the compiler says when the elector gains a reason this list lacks.
+ */
+const ERROR_REASONS = Object.keys({
+  BadRequest: true, Unauthorized: true, Forbidden: true, NotFound: true, MethodNotAllowed: true, AlreadyExists: true,
+  Conflict: true, Gone: true, Expired: true, Invalid: true, RequestEntityTooLarge: true, TooManyRequests: true,
+  InternalError: true, ServiceUnavailable: true, Timeout: true, Unknown: true, NetworkError: true,
+} satisfies Record<NonNullable<RequestInfo['errorReason']>, true>) as Array<ApiErrorReason | 'NetworkError'>;
 
 /** The metrics whose names carry the configurable prefix. */
 interface PrefixedMetrics {
@@ -134,8 +145,8 @@ export class LeaseMetrics {
   }
 
   /**
-   * Creates every unlabelled-by-reason series at 0, so `sum(is_leader) < 1` and rate() work from
-   * the first scrape, before anything happened. (The error counter gets series as reasons occur.)
+   * Creates every series at 0 (the error counter once per reason), so `sum(is_leader) < 1` and
+   * rate() work from the first scrape, before anything happened.
    */
   private initialiseSeries(): void {
     const labels = { name: this.name };
@@ -147,6 +158,7 @@ export class LeaseMetrics {
     this.prefixed.leaderChanges.inc(labels, 0);
     this.prefixed.workFailures.inc(labels, 0);
     this.clientGo.slowPath.inc(labels, 0);
+    for (const reason of ERROR_REASONS) this.prefixed.apiErrors.inc({ name: this.name, reason }, 0);
   }
 }
 

@@ -14,6 +14,7 @@ describe('parseDemoArgs', () => {
       inCluster: false,
       namespace: 'default',
       leaseName: 'leasekit-demo',
+      prometheus: false,
       help: false,
     });
     expect(options.svgPath).toMatch(/leasekit-demo-timeline\.svg$/);
@@ -23,9 +24,9 @@ describe('parseDemoArgs', () => {
     const options = parseDemoArgs([
       '--replicas', '5', '--lease-duration-ms', '4000', '--renew-deadline-ms', '3000', '--retry-period-ms', '1000',
       '--follower-strategy', 'poll', '--settle-ms', '100', '--kubeconfig', 'kc.yaml', '--namespace', 'ops',
-      '--lease-name', 'my-lease', '--svg', 'out.svg',
+      '--lease-name', 'my-lease', '--svg', 'out.svg', '--prometheus',
     ]);
-    expect(options).toMatchObject({ replicas: 5, leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000, followerStrategy: 'poll', settleMs: 100, namespace: 'ops', leaseName: 'my-lease' });
+    expect(options).toMatchObject({ replicas: 5, leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 1000, followerStrategy: 'poll', settleMs: 100, namespace: 'ops', leaseName: 'my-lease', prometheus: true });
     expect(options.kubeconfig).toMatch(/kc\.yaml$/);
     expect(options.svgPath).toMatch(/out\.svg$/);
   });

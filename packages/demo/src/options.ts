@@ -32,6 +32,8 @@ export interface DemoOptions {
   readonly svgPath: string;
   /** How long to let things run between the scenario's steps, so the timeline is readable. @default 3000 */
   readonly settleMs: number;
+  /** Run a real Prometheus (the `prometheus` binary) scraping the replicas. @default false */
+  readonly prometheus: boolean;
   readonly help: boolean;
 }
 
@@ -65,6 +67,8 @@ Options:
   --namespace NS            the Lease's namespace (default default)
   --lease-name NAME         the Lease's name (default leasekit-demo)
   --svg FILE                where to write the timeline picture (default <tmpdir>/leasekit-demo-timeline.svg)
+  --prometheus              also run a real Prometheus (the prometheus binary, Debian package prometheus) on
+                            127.0.0.1 scraping every replica; print and draw the is_leader series it scraped
   -h, --help                show this help
 `;
 
@@ -97,6 +101,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
         namespace: { type: 'string' },
         'lease-name': { type: 'string' },
         svg: { type: 'string' },
+        prometheus: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -140,6 +145,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     leaseName,
     svgPath: resolve(values.svg ?? join(tmpdir(), 'leasekit-demo-timeline.svg')),
     settleMs,
+    prometheus: values.prometheus ?? false,
     help: values.help ?? false,
   };
 }

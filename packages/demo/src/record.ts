@@ -4,6 +4,7 @@
  * drawn from this one record, so they cannot disagree with each other or with the timeline.
  * All times are wall-clock epoch milliseconds (see `nowMs`).
  */
+import type { ScrapedRecord } from './scraped.js';
 
 /** One leadership term of one replica. */
 export interface TermRecord {
@@ -70,6 +71,8 @@ export interface DemoRecord {
   readonly replicas: ReplicaRecord[];
   readonly signals: SignalRecord[];
   readonly measurements: Measurement[];
+  /** With `--prometheus`: the replicas' `is_leader` series as Prometheus scraped them. */
+  scraped?: ScrapedRecord;
 }
 
 /** Opens a term (on `leader.became`). */

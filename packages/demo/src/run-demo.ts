@@ -2,11 +2,13 @@
  * The demo scenario as a function: connect (embedded server or a real cluster), make sure the
  * Lease exists, start the replica processes, wait for a leader, SIGKILL it and time the failover,
  * SIGTERM the next leader and time the graceful handover, stop the rest, then print the summary
- * and draw the picture. `demo.ts` only wires process signals to `signal`; tests run the built CLI.
+ * and draw the picture. With `--prometheus` a real Prometheus scrapes the replicas from their
+ * start, and what it recorded is printed and drawn at the end. `demo.ts` only wires process
+ * signals to `signal`; tests run the built CLI.
  *
  * Every wait is bounded and interruptible: an abort of `signal` (Ctrl-C) or a timeout goes
  * straight to the cleanup, which SIGTERMs every replica (they release the Lease), SIGKILLs any
- * that do not exit in time, and only then closes the server.
+ * that do not exit in time, stops Prometheus (removing its temp dir), and only then closes the server.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,12 +19,18 @@ import { createKubeLeaseClient, describeError, isNotFound, recordFromLease, type
 import { startLeaseApiServer, type LeaseApiServer } from '@leasekit/lease-apiserver';
 import { LeaseView } from './lease-view.js';
 import type { DemoOptions } from './options.js';
+import { PrometheusServer } from './prometheus.js';
+import { PROMETHEUS_PACKAGE, findExecutable } from './prometheus-tools.js';
 import { nowMs, type BusEventMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
 import { beginTerm, endTerm, type DemoRecord, type Measurement, type ReplicaRecord, type SignalRecord } from './record.js';
 import { ReplicaProcess, describeExit, type ExitInfo } from './replica-process.js';
 import { describeMeasurement, summaryLines } from './summary.js';
+import { scrapeLeaderSeries, scrapedTimelineLines } from './scraped.js';
 import { renderTimelineSvg } from './svg.js';
 import { Timeline, describeLeaseChange, describeMessage, formatDuration } from './timeline.js';
+
+/** How often `--prometheus` scrapes the replicas: a fraction of the demo's 2 s lease duration. */
+export const DEMO_SCRAPE_INTERVAL_MS = 500;
 
 /** Where the demo writes. */
 export interface DemoIo {
@@ -72,6 +80,9 @@ class DemoRun {
   private kubeconfigPath: string | undefined;
   private client: LeaseClient | undefined;
   private view: LeaseView | undefined;
+  /** With `--prometheus`: the server, and when it started scraping. */
+  private prometheus: PrometheusServer | undefined;
+  private prometheusFromMs = 0;
 
   constructor(
     private readonly options: DemoOptions,
@@ -109,6 +120,10 @@ class DemoRun {
 
   private async scenario(): Promise<void> {
     const o = this.options;
+    const prometheusBinary = o.prometheus ? findExecutable('prometheus') : undefined;
+    if (o.prometheus && prometheusBinary === undefined) {
+      throw new DemoFailed(`--prometheus: the prometheus binary is not on PATH; install the Debian package "${PROMETHEUS_PACKAGE}" (sudo apt-get install ${PROMETHEUS_PACKAGE}) or put prometheus on PATH`);
+    }
     // 1. Where the Lease lives: our own embedded server, or a real cluster.
     const target = await this.connect();
     this.record = this.emptyRecord(target);
@@ -124,6 +139,7 @@ class DemoRun {
     // 3. The replicas: real processes, each a small controller serving /metrics and /healthz.
     this.say(`starting ${o.replicas} replica processes (lease ${formatDuration(o.leaseDurationMs)}, renew deadline ${formatDuration(o.renewDeadlineMs)}, retry period ${formatDuration(o.retryPeriodMs)}, ${o.followerStrategy} followers)`);
     await this.startReplicas();
+    if (prometheusBinary !== undefined) await this.startPrometheus(prometheusBinary);
 
     // 4. A leader, and a look at what the replicas export.
     const first = await this.nextLeader(0, [], 30_000 + 2 * o.leaseDurationMs, 'the first leader');
@@ -144,10 +160,41 @@ class DemoRun {
     this.say('stopping the remaining replicas (SIGTERM)');
     await this.stopAll('shutdown');
     await this.showFinalLease();
+    if (this.prometheus) await this.readScraped();
     this.record!.endedAt = nowMs();
     this.io.out('');
     for (const line of summaryLines(this.record!, this.requestCounts())) this.io.out(line);
     this.io.out('');
+    if (this.record!.scraped) {
+      for (const line of scrapedTimelineLines(this.record!.scraped, this.startedAt)) this.io.out(line);
+      this.io.out('');
+    }
+  }
+
+  /** `--prometheus`: a real Prometheus scraping every replica (a `pod` label each), until cleanup. */
+  private async startPrometheus(binary: string): Promise<void> {
+    const targets = this.record!.replicas.map((r) => ({ pod: r.identity, port: r.port! }));
+    this.prometheus = await PrometheusServer.start({ binary, targets, scrapeIntervalMs: DEMO_SCRAPE_INTERVAL_MS, jobName: 'leasekit-demo' });
+    this.prometheusFromMs = nowMs();
+    const graph = `${this.prometheus.url}/graph?g0.expr=${encodeURIComponent('leasekit_leader_election_is_leader')}&g0.tab=0&g0.range_input=1m`;
+    this.say(`prometheus ${this.prometheus.url} scrapes the ${targets.length} replicas every ${formatDuration(DEMO_SCRAPE_INTERVAL_MS)} (pod label: the replica); while the demo runs: ${graph}`);
+    const deadline = nowMs() + 15_000;
+    for (;;) {
+      const up = (await this.prometheus.targets()).filter((t) => t.health === 'up').length;
+      if (up === targets.length) break;
+      if (nowMs() > deadline) throw new DemoFailed(`Prometheus scraped only ${up} of ${targets.length} replicas within 15 s`);
+      await this.pause(100);
+    }
+  }
+
+  /** Reads back what Prometheus scraped, once the replicas' exits have been scraped too. */
+  private async readScraped(): Promise<void> {
+    await this.pause(2 * DEMO_SCRAPE_INTERVAL_MS);
+    try {
+      this.record!.scraped = await scrapeLeaderSeries(this.prometheus!, this.options.leaseName, this.prometheusFromMs, nowMs(), DEMO_SCRAPE_INTERVAL_MS);
+    } catch (err) {
+      throw new DemoFailed(`could not read the is_leader series back from Prometheus: ${describeError(err)}`);
+    }
   }
 
   /** Builds the client and returns a description of where the Lease lives. */
@@ -409,6 +456,7 @@ class DemoRun {
       if (this.processes.some((p) => p.alive)) await this.stopAll('shutdown');
       if (abnormal && this.client && this.record) await this.showFinalLease();
     } finally {
+      await this.prometheus?.stop();
       await this.view?.stop();
       await this.server?.close();
       if (this.tmpDir) await rm(this.tmpDir, { recursive: true, force: true });

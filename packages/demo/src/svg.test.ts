@@ -69,6 +69,39 @@ describe('renderTimelineSvg', () => {
     expect(svg).not.toContain('replica-<3>');
   });
 
+  it('without --prometheus, draws no scraped section', () => {
+    expect(renderTimelineSvg(sampleRecord())).not.toContain('class="scraped');
+  });
+
+  it('with --prometheus, draws the scraped is_leader series in a lane per replica: a bar where it was 1', () => {
+    const record = sampleRecord();
+    const points = (fromS: number, values: number[]) => values.map((value, i) => ({ atMs: T0 + (fromS + i) * 1000, value }));
+    record.scraped = {
+      scrapeIntervalMs: 1000,
+      startMs: T0 + 2000,
+      endMs: T0 + 10_000,
+      series: [
+        { pod: 'replica-1', samples: points(2, [1, 1]) },
+        { pod: 'replica-2', samples: points(2, [0, 0, 0, 0, 1, 1, 1]) },
+      ],
+    };
+    const svg = renderTimelineSvg(record);
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg).toContain('<g class="scraped" data-scrape-interval-ms="1000">');
+    // One lane per replica, in the order of the lanes above, even for one Prometheus never saw.
+    expect([...svg.matchAll(/<g class="scraped-lane" data-replica="([^"]*)"/g)].map((m) => m[1])).toEqual(['replica-1', 'replica-2', 'replica-&lt;3&gt;&amp;&quot;']);
+    expect(svg.match(/<rect class="scraped-leader"/g)).toHaveLength(2);
+    expect(svg).toContain('replica-2 is_leader 1 from +6.0 s');
+    // The picture grows to hold the section.
+    const height = (doc: string): number => Number(/height="([\d.]+)"/.exec(doc)![1]);
+    expect(height(svg)).toBeGreaterThan(height(renderTimelineSvg(sampleRecord())));
+  });
+
+  it('keeps a signal label inside the picture when the signal is near its right edge', () => {
+    const record = { ...sampleRecord(), signals: [{ signal: 'SIGTERM' as const, target: 'replica-2', at: T0 + 10_900, purpose: 'handover' as const }] };
+    expect(renderTimelineSvg(record)).toMatch(/<text x="[\d.]+" y="\d+" text-anchor="end" fill="#d97706" font-weight="600">SIGTERM replica-2<\/text>/);
+  });
+
   it('still draws a run that ended before any measurement (an interrupted demo)', () => {
     const record = { ...sampleRecord(), measurements: [], signals: [] };
     expect(xmlProblems(renderTimelineSvg(record))).toEqual([]);

@@ -1,9 +1,11 @@
 /**
  * The timeline as a picture: a hand-written SVG string (no dependency), one lane per replica,
  * leadership terms as bars, the signals as dashed lines across every lane, and the failover and
- * handover as measured spans under the time axis. Open the file in any browser.
+ * handover as measured spans under the time axis; with `--prometheus`, the replicas' `is_leader`
+ * series as Prometheus scraped them, in lanes of their own on the same axis. Open it in a browser.
  */
 import { timeLedMs, type DemoRecord, type Measurement, type ReplicaRecord } from './record.js';
+import { runsOf, type ScrapedRecord } from './scraped.js';
 import { formatDuration } from './timeline.js';
 
 const WIDTH = 1000;
@@ -16,6 +18,7 @@ const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif
 
 const COLORS = {
   term: '#16a34a',
+  scraped: '#2563eb',
   life: '#9ca3af',
   kill: '#dc2626',
   sigterm: '#d97706',
@@ -49,7 +52,9 @@ export function renderTimelineSvg(record: DemoRecord): string {
   const lanesBottom = LANE_TOP + record.replicas.length * LANE_HEIGHT;
   const axisY = lanesBottom + 8;
   const spansTop = axisY + 40;
-  const height = spansTop + record.measurements.length * 34 + 24;
+  const scrapedTop = spansTop + record.measurements.length * 34 + 8;
+  const scraped = record.scraped === undefined ? undefined : scrapedSection(record, record.scraped, scrapedTop, x);
+  const height = (scraped ? scrapedTop + scraped.height : spansTop + record.measurements.length * 34) + 24;
   const laneY = (i: number): number => LANE_TOP + i * LANE_HEIGHT + LANE_HEIGHT / 2;
   const laneOf = (identity: string): number => record.replicas.findIndex((r) => r.identity === identity);
 
@@ -102,9 +107,7 @@ export function renderTimelineSvg(record: DemoRecord): string {
     parts.push(
       `<g class="signal" data-signal="${signal.signal}" data-target="${escapeXml(signal.target)}">`,
       `<line x1="${fmt(sx)}" y1="${LANE_TOP - 6}" x2="${fmt(sx)}" y2="${fmt(lanesBottom)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"/>`,
-      signal.purpose === 'shutdown'
-        ? ''
-        : `<text x="${fmt(sx + 3)}" y="${LANE_TOP - 10}" fill="${color}" font-weight="600">${escapeXml(`${signal.signal} ${signal.target}`)}</text>`,
+      signal.purpose === 'shutdown' ? '' : signalLabel(`${signal.signal} ${signal.target}`, sx, color),
       `</g>`,
     );
   }
@@ -112,8 +115,17 @@ export function renderTimelineSvg(record: DemoRecord): string {
   // The measured spans, under the axis.
   record.measurements.forEach((m, i) => parts.push(measuredSpan(m, spansTop + i * 34, x)));
 
+  // What Prometheus scraped, on the same time axis.
+  if (scraped) parts.push(scraped.svg);
+
   parts.push('</svg>', '');
   return parts.join('\n');
+}
+
+/** A signal's name over its line: right of it, or left of it when it would run off the picture. */
+function signalLabel(label: string, sx: number, color: string): string {
+  const fits = sx + 3 + label.length * 7 <= WIDTH - 8;
+  return `<text x="${fmt(fits ? sx + 3 : sx - 3)}" y="${LANE_TOP - 10}" text-anchor="${fits ? 'start' : 'end'}" fill="${color}" font-weight="600">${escapeXml(label)}</text>`;
 }
 
 function subtitle(record: DemoRecord): string {
@@ -171,6 +183,48 @@ function lane(replica: ReplicaRecord, y: number, x: (at: number) => number, reco
   }
   parts.push('</g>');
   return parts.join('');
+}
+
+const SCRAPED_LANE = 26;
+
+/** The scraped `is_leader` series: a blue bar where a replica reported 1, a thin line where 0. */
+function scrapedSection(record: DemoRecord, scraped: ScrapedRecord, top: number, x: (at: number) => number): { svg: string; height: number } {
+  const parts: string[] = [
+    `<g class="scraped" data-scrape-interval-ms="${scraped.scrapeIntervalMs}">`,
+    `<line x1="20" y1="${fmt(top)}" x2="${WIDTH - RIGHT}" y2="${fmt(top)}" stroke="${COLORS.grid}"/>`,
+    `<text x="20" y="${fmt(top + 20)}" font-weight="600" fill="${COLORS.text}">${escapeXml('What Prometheus scraped: leasekit_leader_election_is_leader per replica')}</text>`,
+    `<text x="20" y="${fmt(top + 36)}" fill="${COLORS.muted}">${escapeXml(`every ${formatDuration(scraped.scrapeIntervalMs)}; blue: 1 (leader), grey line: 0, gap: no sample (not scraped yet, or the process is gone)`)}</text>`,
+  ];
+  const lanesTop = top + 48;
+  // Replicas in the order of the lanes above; a pod Prometheus saw that is not a replica goes last.
+  const order = [...record.replicas.map((r) => r.identity), ...scraped.series.map((s) => s.pod).filter((p) => !record.replicas.some((r) => r.identity === p))];
+  order.forEach((pod, i) => {
+    const y = lanesTop + i * SCRAPED_LANE + SCRAPED_LANE / 2;
+    const series = scraped.series.find((s) => s.pod === pod);
+    parts.push(
+      `<g class="scraped-lane" data-replica="${escapeXml(pod)}">`,
+      `<text x="${LEFT - 12}" y="${fmt(y + 4)}" text-anchor="end" fill="${COLORS.text}">${escapeXml(pod)}</text>`,
+    );
+    for (const run of runsOf(series?.samples ?? [], scraped.scrapeIntervalMs)) {
+      const x1 = x(run.fromMs);
+      const x2 = Math.max(x(run.toMs), x1 + 1);
+      parts.push(
+        run.value === 1
+          ? `<rect class="scraped-leader" x="${fmt(x1)}" y="${fmt(y - 7)}" width="${fmt(x2 - x1)}" height="14" fill="${COLORS.scraped}"><title>${escapeXml(`${pod} is_leader 1 from +${((run.fromMs - record.startedAt) / 1000).toFixed(1)} s`)}</title></rect>`
+          : `<line x1="${fmt(x1)}" y1="${fmt(y)}" x2="${fmt(x2)}" y2="${fmt(y)}" stroke="${COLORS.life}" stroke-width="2"/>`,
+      );
+    }
+    parts.push('</g>');
+  });
+  // The kill and the SIGTERM again, so the scrapes can be compared with what happened.
+  const lanesBottom = lanesTop + order.length * SCRAPED_LANE;
+  for (const signal of record.signals.filter((sg) => sg.purpose !== 'shutdown')) {
+    const sx = x(signal.at);
+    const color = signal.purpose === 'failover' ? COLORS.kill : COLORS.sigterm;
+    parts.push(`<line x1="${fmt(sx)}" y1="${fmt(lanesTop)}" x2="${fmt(sx)}" y2="${fmt(lanesBottom)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"/>`);
+  }
+  parts.push('</g>');
+  return { svg: parts.join(''), height: 48 + order.length * SCRAPED_LANE };
 }
 
 function measuredSpan(m: Measurement, y: number, x: (at: number) => number): string {

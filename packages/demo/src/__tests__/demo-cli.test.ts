@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { toolForTests } from '../prometheus-tools.js';
 import { xmlProblems } from './xml.js';
 
 const DEMO = fileURLToPath(new URL('../../dist/demo.js', import.meta.url));
@@ -28,8 +29,8 @@ interface Run {
  * Runs the demo; `onLine` sees each stdout line as it comes (and may signal the process). The
  * test runner's NODE_OPTIONS are dropped, so the demo runs as a user would run it.
  */
-function runDemo(args: string[], onLine?: (line: string, pid: number) => void): Promise<Run> {
-  const env = { ...process.env };
+function runDemo(args: string[], onLine?: (line: string, pid: number) => void, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const env = { ...process.env, ...extraEnv };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -44,7 +45,7 @@ function runDemo(args: string[], onLine?: (line: string, pid: number) => void): 
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // Bounded: a demo that hangs fails the test instead of the CI job.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -123,9 +124,57 @@ describe('pnpm demo', () => {
     expect(pids.filter(isRunning)).toEqual([]);
   }, 60_000);
 
+  it('with --prometheus but no prometheus binary, fails at once naming the package to install', async () => {
+    const run = await runDemo(['--prometheus', ...FAST, '--svg', join(dir, 'no-prometheus.svg')], undefined, { PATH: join(dir, 'empty-path') });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('install the Debian package "prometheus"');
+    expect(run.stdout).not.toContain('forked');
+  });
+
   it('refuses a bad flag with exit code 2 and says which', async () => {
     const run = await runDemo(['--replicas', '1']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--replicas');
   });
+});
+
+const prometheus = toolForTests('prometheus');
+
+describe('pnpm demo --prometheus', () => {
+  if (prometheus.kind === 'fail') {
+    it('finds the prometheus binary', () => {
+      throw new Error(prometheus.message);
+    });
+    return;
+  }
+  const run = prometheus.kind === 'run' ? it : it.skip;
+
+  run('runs a real Prometheus beside the demo, prints the is_leader series it scraped and draws them', async () => {
+    const svgPath = join(dir, 'prometheus.svg');
+    const result = await runDemo(['--replicas', '3', ...FAST, '--lease-name', 'e2e-prometheus', '--svg', svgPath, '--prometheus']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const url = /prometheus (http:\/\/127\.0\.0\.1:\d+) scrapes the 3 replicas every 500 ms/.exec(result.stdout)?.[1];
+    expect(url).toBeDefined();
+
+    // The text timeline: a row per replica, and the leaders Prometheus saw, the killed one first.
+    const lines = result.stdout.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('leasekit_leader_election_is_leader as Prometheus scraped it every 500 ms'));
+    expect(header).toBeGreaterThan(0);
+    expect(lines.slice(header + 1, header + 4).map((l) => /^ {2}(replica-\d)\s+[#. ]*[#.]$/.exec(l)?.[1])).toEqual(['replica-1', 'replica-2', 'replica-3']);
+    const killed = /SIGKILL (replica-\d), the leader/.exec(result.stdout)?.[1];
+    const seen = /^is_leader=1 as Prometheus saw it: (.*)$/m.exec(result.stdout)?.[1] ?? '';
+    const leaders = [...seen.matchAll(/(replica-\d) \+/g)].map((m) => m[1]);
+    expect(leaders.length).toBeGreaterThanOrEqual(2);
+    expect(leaders[0]).toBe(killed);
+    expect(leaders[1]).not.toBe(killed);
+
+    // The picture has the scraped lanes; Prometheus is gone afterwards.
+    const svg = await readFile(svgPath, 'utf8');
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg.match(/<g class="scraped-lane"/g)).toHaveLength(3);
+    expect(svg.match(/<rect class="scraped-leader"/g)?.length).toBeGreaterThanOrEqual(2);
+    await expect(fetch(`${url!}/-/ready`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(replicaPids(result.stdout).filter(isRunning)).toEqual([]);
+  }, 90_000);
 });
