@@ -52,6 +52,7 @@ Options:
   --history-limit N            watch events kept for resuming; older resourceVersions get 410 (default 1000)
   --log-requests               print one line per request
   -h, --help                   show this help
+  --version                    print the package version and exit
 
 Faults (repeatable; VERBS is a comma list of get,list,watch,create,update,patch,delete,deletecollection or *):
   --latency [VERBS:]MS[-MAX]           add latency, fixed or uniform in a range      e.g. 50, 20-80, update:100

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
 import { ConfigError, seededRandom } from '@leasekit/k8s-leaderelection';
+import { FakeClock } from '@leasekit/k8s-leaderelection/testing';
 import { Faults, startLeaseApiServer, type FaultRequest, type LeaseApiServer, type RequestRecord } from './index.js';
 import { openWatch, send, waitFor, type RawWatch } from './__tests__/helpers.js';
 
@@ -271,12 +272,26 @@ describe('Faults over HTTP', () => {
     expect(records.find((r) => r.headers.authorization === 'Bearer a')?.fault).toBe('partition');
   });
 
-  it('heals a partition by itself after its duration', async () => {
-    server.faults.partition({ client: { userAgent: 'replica-a' }, durationMs: 200 });
-    const res = await send(server.url, 'GET', `${LEASES}/a`, { headers: { 'User-Agent': 'replica-a/1.0' } });
-    expect(res.status).toBe(200);
-    expect(records[0]?.durationMs).toBeGreaterThanOrEqual(190);
-    expect(server.faults.describe()).toEqual([]);
+  it('heals a partition by itself after its duration, on the server clock', async () => {
+    const clock = new FakeClock();
+    const own = await startLeaseApiServer({ clock });
+    try {
+      own.store.create(NS, { metadata: { name: 'a' } });
+      own.faults.partition({ client: { userAgent: 'replica-a' }, durationMs: 200 });
+      let answered: number | undefined;
+      const held = send(own.url, 'GET', `${LEASES}/a`, { headers: { 'User-Agent': 'replica-a/1.0' } }).then((r) => (answered = r.status));
+      // Another client's round trip: the server is serving, and a's request has reached it.
+      expect((await send(own.url, 'GET', `${LEASES}/a`)).status).toBe(200);
+      await clock.advance(199);
+      expect((await send(own.url, 'GET', `${LEASES}/a`)).status).toBe(200);
+      expect(answered).toBeUndefined();
+      await clock.advance(1);
+      await held;
+      expect(answered).toBe(200);
+      expect(own.faults.describe()).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 
   it('keeps a partitioned client\'s watch quiet, then delivers what it missed on healing', async () => {

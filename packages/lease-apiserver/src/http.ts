@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadYaml } from '@kubernetes/client-node';
 import { ApiError, makeStatus, type KubeStatus } from '@leasekit/k8s-leaderelection';
+import { excessNesting, jsonText, nestsTooDeep } from './json-text.js';
 
 /** The real API server's request body bound (3 MiB). */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -26,34 +27,43 @@ export const methodNotAllowedError = (): ApiError =>
   statusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
 /**
- * Reads the request body, at most `limitBytes`. Beyond it the request is answered with 413 (the
- * rest is drained a little so the client reads the answer instead of a reset, then dropped).
+ * Reads the request body, at most `limitBytes`. Beyond it the request is answered with 413, but
+ * only once the client has sent the rest (read and dropped, up to {@link DRAIN_FACTOR} times the
+ * bound): answering and closing while it still sends would reset the connection, and a client
+ * that sent `Connection: close` (client-node does) would see the reset instead of the 413.
+ * Beyond the drain budget the connection is cut.
  */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
+  const budget = limitBytes * DRAIN_FACTOR;
   const tooLarge = (): ApiError => statusError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limitBytes}`);
   return new Promise((resolve, reject) => {
-    if (Number.isFinite(declared) && declared > limitBytes) {
-      drain(req, limitBytes * DRAIN_FACTOR);
+    if (Number.isFinite(declared) && declared > budget) {
+      // Too much to wait for: answer now, and cut the connection if the client keeps sending.
+      drain(req, budget);
       reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = Number.isFinite(declared) && declared > limitBytes;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limitBytes) {
-        cleanup();
+      if (!over && size > limitBytes) {
+        over = true;
         chunks.length = 0;
-        drain(req, limitBytes * DRAIN_FACTOR);
-        reject(tooLarge());
-        return;
       }
-      chunks.push(chunk);
+      if (!over) chunks.push(chunk);
+      else if (size > budget) {
+        cleanup();
+        req.socket.destroy();
+        reject(tooLarge());
+      }
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks));
+      if (over) reject(tooLarge());
+      else resolve(Buffer.concat(chunks));
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -109,18 +119,50 @@ export function decodeBody(body: Buffer, contentType: string | undefined, kind: 
 
 /** Parses JSON or YAML, with a 400 worded like the API server's decoder on failure. */
 export function parseDocument(body: Buffer, format: 'json' | 'yaml', kind: string): unknown {
+  const unrecognized = (problem: string): ApiError =>
+    statusError(400, 'BadRequest', `the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; ${problem} (${summarize(body)})`);
   const text = body.toString('utf8');
+  // The API server reads YAML by converting it to JSON, so both meet the JSON depth limit.
+  const tooDeep = format === 'json' ? excessNesting(text) : undefined;
+  if (tooDeep !== undefined) throw unrecognized(`json parse error: invalid character '${tooDeep}' exceeded max depth`);
+  let value: unknown;
   try {
-    if (format === 'yaml') return loadYaml<unknown>(text);
-    return JSON.parse(text) as unknown;
+    value = format === 'yaml' ? loadYaml<unknown>(text) : (JSON.parse(text) as unknown);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw statusError(
-      400,
-      'BadRequest',
-      `the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; ${format} parse error: ${reason} (${summarize(body)})`,
-    );
+    throw unrecognized(`${format} parse error: ${firstLine(err)}`);
   }
+  if (format === 'yaml' && nestsTooDeep(value)) throw unrecognized("json parse error: invalid character '{' exceeded max depth");
+  return value;
+}
+
+/** How a patch body is read: JSON, except YAML for server-side apply. */
+export type PatchFormat = 'json' | 'merge' | 'strategic' | 'apply';
+
+/**
+ * Parses a patch body, with the API server's wording when it cannot (its patch handler, not the
+ * object decoder, reads patches): "error decoding patch: ..." for JSON and merge patches,
+ * the bare decoder error for a strategic merge patch, "error decoding YAML: ..." for apply.
+ */
+export function parsePatch(body: Buffer, format: PatchFormat): unknown {
+  const refuse = (problem: string): ApiError => {
+    const prefix = format === 'strategic' ? '' : format === 'apply' ? 'error decoding YAML: ' : 'error decoding patch: ';
+    return statusError(400, 'BadRequest', `${prefix}${problem}`);
+  };
+  const text = body.toString('utf8');
+  const tooDeep = format === 'apply' ? undefined : excessNesting(text);
+  if (tooDeep !== undefined) throw refuse(`invalid character '${tooDeep}' exceeded max depth`);
+  let value: unknown;
+  try {
+    value = format === 'apply' ? loadYaml<unknown>(text) : (JSON.parse(text) as unknown);
+  } catch (err) {
+    throw refuse(firstLine(err));
+  }
+  if (format === 'apply' && nestsTooDeep(value)) throw refuse("invalid character '{' exceeded max depth");
+  return value;
+}
+
+function firstLine(err: unknown): string {
+  return err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
 }
 
 /** The API server's short preview of an undecodable body: text when it looks like JSON, else hex. */
@@ -164,7 +206,7 @@ export function isFinished(res: ServerResponse): boolean {
 /** Answers with a JSON body, unless the response is already finished or the client has gone. */
 export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   if (isFinished(res)) return;
-  const payload = JSON.stringify(body);
+  const payload = jsonText(body);
   if (!res.headersSent) {
     res.writeHead(code, {
       'Content-Type': 'application/json',

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Lease } from '@leasekit/k8s-leaderelection';
 import type { LeaseStore, PatchType } from '@leasekit/k8s-leaderelection/testing';
-import { decodeBody, mediaType, methodNotAllowedError, parseDocument, statusError, tableVersionRequested, unsupportedMediaType } from './http.js';
+import { decodeBody, mediaType, methodNotAllowedError, parsePatch, statusError, tableVersionRequested, unsupportedMediaType } from './http.js';
 import { applyFieldValidation, parseFieldValidation } from './fields.js';
 import { checkUnsupported, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
 import type { ResourceRoute } from './routes.js';
@@ -50,10 +50,10 @@ function patchType(headers: IncomingHttpHeaders): PatchType {
 }
 
 /** Decodes a patch body: JSON, or YAML for server-side apply. */
-async function readPatch(request: ResourceRequest, type: PatchType, kind: string): Promise<unknown> {
+async function readPatch(request: ResourceRequest, type: PatchType): Promise<unknown> {
   const body = await request.body();
   if (body.length === 0) throw statusError(400, 'BadRequest', 'the request body of a patch must not be empty');
-  return parseDocument(body, type === 'apply' ? 'yaml' : 'json', kind);
+  return parsePatch(body, type);
 }
 
 /** DeleteOptions from the body (kubectl sends one), or none. */
@@ -94,6 +94,12 @@ function tableOptions(request: ResourceRequest, listMeta?: TableOptions['listMet
   return { version, includeObject: parseIncludeObject(request.query), nowMs: request.nowMs, ...(listMeta ? { listMeta } : {}) };
 }
 
+/** The `resourceVersion` query parameter, for the store to check (it refuses what does not parse). */
+function resourceVersionOf(query: URLSearchParams): { resourceVersion?: string } {
+  const rv = query.get('resourceVersion');
+  return rv === null ? {} : { resourceVersion: rv };
+}
+
 /** Serves one Lease request (every verb but watch). */
 export async function handleLease(store: LeaseStore, request: ResourceRequest): Promise<Reply> {
   const { route, query } = request;
@@ -102,7 +108,7 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
   checkUnsupported(query);
   switch (route.verb) {
     case 'get': {
-      const lease = store.get(namespace, name);
+      const lease = store.get(namespace, name, resourceVersionOf(query));
       const table = tableOptions(request, { resourceVersion: lease.metadata?.resourceVersion ?? '' });
       return { code: 200, body: table ? leaseTable([lease], table) : lease };
     }
@@ -111,6 +117,7 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       const limit = parseLimit(query);
       const cont = query.get('continue');
       const list = store.list(route.namespace ?? selector.namespace, {
+        ...resourceVersionOf(query),
         ...(selector.name !== undefined ? { name: selector.name } : {}),
         ...(limit !== undefined ? { limit } : {}),
         ...(cont ? { continue: cont } : {}),
@@ -137,7 +144,7 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       if (type === 'apply' && !query.get('fieldManager')) {
         throw statusError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
       }
-      const patch = await readPatch(request, type, 'Lease');
+      const patch = await readPatch(request, type);
       // A merge-style patch names fields as the object does; a JSON patch names paths instead.
       const warnings = type === 'json' ? [] : applyFieldValidation(patch, validation, '');
       const result = store.patch(namespace, name, patch, type);
@@ -190,7 +197,7 @@ export async function handleEvent(store: LeaseStore, request: ResourceRequest): 
     case 'patch': {
       const type = patchType(request.headers);
       if (type === 'apply') throw unsupportedMediaType(Object.keys(PATCH_TYPES).filter((t) => PATCH_TYPES[t] !== 'apply'));
-      return { code: 200, body: store.patchEvent(namespace, name, await readPatch(request, type, 'Event'), type) };
+      return { code: 200, body: store.patchEvent(namespace, name, await readPatch(request, type), type) };
     }
     case 'delete': {
       await readDeleteOptions(request);

@@ -58,13 +58,26 @@ export function parseRoute(method: string, pathname: string, query: URLSearchPar
     return isRead || method === 'HEAD' ? { kind: 'health', check: health as 'healthz' } : { kind: 'methodNotAllowed' };
   }
 
-  let segments: string[];
-  try {
-    segments = path.split('/').slice(1).map(decodeURIComponent);
-  } catch {
-    return { kind: 'notFound' };
-  }
+  const segments = path.split('/').slice(1).map(decodeSegment);
+  if (segments.some((s) => s === undefined)) return { kind: 'notFound' };
   if (segments.some((s) => s === '')) return { kind: 'notFound' };
+  return resourceRoute(method, segments as string[], query);
+}
+
+/**
+ * A percent-decoded path segment, undefined for a broken escape (`%ZZ`). Bytes that are not UTF-8
+ * become U+FFFD, as they do when the API server writes them into a JSON answer.
+ */
+function decodeSegment(segment: string): string | undefined {
+  if (/%(?![0-9A-Fa-f]{2})/.test(segment)) return undefined;
+  if (!segment.includes('%')) return segment;
+  const bytes = Buffer.from(segment.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return bytes.toString('utf8');
+}
+
+/** The route of a path under /api/v1 or /apis/coordination.k8s.io/v1, split into decoded segments. */
+function resourceRoute(method: string, segments: string[], query: URLSearchParams): Route {
+  const isRead = method === 'GET';
   let resource: ResourceName;
   let rest: string[];
   if (segments[0] === 'apis' && segments[1] === 'coordination.k8s.io' && segments[2] === 'v1') {

@@ -8,7 +8,7 @@
  * when its client disconnects or the server closes, so no wait (latency, hang, partition) can
  * outlive either; close() ends watch streams, aborts waits and destroys every socket.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -23,10 +23,11 @@ import { warningHeader } from './fields.js';
 import { Faults, type ActivePartition, type FaultTarget, type WatchCutOptions } from './faults.js';
 import { isLoopbackHost, urlHost } from './host.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
-import { DEFAULT_MAX_BODY_BYTES, methodNotAllowedError, notFoundError, readBody, sendJson, sendRaw, sendStatus, sendText, statusOf, tableVersionRequested } from './http.js';
+import { DEFAULT_MAX_BODY_BYTES, methodNotAllowedError, notFoundError, readBody, sendJson, sendRaw, sendStatus, sendText, statusError, statusOf, tableVersionRequested } from './http.js';
 import { kubeConfigFor, kubeconfigYaml, type KubeConfigOptions } from './kubeconfig.js';
 import { checkUnsupported, parseFieldSelector, parseIncludeObject, parseTimeoutMs } from './query.js';
 import { handleEvent, handleLease, type ResourceRequest } from './resources.js';
+import { readRequestHead } from './raw-request.js';
 import { parseRoute, type ResourceRoute, type Route } from './routes.js';
 import { leaseTable } from './table.js';
 import type { ResourceName, Verb } from './verbs.js';
@@ -156,6 +157,8 @@ class LeaseHttpServer implements FaultTarget {
   private readonly inFlight = new Set<InFlight>();
   private readonly watches = new Set<WatchStream>();
   private readonly sockets = new Set<Socket>();
+  /** Sockets Node's HTTP parser gave up on, now answered by {@link serveDetached}. */
+  private readonly detached = new WeakSet<Socket>();
   /** Requests held by a hang-mode partition, woken when any partition heals. */
   private readonly healWaiters = new Set<() => void>();
   private readonly detachFaults: () => void;
@@ -164,11 +167,9 @@ class LeaseHttpServer implements FaultTarget {
 
   constructor(private readonly parts: ServerParts) {
     this.http = createServer((req, res) => this.handle(req, res));
-    // Malformed HTTP never reaches the handler: answer 400 and hang up, never crash.
-    this.http.on('clientError', (_err, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    this.http.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => this.clientError(err, socket));
+    // CONNECT is not for Leases: answered like any other method a path does not support.
+    this.http.on('connect', (req: IncomingMessage, socket: Socket) => this.serveDetached(req, socket));
     this.http.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -242,6 +243,55 @@ class LeaseHttpServer implements FaultTarget {
   healed(): void {
     for (const watch of this.watches) watch.flush();
     for (const wake of [...this.healWaiters]) wake();
+  }
+
+  // -- requests Node's HTTP parser does not hand over --------------------------------------------
+
+  /**
+   * Malformed HTTP never reaches the handler. What Go's server would refuse as well gets the same
+   * bare 400 and a hang-up; a request Go accepts but Node's parser does not (a method that is any
+   * token, bytes outside ASCII in the target) is answered through the pipeline, with a Status.
+   */
+  private clientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
+    // The parser stays in its error state and reports every later chunk again: already answered.
+    if (this.detached.has(socket)) return;
+    const head = (err.code === 'HPE_INVALID_METHOD' || err.code === 'HPE_INVALID_URL') && err.rawPacket ? readRequestHead(err.rawPacket) : undefined;
+    if (head === undefined || !socket.writable) {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request');
+      else socket.destroy();
+      return;
+    }
+    const req = new IncomingMessage(socket);
+    req.method = head.method;
+    req.url = head.url;
+    req.headers = head.headers;
+    req.rawHeaders = head.rawHeaders;
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = head.httpVersionMinor;
+    req.httpVersion = `1.${head.httpVersionMinor}`;
+    // The body, if any, is beyond the parser: a method Go accepts is answered without one, but a
+    // target Go accepts may name a verb that needs it, which cannot be served from here.
+    req.push(null);
+    req.complete = true;
+    const needsBody = head.hasBody && err.code === 'HPE_INVALID_URL';
+    this.serveDetached(req, socket, needsBody);
+  }
+
+  /**
+   * Serves a request on a response bound to its socket by hand (CONNECT, or a head read back by
+   * {@link clientError}), through the same pipeline; the connection closes after the answer.
+   */
+  private serveDetached(req: IncomingMessage, socket: Socket, unreadableBody = false): void {
+    this.detached.add(socket);
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => socket.end());
+    if (unreadableBody) {
+      sendStatus(res, statusError(400, 'BadRequest', "lease-apiserver cannot read the body of a request whose target has bytes outside ASCII (Node's HTTP parser refuses them)").status);
+      return;
+    }
+    this.handle(req, res);
   }
 
   // -- the pipeline ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { Clock, LeaseWatchEvent, TimerHandle } from '@leasekit/k8s-leaderel
 import type { ClientInfo } from './client-matcher.js';
 import type { CutMode } from './faults.js';
 import { isFinished } from './http.js';
+import { jsonText } from './json-text.js';
 
 /** A client that has this much unread data is cut off (the real server drops slow watchers too). */
 export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -49,7 +50,7 @@ export class WatchStream {
   /** Queues one event (held back while the client is cut off). */
   send(event: LeaseWatchEvent): void {
     if (this.ended) return;
-    this.held.push(`${JSON.stringify(this.options.encode(event))}\n`);
+    this.held.push(`${jsonText(this.options.encode(event))}\n`);
     this.flush();
   }
 

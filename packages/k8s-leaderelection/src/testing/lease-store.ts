@@ -34,6 +34,11 @@ export interface LeaseStoreOptions {
 }
 
 export interface ListOptions {
+  /**
+   * The `resourceVersion` query parameter. Any answer is at least this fresh (the store is always
+   * current), but it must parse as the API server's resourceVersion: 400 BadRequest otherwise.
+   */
+  resourceVersion?: string;
   /** Only this Lease (`fieldSelector=metadata.name=...`). */
   name?: string;
   /** At most this many items; the rest is reachable with `continue`. */
@@ -47,6 +52,12 @@ export interface LeaseList {
   kind: 'LeaseList';
   metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
   items: Lease[];
+}
+
+/** Options of {@link LeaseStore.get}. */
+export interface GetOptions {
+  /** The `resourceVersion` query parameter: checked like {@link ListOptions.resourceVersion}. */
+  resourceVersion?: string;
 }
 
 export interface WatchFilter {
@@ -135,13 +146,111 @@ interface Watcher {
   active: boolean;
 }
 
-/** Deep copy through JSON, so callers can never alias stored state. */
+// -- JSON trees from clients, walked without recursion ------------------------------------------
+// A client may nest a body as deep as the API server's decoder allows (10,000 levels) and deeper
+// still through the store's own API. JSON.stringify recurses and exhausts the stack near 5,000
+// levels, so every walk over client data here is iterative; the native calls stay the fast path.
+
+/** The API server's JSON nesting limit (Go's encoding/json scanner, `maxNestingDepth`). */
+const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * JSON text of `root` with JSON.stringify's semantics (toJSON, skipped undefined members, null for
+ * holes, TypeError on a cycle), built with an explicit stack. `canonical` sorts keys and leaves
+ * out null members: two objects the API server decodes alike get the same text.
+ */
+function toJson(root: unknown, canonical = false): string | undefined {
+  interface Frame {
+    readonly node: object;
+    /** Member names of an object; undefined for an array. */
+    readonly keys: string[] | undefined;
+    readonly key: string;
+    readonly parts: string[];
+    index: number;
+  }
+  const stack: Frame[] = [];
+  const onPath = new Set<object>();
+  /** The text of a leaf (undefined when JSON leaves it out), or null after descending into it. */
+  const enter = (raw: unknown, key: string): string | undefined | null => {
+    let value = raw;
+    if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+      value = (value as { toJSON(key: string): unknown }).toJSON(key);
+    }
+    if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
+    if (typeof value !== 'object' || value === null) return JSON.stringify(value) as string | undefined;
+    if (onPath.has(value)) throw new TypeError('Converting circular structure to JSON');
+    onPath.add(value);
+    const keys = Array.isArray(value) ? undefined : canonical ? Object.keys(value).sort() : Object.keys(value);
+    stack.push({ node: value, keys, key, parts: [], index: 0 });
+    return null;
+  };
+  const append = (frame: Frame, key: string, text: string | undefined): void => {
+    if (frame.keys === undefined) frame.parts.push(text ?? 'null');
+    else if (text !== undefined) frame.parts.push(`${JSON.stringify(key)}:${text}`);
+  };
+  const top = enter(root, '');
+  if (top !== null) return top;
+  for (;;) {
+    const frame = stack[stack.length - 1]!;
+    const { node, keys } = frame;
+    if (frame.index < (keys ?? (node as unknown[])).length) {
+      const i = frame.index++;
+      const key = keys === undefined ? String(i) : keys[i]!;
+      const child = keys === undefined ? (node as unknown[])[i] : (node as Record<string, unknown>)[key];
+      if (canonical && keys !== undefined && child === null) continue;
+      const text = enter(child, key);
+      if (text !== null) append(frame, key, text);
+      continue;
+    }
+    stack.pop();
+    onPath.delete(node);
+    const text = keys === undefined ? `[${frame.parts.join(',')}]` : `{${frame.parts.join(',')}}`;
+    const parent = stack[stack.length - 1];
+    if (parent === undefined) return text;
+    append(parent, frame.key, text);
+  }
+}
+
+/** JSON.stringify, falling back to {@link toJson} when a deep value exhausts the stack. */
+function stringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value) as string | undefined;
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return toJson(value);
+  }
+}
+
+/** Deep copy through JSON, so callers can never alias stored state (JSON.parse does not recurse). */
 function clone<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+  return JSON.parse(stringify(value) as string) as T;
+}
+
+/**
+ * An object or array of `value` nested deeper than `limit` (the root is level 1), or undefined.
+ * Depth first, so even a cyclic value reaches the limit after `limit` steps.
+ */
+function nestedDeeperThan(value: unknown, limit: number): object | undefined {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > limit) return node;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+  }
+  return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What Go's JSON decoder calls a value's type in "cannot unmarshal X into ..." errors. */
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value;
 }
 
 function details(name: string | undefined, extra?: KubeStatus['details']): KubeStatus['details'] {
@@ -195,6 +304,19 @@ export const leaseErrors = {
       makeStatus(422, 'Invalid', `${QUALIFIED} "${name}" is invalid: ${aggregate(causes)}`, { name, group: GROUP, kind: RESOURCE, causes }),
     );
   },
+  /**
+   * A patch whose result does not decode as a Lease: the API server answers 422 with the patched
+   * object as the invalid value of a field named `patch`, and no kind or name.
+   */
+  invalidPatch: (patched: string, reason: string) => {
+    const causes = [{ reason: 'FieldValueInvalid', field: 'patch', message: `Invalid value: ${JSON.stringify(patched)}: ${reason}` }];
+    return new ApiError(makeStatus(422, 'Invalid', ` "" is invalid: ${aggregate(causes)}`, { causes }));
+  },
+  /** A resourceVersion that is not an unsigned integer (the API server's ParseResourceVersion). */
+  invalidResourceVersion: (rv: string, problem: 'invalid syntax' | 'value out of range') =>
+    new ApiError(
+      makeStatus(400, 'BadRequest', `invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${problem}`),
+    ),
   badRequest: (message: string) => new ApiError(makeStatus(400, 'BadRequest', message)),
   gone: (message: string) => new ApiError(makeStatus(410, 'Expired', message)),
   internal: (message: string) => new ApiError(makeStatus(500, 'InternalError', message)),
@@ -211,6 +333,18 @@ function isMicroTime(value: string): boolean {
   return !Number.isNaN(asUtc) && new Date(asUtc).toISOString().slice(0, 19) === wallClock;
 }
 
+/**
+ * A resourceVersion as the API server parses it (Go's strconv.ParseUint, base 10, 64 bits): '' and
+ * '0' mean "any"; anything else that is not an unsigned integer is refused with 400 BadRequest.
+ */
+function parseResourceVersion(rv: string | undefined): bigint {
+  if (rv === undefined || rv === '' || rv === '0') return 0n;
+  if (!/^[0-9]+$/.test(rv)) throw leaseErrors.invalidResourceVersion(rv, 'invalid syntax');
+  const value = BigInt(rv);
+  if (value > 0xffff_ffff_ffff_ffffn) throw leaseErrors.invalidResourceVersion(rv, 'value out of range');
+  return value;
+}
+
 /** Status errors for core/v1 Events (core group: no group in the messages and details). */
 export const eventErrors = {
   notFound: (name: string) => new ApiError(makeStatus(404, 'NotFound', `events "${name}" not found`, { name, kind: 'events' })),
@@ -220,48 +354,196 @@ export const eventErrors = {
     new ApiError(makeStatus(422, 'Invalid', `Event "${name}" is invalid: ${aggregate(causes)}`, { name, kind: 'Event', causes })),
 };
 
-/** Checks the wire-level types the real server's JSON decoder enforces (400 BadRequest). */
-function decodeCheck(lease: unknown): asserts lease is Lease {
-  const prefix = 'Lease in version "v1" cannot be handled as a Lease:';
-  if (!isRecord(lease)) throw leaseErrors.badRequest(`${prefix} the body is not a JSON object`);
+/**
+ * Why Go's JSON decoder would refuse a body, in its words: `typed` errors come from decoding into
+ * the Go type (a create or update prefixes them with "Lease in version ..."), `unrecognized` ones
+ * from reading the body at all, `bare` ones stand alone.
+ */
+interface DecodeFailure {
+  readonly form: 'typed' | 'unrecognized' | 'bare';
+  readonly message: string;
+}
+
+const typed = (message: string): DecodeFailure => ({ form: 'typed', message });
+
+/** The ObjectMeta fields Go decodes as strings. */
+const META_STRINGS = ['name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'selfLink'] as const;
+
+/** Decoding problems of an ObjectMeta: string fields, the label and annotation string maps, finalizers. */
+function metaDecodeFailure(meta: Record<string, unknown>): DecodeFailure | undefined {
+  const field = (name: string, kind: string, type: string): DecodeFailure =>
+    typed(`json: cannot unmarshal ${kind} into Go struct field ObjectMeta.metadata.${name} of type ${type}`);
+  for (const name of META_STRINGS) {
+    const v = meta[name];
+    if (v != null && typeof v !== 'string') return field(name, jsonKind(v), 'string');
+  }
+  for (const name of ['labels', 'annotations'] as const) {
+    const map = meta[name];
+    if (map == null) continue;
+    if (!isRecord(map)) return field(name, jsonKind(map), 'map[string]string');
+    // null decodes to "" (normalizeMeta stores it so); anything else must be a string.
+    for (const v of Object.values(map)) if (v !== null && typeof v !== 'string') return field(name, jsonKind(v), 'string');
+  }
+  const finalizers = meta.finalizers;
+  if (finalizers != null) {
+    if (!Array.isArray(finalizers)) return field('finalizers', jsonKind(finalizers), '[]string');
+    for (const v of finalizers as unknown[]) if (v !== null && typeof v !== 'string') return field('finalizers', jsonKind(v), 'string');
+  }
+  return undefined;
+}
+
+/** The wire-level checks the real server's JSON decoder makes on a Lease, or undefined when it decodes. */
+function leaseDecodeFailure(lease: unknown): DecodeFailure | undefined {
+  if (!isRecord(lease)) return typed('the body is not a JSON object');
+  const tooDeep = deepestOpening(lease);
+  if (tooDeep !== undefined) return { form: 'unrecognized', message: `couldn't get version/kind; json parse error: invalid character '${tooDeep}' exceeded max depth` };
   // apiVersion and kind may be omitted (the URL says what the body is) but must not contradict it.
   if (lease.apiVersion != null && lease.apiVersion !== '' && lease.apiVersion !== `${GROUP}/v1`) {
-    throw leaseErrors.badRequest(`the API version in the data (${String(lease.apiVersion)}) does not match the expected API version (${GROUP}/v1)`);
+    return { form: 'bare', message: `the API version in the data (${String(lease.apiVersion)}) does not match the expected API version (${GROUP}/v1)` };
   }
   if (lease.kind != null && lease.kind !== '' && lease.kind !== 'Lease') {
-    throw leaseErrors.badRequest(`${prefix} no kind ${JSON.stringify(String(lease.kind))} is registered for version "${GROUP}/v1"`);
+    return typed(`no kind ${JSON.stringify(String(lease.kind))} is registered for version "${GROUP}/v1"`);
   }
-  if (lease.metadata !== undefined && lease.metadata !== null && !isRecord(lease.metadata)) {
-    throw leaseErrors.badRequest(`${prefix} metadata must be an object`);
+  if (lease.metadata != null) {
+    if (!isRecord(lease.metadata)) return typed(`json: cannot unmarshal ${jsonKind(lease.metadata)} into Go struct field Lease.metadata of type v1.ObjectMeta`);
+    const meta = metaDecodeFailure(lease.metadata);
+    if (meta) return meta;
   }
-  if (lease.spec === undefined || lease.spec === null) return;
-  if (!isRecord(lease.spec)) throw leaseErrors.badRequest(`${prefix} spec must be an object`);
+  if (lease.spec == null) return undefined;
+  if (!isRecord(lease.spec)) return typed(`json: cannot unmarshal ${jsonKind(lease.spec)} into Go struct field Lease.spec of type v1.LeaseSpec`);
   const spec = lease.spec;
   for (const field of ['holderIdentity', 'strategy', 'preferredHolder'] as const) {
     const v = spec[field];
-    if (v != null && typeof v !== 'string') {
-      throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${typeof v} into Go struct field LeaseSpec.spec.${field} of type string`);
-    }
+    if (v != null && typeof v !== 'string') return typed(`json: cannot unmarshal ${jsonKind(v)} into Go struct field LeaseSpec.spec.${field} of type string`);
   }
   for (const field of ['leaseDurationSeconds', 'leaseTransitions'] as const) {
     const v = spec[field];
     if (v == null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v > MAX_INT32 || v < -MAX_INT32 - 1) {
-      throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${JSON.stringify(v)} into Go struct field LeaseSpec.spec.${field} of type int32`);
+      const what = typeof v === 'number' ? `number ${String(v)}` : jsonKind(v);
+      return typed(`json: cannot unmarshal ${what} into Go struct field LeaseSpec.spec.${field} of type int32`);
     }
   }
   for (const field of ['acquireTime', 'renewTime'] as const) {
     const v = spec[field];
     if (v == null) continue;
     if (typeof v !== 'string' || !isMicroTime(v)) {
-      throw leaseErrors.badRequest(`${prefix} parsing time ${JSON.stringify(v)} as "${MICROTIME_LAYOUT}": cannot parse as a MicroTime`);
+      return typed(`parsing time ${stringify(v) ?? 'undefined'} as "${MICROTIME_LAYOUT}": cannot parse as a MicroTime`);
     }
   }
+  return undefined;
+}
+
+/** '{' or '[': the bracket that nests deeper than the API server's decoder reads, if any. */
+function deepestOpening(value: unknown): '{' | '[' | undefined {
+  const node = nestedDeeperThan(value, MAX_JSON_DEPTH);
+  return node === undefined ? undefined : Array.isArray(node) ? '[' : '{';
+}
+
+/** Checks the wire-level types the real server's JSON decoder enforces (400 BadRequest). */
+function decodeCheck(lease: unknown): asserts lease is Lease {
+  const failure = leaseDecodeFailure(lease);
+  if (failure === undefined) return;
+  if (failure.form === 'bare') throw leaseErrors.badRequest(failure.message);
+  if (failure.form === 'unrecognized') throw leaseErrors.badRequest(`the object provided is unrecognized (must be of type Lease): ${failure.message}`);
+  throw leaseErrors.badRequest(`Lease in version "v1" cannot be handled as a Lease: ${failure.message}`);
+}
+
+/**
+ * The patched object must decode as a Lease; when it does not, the API server answers 422 Invalid
+ * naming the field `patch` (not 400: the body itself was a well-formed patch).
+ */
+function decodePatched(patched: unknown): asserts patched is Lease {
+  const failure = leaseDecodeFailure(patched);
+  if (failure !== undefined) throw leaseErrors.invalidPatch(stringify(patched) ?? 'null', failure.message);
+}
+
+type Cause = { reason: string; message: string; field: string };
+
+/** The API server's RegexError wording (its examples really are joined with ",  or "). */
+function regexError(message: string, regex: string, ...examples: string[]): string {
+  const shown = examples.map((e, i) => `${i > 0 ? ' or ' : ''}'${e}', `).join('');
+  return `${message} (e.g. ${shown}regex used for validation is '${regex}')`;
+}
+
+const LABEL_KEY_FORMAT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
+const LABEL_KEY_RULE = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_FORMAT = `(${LABEL_KEY_FORMAT})?`;
+const LABEL_VALUE_RULE = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_KEY_RE = new RegExp(`^${LABEL_KEY_FORMAT}$`);
+const LABEL_VALUE_RE = new RegExp(`^${LABEL_VALUE_FORMAT}$`);
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The API server's bound on all annotation keys and values together (256 KiB). */
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/** The API server's IsQualifiedName (a label key): an optional DNS subdomain prefix and '/', then a name. */
+function labelKeyProblems(key: string): string[] {
+  const parts = key.split('/');
+  if (parts.length > 2) {
+    return [`a valid label key ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+  }
+  const problems: string[] = [];
+  const name = parts[parts.length - 1]!;
+  if (parts.length === 2) {
+    const prefix = parts[0]!;
+    if (prefix === '') problems.push('prefix part must be non-empty');
+    else {
+      if (Buffer.byteLength(prefix) > 253) problems.push('prefix part must be no more than 253 bytes');
+      if (!DNS_SUBDOMAIN_RE.test(prefix)) problems.push(`prefix part ${DNS_SUBDOMAIN_MESSAGE}`);
+    }
+  }
+  if (name === '') problems.push('name part must be non-empty');
+  else if (Buffer.byteLength(name) > 63) problems.push('name part must be no more than 63 bytes');
+  if (!LABEL_KEY_RE.test(name)) problems.push(`name part ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')}`);
+  return problems;
+}
+
+/** The API server's IsValidLabelValue. */
+function labelValueProblems(value: string): string[] {
+  const problems: string[] = [];
+  if (Buffer.byteLength(value) > 63) problems.push('must be no more than 63 bytes');
+  if (!LABEL_VALUE_RE.test(value)) problems.push(regexError(LABEL_VALUE_RULE, LABEL_VALUE_FORMAT, 'MyValue', 'my_value', '12345'));
+  return problems;
+}
+
+/**
+ * ObjectMeta validation of labels and annotations (the API server's ValidateLabels and
+ * ValidateAnnotations): keys are qualified names (annotation keys in any case), label values are
+ * short names, and all annotations together fit in 256 KiB. Expects decoded (string) maps.
+ */
+function metaCauses(meta: ObjectMeta | undefined): Cause[] {
+  const causes: Cause[] = [];
+  const invalid = (field: string, value: string, problem: string): void => {
+    causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${problem}` });
+  };
+  for (const [key, value] of Object.entries(meta?.labels ?? {})) {
+    for (const problem of labelKeyProblems(key)) invalid('metadata.labels', key, problem);
+    for (const problem of labelValueProblems(value ?? '')) invalid('metadata.labels', value ?? '', problem);
+  }
+  let annotationBytes = 0;
+  for (const [key, value] of Object.entries(meta?.annotations ?? {})) {
+    for (const problem of labelKeyProblems(key.toLowerCase())) invalid('metadata.annotations', key, problem);
+    annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(value ?? '');
+  }
+  if (annotationBytes > ANNOTATIONS_MAX_BYTES) {
+    causes.push({ reason: 'FieldValueTooLong', field: 'metadata.annotations', message: `Too long: may not be more than ${ANNOTATIONS_MAX_BYTES} bytes` });
+  }
+  return causes;
+}
+
+/** A decoded copy of metadata: null label and annotation values become "", as Go's decoder makes them. */
+function normalizeMeta(meta: ObjectMeta): ObjectMeta {
+  const out: ObjectMeta = { ...meta };
+  for (const name of ['labels', 'annotations'] as const) {
+    const map = out[name];
+    if (map != null) out[name] = Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v ?? '']));
+  }
+  return out;
 }
 
 /** Field validation (422 Invalid with causes), like the API server's ValidateLease. */
 function validate(lease: Lease, name: string): void {
-  const causes: { reason: string; message: string; field: string }[] = [];
+  const causes: Cause[] = [];
   if (!isDnsSubdomain(name)) {
     causes.push({
       reason: 'FieldValueInvalid',
@@ -269,6 +551,7 @@ function validate(lease: Lease, name: string): void {
       message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}`,
     });
   }
+  causes.push(...metaCauses(lease.metadata));
   const spec = lease.spec ?? {};
   if (spec.leaseDurationSeconds != null && spec.leaseDurationSeconds <= 0) {
     causes.push({ reason: 'FieldValueInvalid', field: 'spec.leaseDurationSeconds', message: `Invalid value: ${spec.leaseDurationSeconds}: must be greater than 0` });
@@ -285,15 +568,25 @@ function validate(lease: Lease, name: string): void {
   if (causes.length > 0) throw leaseErrors.invalid(name, causes);
 }
 
-/** RFC 7386 JSON merge patch. */
+/** RFC 7386 JSON merge patch, without recursion (a patch may nest as deep as its client likes). */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isRecord(patch)) return clone(patch);
-  const result: Record<string, unknown> = isRecord(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+  const root: Record<string, unknown> = isRecord(target) ? { ...target } : {};
+  const pending: [Record<string, unknown>, Record<string, unknown>][] = [[root, patch]];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const [result, patchNode] = item;
+    for (const [key, value] of Object.entries(patchNode)) {
+      if (value === null) delete result[key];
+      else if (!isRecord(value)) result[key] = clone(value);
+      else {
+        const existing = result[key];
+        const merged: Record<string, unknown> = isRecord(existing) ? { ...existing } : {};
+        result[key] = merged;
+        pending.push([merged, value]);
+      }
+    }
   }
-  return result;
+  return root;
 }
 
 /** RFC 6902 JSON patch, the operations kubectl uses (add, replace, remove, test, copy, move). */
@@ -352,7 +645,7 @@ function jsonPatch(target: unknown, ops: unknown): unknown {
         remove(path);
         break;
       case 'test':
-        if (JSON.stringify(read(path)) !== JSON.stringify(raw.value)) {
+        if (stringify(read(path)) !== stringify(raw.value)) {
           throw new ApiError(makeStatus(422, 'Invalid', `json patch test operation failed at ${String(raw.path)}`));
         }
         break;
@@ -406,7 +699,8 @@ export class LeaseStore {
     return String(this.revision);
   }
 
-  get(namespace: string, name: string): Lease {
+  get(namespace: string, name: string, options: GetOptions = {}): Lease {
+    parseResourceVersion(options.resourceVersion);
     const lease = this.leases.get(key(namespace, name));
     if (!lease) throw leaseErrors.notFound(name);
     return clone(lease);
@@ -419,6 +713,7 @@ export class LeaseStore {
   }
 
   list(namespace: string | undefined, options: ListOptions = {}): LeaseList {
+    parseResourceVersion(options.resourceVersion);
     const all = [...this.leases.entries()]
       .filter(([k, lease]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || lease.metadata?.name === options.name))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -477,7 +772,9 @@ export class LeaseStore {
     if (!current && type !== 'apply') throw leaseErrors.notFound(name);
     const base: Lease = current ? clone(current) : { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } };
     const patched = type === 'json' ? jsonPatch(base, patch) : mergePatch(base, patch);
-    decodeCheck(patched);
+    // Server-side apply decodes the patch itself as an object; the other flavours decode the result.
+    if (type === 'apply') decodeCheck(patched);
+    else decodePatched(patched);
     this.checkNamespaceAndName(namespace, patched, name);
     const rv = patched.metadata?.resourceVersion;
     if (current && rv && rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
@@ -527,8 +824,9 @@ export class LeaseStore {
     if (rv === undefined || rv === '' || rv === '0') {
       backlog = this.list(filter.namespace, filter.name !== undefined ? { name: filter.name } : {}).items.map((lease) => ({ type: 'ADDED' as const, object: lease }));
     } else {
-      const from = Number(rv);
-      if (!Number.isInteger(from) || from < 0) throw leaseErrors.badRequest(`invalid resourceVersion ${JSON.stringify(rv)}`);
+      const parsed = parseResourceVersion(rv);
+      // Beyond every revision this store can reach: nothing to replay, only what comes next.
+      const from = parsed > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(parsed);
       if (from < this.compactedRevision) {
         throw leaseErrors.gone(`too old resource version: ${from} (${this.compactedRevision})`);
       }
@@ -633,7 +931,7 @@ export class LeaseStore {
   patchEvent(namespace: string, name: string, patch: unknown, type: PatchType): KubeEvent {
     const current = this.eventObjects.get(key(namespace, name));
     if (!current) throw eventErrors.notFound(name);
-    const patched = decodeEvent(type === 'json' ? jsonPatch(clone(current), patch) : mergePatch(clone(current), patch));
+    const patched = decodePatchedEvent(type === 'json' ? jsonPatch(clone(current), patch) : mergePatch(clone(current), patch));
     if (patched.metadata?.name && patched.metadata.name !== name) {
       throw leaseErrors.badRequest(`the name of the object (${patched.metadata.name}) does not match the name on the URL (${name})`);
     }
@@ -648,7 +946,7 @@ export class LeaseStore {
       ...patched,
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { ...patched.metadata, name, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: String(++this.eventRevision) },
+      metadata: { ...normalizeMeta(patched.metadata ?? {}), name, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: String(++this.eventRevision) },
     };
     this.eventObjects.set(key(namespace, name), next);
     return clone(next);
@@ -668,7 +966,7 @@ export class LeaseStore {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: {
-        ...clone(body.metadata ?? {}),
+        ...normalizeMeta(clone(body.metadata ?? {})),
         name,
         namespace,
         uid: `00000000-0000-4000-9000-${(++this.eventUidCounter).toString(16).padStart(12, '0')}`,
@@ -714,7 +1012,7 @@ export class LeaseStore {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: {
-        ...clone(body.metadata ?? {}),
+        ...normalizeMeta(clone(body.metadata ?? {})),
         name,
         namespace,
         uid: this.nextUid(),
@@ -734,7 +1032,7 @@ export class LeaseStore {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: {
-        ...clone(body.metadata ?? {}),
+        ...normalizeMeta(clone(body.metadata ?? {})),
         name,
         namespace,
         uid: meta.uid,
@@ -806,33 +1104,56 @@ function paginate<T>(all: [string, T][], options: { limit?: number; continue?: s
   return { page, more: { continue: Buffer.from(String(next)).toString('base64'), remainingItemCount: all.length - next } };
 }
 
-/** The decoding checks for an Event body (400 BadRequest), like {@link decodeCheck} for a Lease. */
-function decodeEvent(body: unknown): KubeEvent {
-  const prefix = 'Event in version "v1" cannot be handled as a Event:';
-  if (!isRecord(body)) throw leaseErrors.badRequest(`${prefix} the body is not a JSON object`);
+/** The decoding checks for an Event body, like {@link leaseDecodeFailure} for a Lease. */
+function eventDecodeFailure(body: unknown): DecodeFailure | undefined {
+  if (!isRecord(body)) return typed('the body is not a JSON object');
+  const tooDeep = deepestOpening(body);
+  if (tooDeep !== undefined) return { form: 'unrecognized', message: `couldn't get version/kind; json parse error: invalid character '${tooDeep}' exceeded max depth` };
   if (body.apiVersion != null && body.apiVersion !== '' && body.apiVersion !== 'v1') {
-    throw leaseErrors.badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (v1)`);
+    return { form: 'bare', message: `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (v1)` };
   }
   if (body.kind != null && body.kind !== '' && body.kind !== 'Event') {
-    throw leaseErrors.badRequest(`${prefix} no kind ${JSON.stringify(String(body.kind))} is registered for version "v1"`);
+    return typed(`no kind ${JSON.stringify(String(body.kind))} is registered for version "v1"`);
   }
   for (const field of ['metadata', 'involvedObject', 'source'] as const) {
-    if (body[field] != null && !isRecord(body[field])) throw leaseErrors.badRequest(`${prefix} ${field} must be an object`);
+    if (body[field] != null && !isRecord(body[field])) return typed(`${field} must be an object`);
+  }
+  if (isRecord(body.metadata)) {
+    const meta = metaDecodeFailure(body.metadata);
+    if (meta) return meta;
   }
   if (body.count != null && (typeof body.count !== 'number' || !Number.isInteger(body.count))) {
-    throw leaseErrors.badRequest(`${prefix} json: cannot unmarshal ${JSON.stringify(body.count)} into Go struct field Event.count of type int32`);
+    const what = typeof body.count === 'number' ? `number ${String(body.count)}` : jsonKind(body.count);
+    return typed(`json: cannot unmarshal ${what} into Go struct field Event.count of type int32`);
   }
-  return body as KubeEvent;
+  return undefined;
+}
+
+/** The decoding checks for an Event body (400 BadRequest), like {@link decodeCheck} for a Lease. */
+function decodeEvent(body: unknown): KubeEvent {
+  const failure = eventDecodeFailure(body);
+  if (failure === undefined) return body as KubeEvent;
+  if (failure.form === 'bare') throw leaseErrors.badRequest(failure.message);
+  if (failure.form === 'unrecognized') throw leaseErrors.badRequest(`the object provided is unrecognized (must be of type Event): ${failure.message}`);
+  throw leaseErrors.badRequest(`Event in version "v1" cannot be handled as a Event: ${failure.message}`);
+}
+
+/** A patched Event must decode as one: 422 Invalid naming the field `patch` otherwise, as for a Lease. */
+function decodePatchedEvent(patched: unknown): KubeEvent {
+  const failure = eventDecodeFailure(patched);
+  if (failure !== undefined) throw leaseErrors.invalidPatch(stringify(patched) ?? 'null', failure.message);
+  return patched as KubeEvent;
 }
 
 /** The API server's checks on a core/v1 Event that matter here (422 Invalid). */
 function validateEvent(event: KubeEvent, name: string, namespace: string): void {
-  const causes: { reason: string; message: string; field: string }[] = [];
+  const causes: Cause[] = [];
   if (name === '') {
     causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
   } else if (!isDnsSubdomain(name)) {
     causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}` });
   }
+  causes.push(...metaCauses(event.metadata));
   const involvedNamespace = event.involvedObject?.namespace;
   if (involvedNamespace && involvedNamespace !== namespace) {
     causes.push({ reason: 'FieldValueInvalid', field: 'involvedObject.namespace', message: `Invalid value: ${JSON.stringify(involvedNamespace)}: does not match event.namespace` });
@@ -857,9 +1178,14 @@ function leaseEventRecordOf(event: KubeEvent, namespace: string, nowMs: number):
 }
 
 /** JSON with sorted keys and without null members: equal for objects the API server decodes alike. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (!isRecord(v)) return v;
-    return Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== null).map((k) => [k, v[k]]));
-  });
+function canonicalJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => {
+      if (!isRecord(v)) return v;
+      return Object.fromEntries(Object.keys(v).sort().filter((k) => v[k] !== null).map((k) => [k, v[k]]));
+    }) as string | undefined;
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return toJson(value, true);
+  }
 }
