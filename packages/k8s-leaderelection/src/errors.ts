@@ -140,8 +140,8 @@ export function makeStatus(
 }
 
 /**
- * An {@link ApiError} for an HTTP error answer that came without a Status body, such as the bare
- * `statusCode` client-node's `Watch` reports. The reason follows the code (403 Forbidden, 410 Gone,
+ * An {@link ApiError} for an HTTP error answer that came without a Status body, such as a watch
+ * request's error answer. The reason follows the code (403 Forbidden, 410 Gone,
  * 429 TooManyRequests, ...), as for a Status whose reason is not one leasekit knows.
  */
 export function apiErrorFromHttpStatus(

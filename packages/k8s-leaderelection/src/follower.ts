@@ -165,7 +165,7 @@ export class LeaseFollower {
         },
       });
     } catch (err) {
-      // 410 as an HTTP answer (client-node's Watch reports it so): relist, as for an ERROR event.
+      // 410 as an HTTP answer (not a Status event in the stream): relist, as for an ERROR event.
       if (isApiError(err) && err.statusCode === 410) this.resumeFrom = undefined;
       if (!signal.aborted) failure ??= failureOf(err);
     } finally {

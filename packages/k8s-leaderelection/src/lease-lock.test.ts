@@ -4,8 +4,10 @@
  * the only test file of the package that uses real time; every wait is a bounded poll.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { realpathSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { Elector, type LeadershipTerm } from './elector.js';
 import { ApiError, NetworkError, RequestTimeoutError, isAlreadyExists, isConflict, isNotFound, makeStatus } from './errors.js';
@@ -131,11 +133,11 @@ async function startServer(store = new LeaseStore()): Promise<TestServer> {
   return s;
 }
 
-function kubeConfig(url: string): KubeConfig {
+function kubeConfig(url: string, user: { token?: string } = {}): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
+    users: [{ name: 'u', ...user }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
@@ -445,6 +447,74 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     expect(events[0]!.object).toMatchObject({ kind: 'Status', code: 410 });
   });
 
+  it('sends the KubeConfig credentials on the watch request', async () => {
+    const s = await startServer();
+    s.store.create(NS, newLease());
+    let headers: IncomingHttpHeaders | undefined;
+    s.intercept = (req) => {
+      if (req.url?.includes('watch=true')) headers = req.headers;
+      return false;
+    };
+    const controller = new AbortController();
+    let opened = false;
+    const watch = new KubeLeaseClient(kubeConfig(s.url, { token: 'secret-token' })).watch(NS, NAME, {
+      signal: controller.signal,
+      onEvent: () => undefined,
+      onOpen: () => (opened = true),
+    });
+    await waitFor('the watch to open', () => opened);
+    expect(headers?.authorization).toBe('Bearer secret-token');
+    controller.abort();
+    await watch;
+  });
+
+  it('rejects with an ApiError carrying Retry-After when the watch is refused with 429, and closes its socket', async () => {
+    const s = await startServer();
+    s.intercept = (_req, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '4' });
+      res.end(JSON.stringify(makeStatus(429, 'TooManyRequests', 'Too many requests, please try again later.')));
+      return true;
+    };
+    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ statusCode: 429, reason: 'TooManyRequests', retryAfterSeconds: 4 });
+    await waitFor('the client to close its socket', () => s.sockets.size === 0);
+  });
+
+  it('resolves and closes its socket when aborted while the server has not answered yet', async () => {
+    const s = await startServer();
+    let held = false;
+    s.intercept = () => (held = true); // never answers
+    const controller = new AbortController();
+    const watch = new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: controller.signal, onEvent: () => undefined });
+    await waitFor('the watch to reach the server', () => held && s.sockets.size === 1);
+    controller.abort();
+    await expect(watch).resolves.toBeUndefined();
+    await waitFor('the client to close its socket', () => s.sockets.size === 0);
+  });
+
+  it('rejects with a NetworkError when the stream is cut off after an event', async () => {
+    const s = await startServer();
+    s.intercept = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: newLease() })}\n`, () => req.socket.destroy());
+      return true;
+    };
+    const events: LeaseWatchEvent[] = [];
+    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
+    expect(events.map((e) => e.type)).toEqual(['ADDED']);
+    expect(err).toBeInstanceOf(NetworkError);
+  });
+
+  it('rejects with a NetworkError naming the cause when nothing listens', async () => {
+    const s = await startServer();
+    const url = s.url;
+    await s.close();
+    const err = await failure(new KubeLeaseClient(kubeConfig(url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(String((err as NetworkError).message)).toContain('ECONNREFUSED');
+  });
+
   it('resolves at once, without a request, when the signal has already aborted', async () => {
     const s = await startServer();
     const controller = new AbortController();
@@ -509,5 +579,25 @@ describe('Elector over HTTP with a KubeConfig', () => {
     await runs.get(second.id);
     expect(s.store.get(NS, NAME).spec?.holderIdentity).toBe('');
     await waitFor('every watch and socket to close', () => s.store.watcherCount === 0 && s.sockets.size === 0);
+  });
+});
+
+describe('the client-node these tests run on', () => {
+  /** The package directory of the client-node copy a stack frame points into. */
+  const packageDirIn = (text: string): string | undefined => /(\/\S*?\/@kubernetes\/client-node)\//.exec(text)?.[1];
+
+  // .ci/client-node-2.sh points LEASEKIT_CLIENT_NODE at a client-node 2.x copy outside the repo
+  // (jest.config.js maps the module to it); this proves the mapping took effect.
+  it('is the copy LEASEKIT_CLIENT_NODE names, or else the one this package resolves', async () => {
+    // Watch throws from its own file when no cluster is configured: the stack names the copy loaded.
+    const err = await new Watch(new KubeConfig()).watch('/', {}, () => undefined, () => undefined).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const loaded = packageDirIn((err as Error).stack ?? '');
+    const configured = process.env.LEASEKIT_CLIENT_NODE ?? packageDirIn(createRequire(import.meta.url).resolve('@kubernetes/client-node'));
+    expect(loaded).toBeDefined();
+    expect(configured).toBeDefined();
+    expect(realpathSync(loaded!)).toBe(realpathSync(configured!));
   });
 });

@@ -5,10 +5,12 @@
  * connection failures into NetworkError.
  */
 import { randomInt } from 'node:crypto';
-import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { ApiException, CoordinationV1Api, CoreV1Api, Watch, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
+import { STATUS_CODES, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions as RequestOptionsHttps } from 'node:https';
+import { createInterface } from 'node:readline';
+import { ApiException, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
 import { ApiError, NetworkError, RequestTimeoutError, apiErrorFromHttpStatus, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
-import type { Lease, LeaseClient, LeaseEventRecord, RequestOptions, WatchOptions } from './lease.js';
+import type { Lease, LeaseClient, LeaseEventRecord, LeaseWatchEvent, RequestOptions, WatchOptions } from './lease.js';
 import { eventBodyOf } from './record.js';
 
 export interface KubeLeaseClientOptions {
@@ -81,8 +83,18 @@ export function mapClientError(err: unknown, signal?: AbortSignal): Error {
     const timedOut = (reason as { name?: unknown } | undefined)?.name === 'TimeoutError';
     return new RequestTimeoutError(timedOut ? 'request timed out' : 'request aborted', { cause: reason ?? err });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new NetworkError(message, { cause: err });
+  return new NetworkError(describeFailure(err), { cause: err });
+}
+
+/**
+ * The message of a failed connection. client-node 2.x (undici's fetch) says only "fetch failed"
+ * and keeps what happened (connect ECONNREFUSED ...) in `cause`; 1.x (node-fetch) names it itself.
+ */
+function describeFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as { message?: unknown; code?: unknown } | undefined;
+  const detail = cause?.message || cause?.code;
+  return typeof detail === 'string' && !err.message.includes(detail) ? `${err.message}: ${detail}` : err.message;
 }
 
 /** A LeaseClient over client-node. Usually built for you by `new Elector(config, kubeConfig)`. */
@@ -119,60 +131,90 @@ export class KubeLeaseClient implements LeaseClient {
   }
 
   /**
-   * Watches one Lease through client-node's `Watch`. Resolves when the stream ends or `signal`
-   * aborts (at once, also while the request still waits for its response headers: the request
-   * and its socket are destroyed then); rejects with an {@link ApiError} for an HTTP error answer
-   * (reason by status code, `Retry-After` read), a NetworkError when the server cannot be reached,
-   * or whatever `onOpen` or `onEvent` threw (which also ends the stream).
+   * Watches one Lease. Resolves when the stream ends or `signal` aborts (at once, also while the
+   * request still waits for its response headers: the request and its socket are destroyed then);
+   * rejects with an {@link ApiError} for an HTTP error answer (reason by status code, `Retry-After`
+   * read), a NetworkError when the server cannot be reached or the stream is cut off, or whatever
+   * `onOpen` or `onEvent` threw (which also ends the stream).
+   *
+   * The request is our own node:http(s) request, configured by client-node's public
+   * `applyToHTTPSOptions` (credentials, TLS, proxy agent: what client-node's own WebSocket calls
+   * use). client-node's `Watch` hands out its AbortController only once response headers arrived
+   * and reports an HTTP error as a bare status code without headers, in 1.x (node-fetch) and 2.x
+   * (undici) alike; owning the request gives both versions the same abort, Retry-After and
+   * error behaviour, and no client-side watch timeout (2.x's Watch ends a quiet stream after 30 s).
    */
   watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) return Promise.resolve();
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-    const query: Record<string, string | boolean> = { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: true };
-    if (options.resourceVersion !== undefined) query.resourceVersion = options.resourceVersion;
+    const query = new URLSearchParams({ watch: 'true', fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: 'true' });
+    if (options.resourceVersion !== undefined) query.set('resourceVersion', options.resourceVersion);
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases?${query.toString()}`;
     return new Promise<void>((resolve, reject) => {
-      const exchange = new WatchExchange(this.kubeConfig, path);
       let ended = false;
-      let controller: AbortController | undefined;
+      let request: ClientRequest | undefined;
       let hookFailure: { error: unknown } | undefined;
-      const finish = (err: unknown): void => {
+      /** Ends the watch once: destroys the request and its socket, whatever state it is in. */
+      const finish = (err: Error | null): void => {
         if (ended) return;
         ended = true;
         signal?.removeEventListener('abort', onAbort);
-        controller?.abort();
-        exchange.close();
+        request?.destroy();
         if (hookFailure) reject(hookFailure.error);
-        else if (err != null && !signal?.aborted && !isAbortError(err)) reject(mapWatchError(err, exchange.responseHeaders));
+        else if (err && !signal?.aborted) reject(err);
         else resolve();
       };
       const onAbort = (): void => finish(null);
-      // A throwing hook ends the watch with its error; it never escapes into client-node (which
-      // would swallow it) or into a promise nobody awaits (an unhandled rejection).
+      // A throwing hook ends the watch with its error; it never escapes into a stream event
+      // handler or into a promise nobody awaits (an unhandled rejection).
       const callHook = (hook: () => void): void => {
         try {
           hook();
         } catch (error) {
           hookFailure ??= { error };
-          finish(error);
+          finish(null);
         }
       };
+      const onResponse = (res: IncomingMessage): void => {
+        res.on('error', (err) => finish(mapClientError(err)));
+        if (res.statusCode !== 200) {
+          finish(watchHttpError(res));
+          return;
+        }
+        res.on('close', () => finish(res.complete ? null : new NetworkError('the watch stream was cut off')));
+        if (options.onOpen) callHook(options.onOpen);
+        // readline re-emits the stream's errors (a destroyed request's "aborted"): handled as above.
+        createInterface({ input: res, crlfDelay: Infinity })
+          .on('error', (err) => finish(mapClientError(err)))
+          .on('line', (line: string) => {
+            const event = parseWatchLine(line);
+            if (event && !ended) callHook(() => options.onEvent(event));
+          });
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      new Watch(exchange.kubeConfig)
-        .watch(
-          path,
-          query,
-          (type, object) => {
-            if (!ended) callHook(() => options.onEvent({ type: type as 'ADDED', object: object as Lease }));
-          },
-          finish,
-        )
-        .then((c) => {
-          controller = c;
-          if (ended) c.abort();
-          else if (options.onOpen) callHook(options.onOpen);
-        }, finish);
+      this.watchRequestOptions()
+        .then(({ url, requestOptions }) => {
+          // Aborted while client-node prepared the request (auth plugins may take a while): send nothing.
+          if (ended) return;
+          const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+          request = send(`${url}${path}`, requestOptions, onResponse);
+          request.on('error', (err) => finish(mapClientError(err)));
+          request.on('socket', (socket) => socket.setKeepAlive(true, WATCH_KEEPALIVE_MS));
+          request.end();
+        })
+        .catch((err: unknown) => finish(mapClientError(err)));
     });
+  }
+
+  /** The server URL and node:https options (credentials, TLS, agent) the KubeConfig gives. */
+  private async watchRequestOptions(): Promise<{ url: string; requestOptions: RequestOptionsHttps }> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('No currently active cluster');
+    const requestOptions: RequestOptionsHttps = {};
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    requestOptions.method = 'GET';
+    requestOptions.headers = { ...requestOptions.headers, accept: 'application/json' };
+    return { url: cluster.server.replace(/\/+$/, ''), requestOptions };
   }
 
   private async send<T>(options: RequestOptions | undefined, call: (o: CallOptions) => Promise<T>): Promise<T> {
@@ -187,75 +229,27 @@ export class KubeLeaseClient implements LeaseClient {
   }
 }
 
-/** Maps what client-node's Watch reported: an HTTP error (a bare `statusCode`) or a failed connection. */
-function mapWatchError(err: unknown, headers: IncomingHttpHeaders | undefined): Error {
-  const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
-  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode)) return mapClientError(err);
-  const statusText = err instanceof Error && err.message ? ` ${err.message}` : '';
-  return apiErrorFromHttpStatus(statusCode, `watch leases: HTTP ${statusCode}${statusText}`, {
-    cause: err,
-    retryAfterSeconds: parseRetryAfterSeconds(headers?.['retry-after']),
+/** TCP keep-alive on a watch's socket, as client-node sets it (client-go uses 30 s too). */
+const WATCH_KEEPALIVE_MS = 30_000;
+
+/** An HTTP error answer to a watch: classified by its status code, `Retry-After` read. */
+function watchHttpError(res: IncomingMessage): ApiError {
+  const statusCode = res.statusCode ?? 500;
+  const statusText = res.statusMessage || STATUS_CODES[statusCode] || '';
+  return apiErrorFromHttpStatus(statusCode, `watch leases: HTTP ${statusCode}${statusText ? ` ${statusText}` : ''}`, {
+    retryAfterSeconds: parseRetryAfterSeconds(res.headers['retry-after']),
   });
 }
 
-type AddRequest = (this: unknown, req: ClientRequest, ...rest: unknown[]) => unknown;
-
-/**
- * What one watch needs from its HTTP exchange that client-node's Watch does not give: the
- * request (Watch hands out its AbortController only once response headers arrived, so an abort
- * before that could not stop it, and its socket stayed open until the server answered) and the
- * response headers (Watch reports an HTTP error as a bare `statusCode`; Retry-After is in the
- * headers). It hands Watch a view of the KubeConfig whose `applyToFetchOptions` notes the agent
- * made for this one request and hooks the agent's `addRequest` for the first request to the
- * watch path (a proxy agent sees the full URL, hence a substring match).
- */
-class WatchExchange {
-  /** The KubeConfig to give Watch. */
-  readonly kubeConfig: KubeConfig;
-  /** The response head, once it arrived. */
-  responseHeaders: IncomingHttpHeaders | undefined;
-  private request: ClientRequest | undefined;
-  private closed = false;
-
-  constructor(base: KubeConfig, private readonly path: string) {
-    const view = Object.create(base) as KubeConfig;
-    view.applyToFetchOptions = async (opts) => {
-      const init = await base.applyToFetchOptions(opts);
-      // Aborted while client-node prepared the request (auth plugins may take a while): send nothing.
-      if (this.closed) throw Object.assign(new Error('The watch was aborted before it was sent'), { name: 'AbortError' });
-      this.hook(init.agent);
-      return init;
-    };
-    this.kubeConfig = view;
+/** One line of a watch stream as an event; undefined for what is not one (as client-node skips it). */
+function parseWatchLine(line: string): LeaseWatchEvent | undefined {
+  try {
+    const data = JSON.parse(line) as { type?: unknown; object?: unknown } | null;
+    if (data && typeof data.type === 'string' && data.object && typeof data.object === 'object') return data as LeaseWatchEvent;
+  } catch {
+    // not JSON (a keep-alive blank line, a cut line): skip
   }
-
-  /** Ends the exchange: destroys the request and its socket, whatever state it is in. Idempotent. */
-  close(): void {
-    this.closed = true;
-    this.request?.destroy();
-  }
-
-  private hook(agent: unknown): void {
-    const target = agent as { addRequest?: AddRequest } | null | undefined;
-    const addRequest = target?.addRequest;
-    if (!target || typeof addRequest !== 'function') return;
-    const hooked: AddRequest = (req, ...rest) => {
-      if (this.request === undefined && typeof req.path === 'string' && req.path.includes(`${this.path}?`)) {
-        if (target.addRequest === hooked) target.addRequest = addRequest;
-        this.track(req);
-      }
-      return addRequest.call(target, req, ...rest);
-    };
-    target.addRequest = hooked;
-  }
-
-  private track(req: ClientRequest): void {
-    this.request = req;
-    req.once('response', (res: IncomingMessage) => {
-      this.responseHeaders = res.headers;
-    });
-    if (this.closed) req.destroy();
-  }
+  return undefined;
 }
 
 /**
@@ -270,10 +264,6 @@ function eventName(event: LeaseEventRecord): string {
 
 function isDomAbortReason(reason: Error): boolean {
   return reason.name === 'AbortError' || reason.name === 'TimeoutError';
-}
-
-function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || (err as { type?: string }).type === 'aborted');
 }
 
 /** Builds the LeaseClient the elector uses for a KubeConfig. */
