@@ -57,6 +57,11 @@ class Replica {
 }
 
 describe('the README quick start', () => {
+  it("is the pure package README's example too, word for word", () => {
+    const example = codeBlocks('packages/k8s-leaderelection/README.md').find((b) => b.lang === 'ts');
+    expect(example?.code).toBe(quickStartCode());
+  });
+
   let server: LeaseApiServer;
   let dir: string;
   const replicas: Replica[] = [];
