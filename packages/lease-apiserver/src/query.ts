@@ -1,8 +1,9 @@
 /**
  * Query parameters of list, watch and write requests, checked the way the API server checks
- * them. What the server cannot honour (label selectors, server-side dry run) is refused with a
- * 400 rather than silently ignored: an answer that looks right but is not would mislead.
+ * them. What the server cannot honour (server-side dry run) is refused with a 400 rather than
+ * silently ignored: an answer that looks right but is not would mislead.
  */
+import { parseLabelSelector } from '@leasekit/k8s-leaderelection/testing';
 import { statusError } from './http.js';
 import type { IncludeObject } from './table.js';
 
@@ -30,12 +31,20 @@ export function parseFieldSelector(raw: string | null): FieldSelector {
   return selector;
 }
 
+/**
+ * `labelSelector` of a list, watch or deletecollection, for the store to apply. Checked here, so
+ * that a bad one is refused first, as the API server's parameter decoding refuses it: 400
+ * BadRequest with the parser's message (`unable to parse requirement: ...`).
+ */
+export function labelSelectorOf(query: URLSearchParams): { labelSelector?: string } {
+  const raw = query.get('labelSelector');
+  if (raw === null) return {};
+  parseLabelSelector(raw);
+  return { labelSelector: raw };
+}
+
 /** Refuses what is not implemented; accepts (and ignores) what does not change the answer. */
 export function checkUnsupported(query: URLSearchParams): void {
-  const labelSelector = query.get('labelSelector');
-  if (labelSelector !== null && labelSelector.trim() !== '') {
-    throw statusError(400, 'BadRequest', 'lease-apiserver does not implement labelSelector; list without it and filter on the client');
-  }
   const dryRun = query.getAll('dryRun').filter((v) => v !== '');
   if (dryRun.length > 0) throw statusError(400, 'BadRequest', 'lease-apiserver does not implement dryRun');
 }

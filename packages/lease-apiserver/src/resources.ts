@@ -8,7 +8,7 @@ import type { Lease } from '@leasekit/k8s-leaderelection';
 import type { LeaseStore, PatchType } from '@leasekit/k8s-leaderelection/testing';
 import { decodeBody, mediaType, methodNotAllowedError, parsePatch, statusError, tableVersionRequested, unsupportedMediaType } from './http.js';
 import { applyFieldValidation, parseFieldValidation } from './fields.js';
-import { checkUnsupported, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
+import { checkUnsupported, labelSelectorOf, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
 import type { ResourceRoute } from './routes.js';
 import { eventTable, leaseTable, type EventLike, type TableOptions } from './table.js';
 
@@ -113,11 +113,13 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       return { code: 200, body: table ? leaseTable([lease], table) : lease };
     }
     case 'list': {
+      const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
       const limit = parseLimit(query);
       const cont = query.get('continue');
       const list = store.list(route.namespace ?? selector.namespace, {
         ...resourceVersionOf(query),
+        ...labels,
         ...(selector.name !== undefined ? { name: selector.name } : {}),
         ...(limit !== undefined ? { limit } : {}),
         ...(cont ? { continue: cont } : {}),
@@ -155,15 +157,12 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, 'coordination.k8s.io', 'leases') };
     }
     case 'deletecollection': {
-      await readDeleteOptions(request);
+      const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
-      let deleted: Lease[];
-      if (selector.name !== undefined) {
-        // Only the named Lease: the store's deleteCollection has no selector.
-        deleted = store.list(namespace, { name: selector.name }).items.map((lease) => store.delete(namespace, lease.metadata?.name ?? ''));
-      } else {
-        deleted = store.deleteCollection(namespace);
-      }
+      await readDeleteOptions(request);
+      // What a list with the same selectors returns, deleted one by one.
+      const victims = store.list(namespace, { ...labels, ...(selector.name !== undefined ? { name: selector.name } : {}) }).items;
+      const deleted: Lease[] = victims.map((lease) => store.delete(namespace, lease.metadata?.name ?? ''));
       return { code: 200, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: store.resourceVersion }, items: deleted } };
     }
     case 'watch':
@@ -184,10 +183,11 @@ export async function handleEvent(store: LeaseStore, request: ResourceRequest): 
       return { code: 200, body: table ? eventTable([event as EventLike], table) : event };
     }
     case 'list': {
+      const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
       const limit = parseLimit(query);
       const cont = query.get('continue');
-      let list = store.listEvents(route.namespace ?? selector.namespace, { ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
+      let list = store.listEvents(route.namespace ?? selector.namespace, { ...labels, ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
       if (selector.name !== undefined) list = { ...list, items: list.items.filter((e: Event) => e.metadata?.name === selector.name) };
       const table = tableOptions(request, list.metadata);
       return { code: 200, body: table ? eventTable(list.items as EventLike[], table) : list };

@@ -25,7 +25,7 @@ import { isLoopbackHost, urlHost } from './host.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
 import { DEFAULT_MAX_BODY_BYTES, methodNotAllowedError, notFoundError, readBody, sendJson, sendRaw, sendStatus, sendText, statusError, statusOf, tableVersionRequested } from './http.js';
 import { kubeConfigFor, kubeconfigYaml, type KubeConfigOptions } from './kubeconfig.js';
-import { checkUnsupported, parseFieldSelector, parseIncludeObject, parseTimeoutMs } from './query.js';
+import { checkUnsupported, labelSelectorOf, parseFieldSelector, parseIncludeObject, parseTimeoutMs } from './query.js';
 import { handleEvent, handleLease, type ResourceRequest } from './resources.js';
 import { readRequestHead } from './raw-request.js';
 import { parseRoute, type ResourceRoute, type Route } from './routes.js';
@@ -414,6 +414,7 @@ class LeaseHttpServer implements FaultTarget {
   private serveWatch(flight: InFlight, route: ResourceRoute, query: URLSearchParams): void {
     const { res } = flight;
     checkUnsupported(query);
+    const labels = labelSelectorOf(query);
     const selector = parseFieldSelector(query.get('fieldSelector'));
     const timeoutMs = parseTimeoutMs(query);
     const tableVersion = tableVersionRequested(flight.req.headers.accept);
@@ -444,7 +445,7 @@ class LeaseHttpServer implements FaultTarget {
     let expired: LeaseWatchEvent | undefined;
     try {
       handle = this.parts.store.watch(
-        { ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+        { ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}), ...labels },
         (event) => stream.send(event),
         () => stream.end('end'),
       );

@@ -1,7 +1,8 @@
 /**
  * @leasekit/k8s-leaderelection/testing: test leader-only logic without a cluster.
  * A fake clock, a seeded random source, the in-memory Lease store (the same one behind the
- * embedded API server) and a LeaseClient over it with injectable latency and failures.
+ * embedded API server), its label selectors, and a LeaseClient over it with injectable latency
+ * and failures.
  */
 export { FakeClock, settle } from './fake-clock.js';
 export type { FakeClockOptions } from './fake-clock.js';
@@ -17,6 +18,8 @@ export type {
   WatchListener,
   WriteResult,
 } from './lease-store.js';
+export { parseLabelSelector } from './label-selector.js';
+export type { LabelRequirement, LabelSelector, LabelSet, SelectorOperator } from './label-selector.js';
 export { MemoryLeaseClient } from './memory-lease-client.js';
 export type { Fault, MemoryCall, MemoryLeaseClientOptions, MemoryVerb } from './memory-lease-client.js';
 export { seededRandom } from '../random.js';

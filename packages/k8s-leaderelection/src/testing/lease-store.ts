@@ -10,14 +10,13 @@ import { ApiError, makeStatus, type KubeStatus } from '../errors.js';
 import { isDnsLabel, isDnsSubdomain } from '../config.js';
 import type { Lease, LeaseEventRecord, LeaseWatchEvent, ObjectMeta } from '../lease.js';
 import { MAX_INT32, eventBodyOf } from '../record.js';
+import { DNS_SUBDOMAIN_MESSAGE, EVERYTHING, labelKeyProblems, labelValueProblems, parseLabelSelector, type LabelSelector } from './label-selector.js';
 
 const GROUP = 'coordination.k8s.io';
 const RESOURCE = 'leases';
 const QUALIFIED = `${RESOURCE}.${GROUP}`;
 const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
 const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
-const DNS_SUBDOMAIN_MESSAGE =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 /** Lease strategies the API accepts (coordination.k8s.io/v1). */
 export const LEASE_STRATEGIES = ['OldestEmulationVersion'] as const;
 
@@ -45,6 +44,12 @@ export interface ListOptions {
   limit?: number;
   /** The token from a previous page's `metadata.continue`. */
   continue?: string;
+  /**
+   * Only Leases whose labels match (`labelSelector`, the API server's syntax; 400 BadRequest when
+   * it does not parse). With a non-empty selector a page has no `remainingItemCount`, as on the
+   * API server, which cannot count what the selector leaves.
+   */
+  labelSelector?: string;
 }
 
 export interface LeaseList {
@@ -66,6 +71,12 @@ export interface WatchFilter {
   name?: string;
   /** Resume after this version; undefined, '' or '0' start with ADDED events for the current state. */
   resourceVersion?: string;
+  /**
+   * Only Leases whose labels match, like {@link ListOptions.labelSelector}. As on the API server,
+   * an update that makes a Lease match arrives as ADDED and one that makes it stop matching as
+   * DELETED (its previous state, at the update's resourceVersion).
+   */
+  labelSelector?: string;
 }
 
 export type WatchListener = (event: LeaseWatchEvent) => void;
@@ -130,6 +141,8 @@ export interface EventList {
 export interface EventListOptions {
   limit?: number;
   continue?: string;
+  /** Only Events whose labels match, like {@link ListOptions.labelSelector}. */
+  labelSelector?: string;
 }
 
 interface HistoryEntry {
@@ -137,10 +150,13 @@ interface HistoryEntry {
   namespace: string;
   name: string;
   event: LeaseWatchEvent;
+  /** The Lease before a MODIFIED event: a label selector needs both states. */
+  previous?: Lease;
 }
 
 interface Watcher {
   filter: WatchFilter;
+  selector: LabelSelector;
   listener: WatchListener;
   onClose: (() => void) | undefined;
   active: boolean;
@@ -460,51 +476,8 @@ function decodePatched(patched: unknown): asserts patched is Lease {
 
 type Cause = { reason: string; message: string; field: string };
 
-/** The API server's RegexError wording (its examples really are joined with ",  or "). */
-function regexError(message: string, regex: string, ...examples: string[]): string {
-  const shown = examples.map((e, i) => `${i > 0 ? ' or ' : ''}'${e}', `).join('');
-  return `${message} (e.g. ${shown}regex used for validation is '${regex}')`;
-}
-
-const LABEL_KEY_FORMAT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
-const LABEL_KEY_RULE = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_FORMAT = `(${LABEL_KEY_FORMAT})?`;
-const LABEL_VALUE_RULE = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_KEY_RE = new RegExp(`^${LABEL_KEY_FORMAT}$`);
-const LABEL_VALUE_RE = new RegExp(`^${LABEL_VALUE_FORMAT}$`);
-const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** The API server's bound on all annotation keys and values together (256 KiB). */
 const ANNOTATIONS_MAX_BYTES = 256 * 1024;
-
-/** The API server's IsQualifiedName (a label key): an optional DNS subdomain prefix and '/', then a name. */
-function labelKeyProblems(key: string): string[] {
-  const parts = key.split('/');
-  if (parts.length > 2) {
-    return [`a valid label key ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
-  }
-  const problems: string[] = [];
-  const name = parts[parts.length - 1]!;
-  if (parts.length === 2) {
-    const prefix = parts[0]!;
-    if (prefix === '') problems.push('prefix part must be non-empty');
-    else {
-      if (Buffer.byteLength(prefix) > 253) problems.push('prefix part must be no more than 253 bytes');
-      if (!DNS_SUBDOMAIN_RE.test(prefix)) problems.push(`prefix part ${DNS_SUBDOMAIN_MESSAGE}`);
-    }
-  }
-  if (name === '') problems.push('name part must be non-empty');
-  else if (Buffer.byteLength(name) > 63) problems.push('name part must be no more than 63 bytes');
-  if (!LABEL_KEY_RE.test(name)) problems.push(`name part ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')}`);
-  return problems;
-}
-
-/** The API server's IsValidLabelValue. */
-function labelValueProblems(value: string): string[] {
-  const problems: string[] = [];
-  if (Buffer.byteLength(value) > 63) problems.push('must be no more than 63 bytes');
-  if (!LABEL_VALUE_RE.test(value)) problems.push(regexError(LABEL_VALUE_RULE, LABEL_VALUE_FORMAT, 'MyValue', 'my_value', '12345'));
-  return problems;
-}
 
 /**
  * ObjectMeta validation of labels and annotations (the API server's ValidateLabels and
@@ -713,11 +686,13 @@ export class LeaseStore {
   }
 
   list(namespace: string | undefined, options: ListOptions = {}): LeaseList {
+    const selector = selectorOf(options.labelSelector);
     parseResourceVersion(options.resourceVersion);
     const all = [...this.leases.entries()]
       .filter(([k, lease]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || lease.metadata?.name === options.name))
+      .filter(([, lease]) => selector.matches(lease.metadata?.labels))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const { page, more } = paginate(all, options);
+    const { page, more } = paginate(all, options, selector);
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'LeaseList',
@@ -818,11 +793,13 @@ export class LeaseStore {
    * version") when `resourceVersion` predates the retained history.
    */
   watch(filter: WatchFilter, listener: WatchListener, onClose?: () => void): WatchHandle {
-    const watcher: Watcher = { filter, listener, onClose, active: true };
+    const selector = selectorOf(filter.labelSelector);
+    const watcher: Watcher = { filter, selector, listener, onClose, active: true };
     const rv = filter.resourceVersion;
     let backlog: LeaseWatchEvent[];
     if (rv === undefined || rv === '' || rv === '0') {
-      backlog = this.list(filter.namespace, filter.name !== undefined ? { name: filter.name } : {}).items.map((lease) => ({ type: 'ADDED' as const, object: lease }));
+      const current = this.list(filter.namespace, { ...(filter.name !== undefined ? { name: filter.name } : {}), ...(filter.labelSelector !== undefined ? { labelSelector: filter.labelSelector } : {}) });
+      backlog = current.items.map((lease) => ({ type: 'ADDED' as const, object: lease }));
     } else {
       const parsed = parseResourceVersion(rv);
       // Beyond every revision this store can reach: nothing to replay, only what comes next.
@@ -830,7 +807,7 @@ export class LeaseStore {
       if (from < this.compactedRevision) {
         throw leaseErrors.gone(`too old resource version: ${from} (${this.compactedRevision})`);
       }
-      backlog = this.history.filter((h) => h.rv > from && matches(filter, h.namespace, h.name)).map((h) => clone(h.event));
+      backlog = this.history.filter((h) => h.rv > from).flatMap((h) => seenBy(watcher, h) ?? []);
     }
     this.watchers.add(watcher);
     for (const event of backlog) this.deliver(watcher, event);
@@ -915,10 +892,11 @@ export class LeaseStore {
 
   /** LIST of Events in a namespace (every namespace when undefined), paged like {@link list}. */
   listEvents(namespace: string | undefined, options: EventListOptions = {}): EventList {
+    const selector = selectorOf(options.labelSelector);
     const all = [...this.eventObjects.entries()]
-      .filter(([k]) => namespace === undefined || k.startsWith(`${namespace}/`))
+      .filter(([k, event]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && selector.matches(event.metadata?.labels))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const { page, more } = paginate(all, options);
+    const { page, more } = paginate(all, options, selector);
     return {
       apiVersion: 'v1',
       kind: 'EventList',
@@ -1046,7 +1024,7 @@ export class LeaseStore {
     if (canonicalJson(next) === canonicalJson(current)) return clone(current);
     next.metadata!.resourceVersion = String(++this.revision);
     this.leases.set(key(namespace, name), next);
-    this.publish(namespace, name, { type: 'MODIFIED', object: clone(next) });
+    this.publish(namespace, name, { type: 'MODIFIED', object: clone(next) }, current);
     return clone(next);
   }
 
@@ -1055,14 +1033,17 @@ export class LeaseStore {
     return `00000000-0000-4000-8000-${n}`;
   }
 
-  private publish(namespace: string, name: string, event: LeaseWatchEvent): void {
-    this.history.push({ rv: this.revision, namespace, name, event });
+  private publish(namespace: string, name: string, event: LeaseWatchEvent, previous?: Lease): void {
+    // `previous` is the stored object this change replaced: nothing refers to it any more.
+    const entry: HistoryEntry = { rv: this.revision, namespace, name, event, ...(previous !== undefined ? { previous } : {}) };
+    this.history.push(entry);
     if (this.history.length > this.historyLimit) {
       const dropped = this.history.shift();
       if (dropped) this.compactedRevision = dropped.rv;
     }
     for (const watcher of this.watchers) {
-      if (matches(watcher.filter, namespace, name)) this.deliver(watcher, clone(event));
+      const seen = seenBy(watcher, entry);
+      if (seen) this.deliver(watcher, seen);
     }
   }
 
@@ -1086,8 +1067,37 @@ function matches(filter: WatchFilter, namespace: string, name: string): boolean 
   return (filter.namespace === undefined || filter.namespace === namespace) && (filter.name === undefined || filter.name === name);
 }
 
-/** Cuts one page out of sorted entries; `continue` tokens are opaque offsets. */
-function paginate<T>(all: [string, T][], options: { limit?: number; continue?: string }): {
+/** A `labelSelector` option parsed (400 BadRequest when it does not parse); absent selects everything. */
+function selectorOf(labelSelector: string | undefined): LabelSelector {
+  return labelSelector === undefined ? EVERYTHING : parseLabelSelector(labelSelector);
+}
+
+/**
+ * What one watch sees of a change (a copy), as the API server's watch cache decides it: nothing
+ * when neither the new state nor the old one passes; ADDED when only the new one does; DELETED,
+ * carrying the old state at the change's resourceVersion, when only the old one does.
+ */
+function seenBy(watcher: Watcher, entry: HistoryEntry): LeaseWatchEvent | undefined {
+  if (!matches(watcher.filter, entry.namespace, entry.name)) return undefined;
+  const { event } = entry;
+  const { selector } = watcher;
+  if (selector.empty) return clone(event);
+  const current = event.object as Lease;
+  const before = event.type === 'DELETED' ? current : entry.previous;
+  const passesNow = event.type !== 'DELETED' && selector.matches(current.metadata?.labels);
+  const passedBefore = before !== undefined && selector.matches(before.metadata?.labels);
+  if (passesNow) return { type: passedBefore ? event.type : 'ADDED', object: clone(current) };
+  if (!passedBefore) return undefined;
+  const gone = clone(before);
+  gone.metadata = { ...gone.metadata, resourceVersion: current.metadata?.resourceVersion ?? String(entry.rv) };
+  return { type: 'DELETED', object: gone };
+}
+
+/**
+ * Cuts one page out of sorted entries; `continue` tokens are opaque offsets. A page selected by
+ * labels has no `remainingItemCount` (the API server leaves it out when a selector is set).
+ */
+function paginate<T>(all: [string, T][], options: { limit?: number; continue?: string }, selector: LabelSelector = EVERYTHING): {
   page: [string, T][];
   more: { continue?: string; remainingItemCount?: number };
 } {
@@ -1101,7 +1111,8 @@ function paginate<T>(all: [string, T][], options: { limit?: number; continue?: s
   const page = all.slice(start, start + limit);
   const next = start + page.length;
   if (next >= all.length) return { page, more: {} };
-  return { page, more: { continue: Buffer.from(String(next)).toString('base64'), remainingItemCount: all.length - next } };
+  const token = Buffer.from(String(next)).toString('base64');
+  return { page, more: selector.empty ? { continue: token, remainingItemCount: all.length - next } : { continue: token } };
 }
 
 /** The decoding checks for an Event body, like {@link leaseDecodeFailure} for a Lease. */

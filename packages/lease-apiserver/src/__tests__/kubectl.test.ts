@@ -3,7 +3,7 @@
  * binary, with `--kubeconfig-out`). Skipped, with a printed notice, when kubectl is not on the PATH.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -154,5 +154,70 @@ describeWithKubectl('kubectl against the CLI server', () => {
       stopElector.abort();
       await done;
     }
+  });
+
+  describe('label selectors (-l)', () => {
+    const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    const relabel = async (name: string, labels: Record<string, string>): Promise<void> => {
+      const res = await send(url, 'PATCH', `${LEASES}/${name}`, { body: { metadata: { labels } }, headers: { 'Content-Type': 'application/merge-patch+json' } });
+      expect(res.status).toBe(200);
+    };
+
+    beforeAll(async () => {
+      for (const [name, app] of [['sel-web-1', 'web'], ['sel-web-2', 'web'], ['sel-db', 'db']]) {
+        const res = await send(url, 'POST', LEASES, { body: { metadata: { name, labels: { app, suite: 'selectors' } }, spec: { holderIdentity: `${name}-holder` } } });
+        expect(res.status).toBe(201);
+      }
+    });
+
+    it('lists only the matching leases', async () => {
+      const { code, stdout, stderr } = await kubectl('get', 'leases', '-l', 'app=web', '-o', 'name');
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(stdout.trim().split('\n')).toEqual(['lease.coordination.k8s.io/sel-web-1', 'lease.coordination.k8s.io/sel-web-2']);
+      const set = await kubectl('get', 'leases', '-A', '-l', 'suite=selectors,app notin (web)');
+      expect(set.stdout.trim().split('\n').slice(1).map((row) => row.split(/\s+/).slice(0, 3))).toEqual([['default', 'sel-db', 'sel-db-holder']]);
+    });
+
+    it('shows the server refusing a selector that does not parse', async () => {
+      const { code, stderr } = await kubectl('get', 'leases', '-l', 'app in (web');
+      expect(code).not.toBe(0);
+      expect(stderr).toContain("unable to parse requirement: found '', expected: ',' or ')'");
+    });
+
+    it('watches the matching leases with -w, a lease leaving the set as a DELETED event', async () => {
+      const child = spawn(KUBECTL!, ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), 'get', 'leases', '-l', 'app=web', '-w', '--output-watch-events'], {
+        env: { ...process.env, HOME: dir, KUBECONFIG: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.stderr.resume();
+      const rows = (): string[][] => out.trim().split('\n').slice(1).map((row) => row.split(/\s+/).slice(0, 2));
+      try {
+        await waitFor(() => rows().length >= 2, 'kubectl to print the matching leases', 20_000);
+        await relabel('sel-db', { app: 'web', suite: 'selectors' });
+        await relabel('sel-web-1', { app: 'db', suite: 'selectors' });
+        await waitFor(() => rows().length >= 4, 'kubectl to print the changes', 20_000);
+        expect(rows()).toEqual([
+          ['ADDED', 'sel-web-1'],
+          ['ADDED', 'sel-web-2'],
+          ['ADDED', 'sel-db'],
+          ['DELETED', 'sel-web-1'],
+        ]);
+      } finally {
+        child.kill();
+        await exited;
+      }
+    });
+
+    it('deletes the matching leases with delete -l', async () => {
+      const { code, stdout } = await kubectl('delete', 'leases', '-l', 'suite=selectors,app=web');
+      expect(code).toBe(0);
+      expect(stdout.trim().split('\n').sort()).toEqual(['lease.coordination.k8s.io "sel-db" deleted', 'lease.coordination.k8s.io "sel-web-2" deleted']);
+      const left = await kubectl('get', 'leases', '-l', 'suite=selectors', '-o', 'name');
+      expect(left.stdout.trim()).toBe('lease.coordination.k8s.io/sel-web-1');
+    });
   });
 });
