@@ -31,12 +31,12 @@ import {
   type SafeLogger,
   type StoppedLeadingInfo,
 } from '@leasekit/k8s-leaderelection';
+import { isPromiseLike } from '@leasekit/k8s-leaderelection/internal';
 import { resolveComponentOptions, type LeaderElectionComponentConfig } from './config.js';
 import {
   LEADER_ELECTION_EVENTS,
   deliver,
   isEventBus,
-  isPromiseLike,
   type LeaderElectionBus,
   type LeaderElectionEventName,
   type LeaderElectionEventPayload,

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { StopReason } from '@leasekit/k8s-leaderelection';
+import { isPromiseLike } from '@leasekit/k8s-leaderelection/internal';
 
 /** The event type strings, as the Go original names them. */
 export const LEADER_ELECTION_EVENTS = Object.freeze({
@@ -160,9 +161,4 @@ export function deliver(
     }
   }
   return pending;
-}
-
-/** True for a thenable (what an async function returns). */
-export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

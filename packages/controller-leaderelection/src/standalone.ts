@@ -5,16 +5,14 @@
  */
 import {
   LeaseKitError,
-  sleep,
   type Clock,
   type ElectorObserver,
   type ElectorSnapshot,
   type LeaderCallbacks,
   type LeadershipTerm,
   type SafeLogger,
-  describeError,
 } from '@leasekit/k8s-leaderelection';
-import { isPromiseLike } from './events.js';
+import { invoke, settleWithin } from '@leasekit/k8s-leaderelection/internal';
 
 /** The identity announced when election is disabled (as in the Go original). */
 export const STANDALONE_IDENTITY = 'standalone';
@@ -112,8 +110,8 @@ export class Standalone {
       const term = new StandaloneTerm(clock.wallNow(), (t) => this.term === t && !signal.aborted);
       const leadership = new AbortController();
       this.term = term;
-      this.guard('observer onAcquired', () => observer.onAcquired?.({ token: 0 }));
-      this.guard('onStartedLeading', () => callbacks.onStartedLeading?.(leadership.signal, term));
+      invoke(log, 'observer onAcquired', () => observer.onAcquired?.({ token: 0 }));
+      invoke(log, 'onStartedLeading', () => callbacks.onStartedLeading?.(leadership.signal, term));
 
       // No timer here: an aborted signal is the only way on, so nothing keeps the process alive.
       // (A listener may have aborted it already, from inside the events just published.)
@@ -121,47 +119,13 @@ export class Standalone {
 
       this.term = undefined;
       leadership.abort(new LeaseKitError('LEADERSHIP_LOST', 'leadership ended: released'));
-      this.guard('observer onLeadershipEnded', () => observer.onLeadershipEnded?.({ reason: 'released', heldMs: clock.wallNow() - term.acquireTimeMs }));
-      await this.settleWithin(() => callbacks.onStoppedLeading?.({ reason: 'released', term }));
+      invoke(log, 'observer onLeadershipEnded', () => observer.onLeadershipEnded?.({ reason: 'released', heldMs: clock.wallNow() - term.acquireTimeMs }));
+      const timeoutMs = this.options.onStoppedLeadingTimeoutMs;
+      const inTime = await settleWithin(clock, log, () => callbacks.onStoppedLeading?.({ reason: 'released', term }), timeoutMs, 'onStoppedLeading');
+      if (!inTime) log.warn('onStoppedLeading did not settle in time', { timeoutMs });
     } finally {
       this.term = undefined;
       this.running = false;
-    }
-  }
-
-  /** Runs a hook; a throw or rejection is logged and goes no further. */
-  private guard(name: string, fn: () => unknown): void {
-    try {
-      const result = fn();
-      if (isPromiseLike(result)) result.then(undefined, (err: unknown) => this.options.log.error(`${name} callback failed`, { error: describeError(err) }));
-    } catch (err) {
-      this.options.log.error(`${name} callback failed`, { error: describeError(err) });
-    }
-  }
-
-  /** Waits for onStoppedLeading, at most the timeout, so a hung callback cannot hang `run()`. */
-  private async settleWithin(fn: () => unknown): Promise<void> {
-    let result: unknown;
-    try {
-      result = fn();
-    } catch (err) {
-      this.options.log.error('onStoppedLeading callback failed', { error: describeError(err) });
-      return;
-    }
-    if (!isPromiseLike(result)) return;
-    const timeout = new AbortController();
-    const settled = Promise.resolve(result).then(
-      () => true,
-      (err: unknown) => {
-        this.options.log.error('onStoppedLeading callback failed', { error: describeError(err) });
-        return true;
-      },
-    );
-    try {
-      const inTime = await Promise.race([settled, sleep(this.options.clock, this.options.onStoppedLeadingTimeoutMs, timeout.signal).then(() => false)]);
-      if (!inTime) this.options.log.warn('onStoppedLeading did not settle in time', { timeoutMs: this.options.onStoppedLeadingTimeoutMs });
-    } finally {
-      timeout.abort();
     }
   }
 }
