@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '@leasekit/k8s-leaderelection';
+import { resolveConfig } from '@leasekit/k8s-leaderelection/internal';
 
 /** Lease timings for one scenario (what an elector is configured with). */
 export interface Timings {

@@ -18,9 +18,6 @@ import {
   DEFAULT_LEASE_DURATION_MS,
   Elector,
   LeaseKitError,
-  describeError,
-  systemClock,
-  toSafeLogger,
   type Clock,
   type ElectorObserver,
   type ElectorSnapshot,
@@ -31,7 +28,7 @@ import {
   type SafeLogger,
   type StoppedLeadingInfo,
 } from '@leasekit/k8s-leaderelection';
-import { isPromiseLike } from '@leasekit/k8s-leaderelection/internal';
+import { describeError, isPromiseLike, systemClock, toSafeLogger } from '@leasekit/k8s-leaderelection/internal';
 import { resolveComponentOptions, type LeaderElectionComponentConfig } from './config.js';
 import {
   LEADER_ELECTION_EVENTS,

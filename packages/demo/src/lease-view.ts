@@ -3,7 +3,8 @@
  * sees it. It reports holder and transition changes for the timeline and remembers the last
  * renewTime each holder wrote: a SIGKILLed leader cannot say when it last renewed, but the Lease can.
  */
-import { recordFromLease, type LeaderElectionRecord, type Lease, type LeaseClient } from '@leasekit/k8s-leaderelection';
+import type { LeaderElectionRecord, Lease, LeaseClient } from '@leasekit/k8s-leaderelection';
+import { recordFromLease } from '@leasekit/k8s-leaderelection/internal';
 import { nowMs } from './protocol.js';
 
 /** A change of holder or transitions, as seen by the watch. */

@@ -6,7 +6,8 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, resolveConfig, type FollowerStrategy } from '@leasekit/k8s-leaderelection';
+import { ConfigError, type FollowerStrategy } from '@leasekit/k8s-leaderelection';
+import { resolveConfig } from '@leasekit/k8s-leaderelection/internal';
 
 /** Everything the demo run needs. */
 export interface DemoOptions {

@@ -4,7 +4,8 @@
  * its whole life (create, renew, follow by watching, record events, release) and recording calls.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Elector, silentLogger } from '@leasekit/k8s-leaderelection';
+import { Elector } from '@leasekit/k8s-leaderelection';
+import { silentLogger } from '@leasekit/k8s-leaderelection/internal';
 import { FakeClock, LeaseStore, MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import { parseAllDocuments } from 'yaml';
 import { codeBlocks } from './docs.js';

@@ -6,7 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemClock, type TimerHandle } from '@leasekit/k8s-leaderelection';
+import type { TimerHandle } from '@leasekit/k8s-leaderelection';
+import { systemClock } from '@leasekit/k8s-leaderelection/internal';
 import { CliUsageError, USAGE, parseCliArgs, type CliFault } from './cli-args.js';
 import type { Faults } from './faults.js';
 import { startLeaseApiServer, type RequestRecord } from './server.js';

@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
-import { ConfigError, seededRandom } from '@leasekit/k8s-leaderelection';
-import { FakeClock } from '@leasekit/k8s-leaderelection/testing';
+import { ConfigError } from '@leasekit/k8s-leaderelection';
+import { FakeClock, seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import { Faults, startLeaseApiServer, type FaultRequest, type LeaseApiServer, type RequestRecord } from './index.js';
 import { openWatch, send, waitFor, type RawWatch } from './__tests__/helpers.js';
 

@@ -5,7 +5,8 @@
  * verbs, resources and one client, fire with a probability drawn from an injectable random
  * source (so a run is reproducible from a seed), and retire after a number of hits.
  */
-import { ConfigError, makeStatus, systemClock, systemRandom, type Clock, type KubeStatus, type Random, type TimerHandle } from '@leasekit/k8s-leaderelection';
+import { ConfigError, type Clock, type KubeStatus, type Random, type TimerHandle } from '@leasekit/k8s-leaderelection';
+import { makeStatus, systemClock, systemRandom } from '@leasekit/k8s-leaderelection/internal';
 import { describeMatcher, matchesClient, type ClientInfo, type ClientMatcher } from './client-matcher.js';
 import { RESOURCES, VERBS, WRITE_VERBS, type ResourceName, type Verb } from './verbs.js';
 

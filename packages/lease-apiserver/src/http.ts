@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadYaml } from '@kubernetes/client-node';
-import { ApiError, makeStatus, type KubeStatus } from '@leasekit/k8s-leaderelection';
+import { ApiError, type KubeStatus } from '@leasekit/k8s-leaderelection';
+import { makeStatus } from '@leasekit/k8s-leaderelection/internal';
 import { excessNesting, jsonText, nestsTooDeep } from './json-text.js';
 
 /** The real API server's request body bound (3 MiB). */

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
-import { seededRandom } from '@leasekit/k8s-leaderelection';
+import { seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import { startLeaseApiServer, type LeaseApiServer } from './index.js';
 import { send, type RawResponse } from './__tests__/helpers.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatMicroTime, type Lease } from '@leasekit/k8s-leaderelection';
+import type { Lease } from '@leasekit/k8s-leaderelection';
+import { formatMicroTime } from '@leasekit/k8s-leaderelection/internal';
 import { FakeClock, LeaseStore, MemoryLeaseClient, leaseErrors, seededRandom, type Fault, type MemoryCall } from '@leasekit/k8s-leaderelection/testing';
 import { GoReplica, goRawRecordOf, type GoExpiry } from './go-replica.js';
 

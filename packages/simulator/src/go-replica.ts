@@ -17,7 +17,8 @@
  * Its requests go through its own SimClient (latency, faults, partitions), its time through its
  * own ReplicaClock (drift). It is never paused: client-go is not pause-safe, by its own design.
  */
-import { formatMicroTime, isNotFound, sleep, type Clock, type Lease, type LeaseClient, type Random } from '@leasekit/k8s-leaderelection';
+import { isNotFound, type Clock, type Lease, type LeaseClient, type Random } from '@leasekit/k8s-leaderelection';
+import { formatMicroTime, sleep } from '@leasekit/k8s-leaderelection/internal';
 
 /** How a client-go follower judges expiry. */
 export type GoExpiry = 'record' | 'configured';

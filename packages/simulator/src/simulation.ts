@@ -7,14 +7,13 @@
 import {
   ApiError,
   NetworkError,
-  formatMicroTime,
-  makeStatus,
   type Elector,
   type ElectorConfig,
   type Lease,
   type LeadershipTerm,
   type Logger,
 } from '@leasekit/k8s-leaderelection';
+import { formatMicroTime, makeStatus } from '@leasekit/k8s-leaderelection/internal';
 import { FakeClock, LeaseStore, MemoryLeaseClient, leaseErrors, settle, type Fault, type MemoryCall } from '@leasekit/k8s-leaderelection/testing';
 import { DEFAULT_RATES, emptyFaultCounts, type FaultCounts, type FaultKind, type FaultRates, type OutsideActor, type ScheduledFault } from './faults.js';
 import { clientGoBudget } from './budget.js';

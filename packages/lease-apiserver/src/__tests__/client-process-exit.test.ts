@@ -24,7 +24,7 @@ const NAME = 'my-lease';
  * on stdin (sent once the server holds the request), abort it and print how it settled.
  */
 const CHILD = `
-const { KubeLeaseClient } = await import('@leasekit/k8s-leaderelection');
+const { KubeLeaseClient } = await import('@leasekit/k8s-leaderelection/internal');
 const { KubeConfig } = await import('@kubernetes/client-node');
 const [mode, url] = process.argv.slice(1);
 const kc = new KubeConfig();

@@ -6,7 +6,8 @@
  * by client-process-exit.test.ts: jest's sandbox does not report unhandled rejections.)
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { ApiError, KubeLeaseClient, isApiError, type Lease } from '@leasekit/k8s-leaderelection';
+import { ApiError, isApiError, type Lease } from '@leasekit/k8s-leaderelection';
+import { KubeLeaseClient } from '@leasekit/k8s-leaderelection/internal';
 import { startLeaseApiServer, type LeaseApiServer } from '../index.js';
 import { waitFor } from './helpers.js';
 

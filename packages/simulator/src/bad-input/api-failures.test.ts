@@ -5,7 +5,8 @@
  * each case shows what the user gets (log level, retry cadence, stepping down) in virtual time.
  */
 import { describe, expect, it } from '@jest/globals';
-import { ApiError, NetworkError, makeStatus } from '@leasekit/k8s-leaderelection';
+import { ApiError, NetworkError } from '@leasekit/k8s-leaderelection';
+import { makeStatus } from '@leasekit/k8s-leaderelection/internal';
 import type { Fault, MemoryCall } from '@leasekit/k8s-leaderelection/testing';
 import { rig } from './harness.js';
 

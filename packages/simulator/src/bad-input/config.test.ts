@@ -5,7 +5,8 @@
  * leak. Accepted edge values are run and stopped to show they neither crash nor leak.
  */
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, Elector, MAX_INT32, type ElectorConfig } from '@leasekit/k8s-leaderelection';
+import { ConfigError, Elector, type ElectorConfig } from '@leasekit/k8s-leaderelection';
+import { MAX_INT32 } from '@leasekit/k8s-leaderelection/internal';
 import { FakeClock, LeaseStore, MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import { rig } from './harness.js';
 

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, KubeLeaseClient, LeaseKitError, NetworkError, RequestTimeoutError, isForbidden, makeStatus, type Lease } from '@leasekit/k8s-leaderelection';
+import { ApiError, LeaseKitError, NetworkError, RequestTimeoutError, isForbidden, type Lease } from '@leasekit/k8s-leaderelection';
+import { KubeLeaseClient, makeStatus } from '@leasekit/k8s-leaderelection/internal';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
