@@ -3,6 +3,7 @@
  */
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError } from './errors.js';
+import { resolveLabels, type LeaseLabels } from './labels.js';
 import { MAX_INT32 } from './record.js';
 import { systemRandom, type Random } from './random.js';
 import type { ElectorObserver } from './observer.js';
@@ -107,6 +108,14 @@ export interface ElectorConfig {
    * @default true
    */
   readonly clientGoFollowers?: boolean;
+  /**
+   * Labels written on every Lease this elector creates (a follower's claim, a leader recreating
+   * its deleted Lease), so tools can find them (`kubectl get leases -l app=x`); client-go's
+   * `NewWithLabels`. Keys and values follow the Kubernetes label rules (`LABELS_INVALID`). An
+   * existing Lease is never relabelled.
+   * @default {}
+   */
+  readonly labels?: Readonly<Record<string, string>>;
   /** Time source (tests inject a fake clock). @default the system clock */
   readonly clock?: Clock;
   /** Randomness for jitter (tests inject a seeded source). @default Math.random */
@@ -133,6 +142,8 @@ export interface ResolvedConfig {
   readonly maxPeerLeaseDurationMs: number;
   readonly onStartedLeadingFailure: StartedLeadingFailurePolicy;
   readonly clientGoFollowers: boolean;
+  /** Frozen; {} when none. */
+  readonly labels: LeaseLabels;
   readonly clock: Clock;
   readonly random: Random;
   readonly observer: ElectorObserver | undefined;
@@ -284,6 +295,7 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
       `onStartedLeadingFailure (${JSON.stringify(onStartedLeadingFailure)}) must be 'resign' or 'keep'`,
     );
   }
+  const labels = resolveLabels(config.labels);
   const name = config.name === undefined ? leaseName : requireString(config.name, 'name', 'OPTION_INVALID', 'name cannot be empty');
   const clock = config.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function' || typeof clock.wallNow !== 'function') {
@@ -311,6 +323,7 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
     maxPeerLeaseDurationMs,
     onStartedLeadingFailure,
     clientGoFollowers,
+    labels,
     clock,
     random,
     observer: config.observer,

@@ -132,6 +132,8 @@ export class Elector {
   /** Set when onStartedLeading failed during the current term (and the policy is to resign). */
   private workFailure: unknown;
   private wake: (() => void) | undefined;
+  /** The observation a write-only take failed on (see takeableObservation). */
+  private takeFailedOn: Observation | undefined;
 
   /**
    * @param config the election settings; validated here (throws {@link ConfigError}).
@@ -327,9 +329,12 @@ export class Elector {
   /** How long a follower waits before its next acquire attempt (see {@link FollowerSchedule.delayMs}). */
   private followerDelayMs(): number {
     const obs = this.observed;
-    const watched = this.watching() && obs && this.observations.missingSince === undefined
+    let watched = this.watching() && obs && this.observations.missingSince === undefined
       ? { free: obs.record.holderIdentity === '', expiresAtMs: this.observations.expiresAtMs(obs) }
       : undefined;
+    // A watched lease due now is tried at once; should there be nothing to try (an overridden
+    // isExpired that disagrees with the due time), poll instead of waking again at once forever.
+    if (watched && (watched.free || watched.expiresAtMs <= this.clock.now()) && !this.worthTrying()) watched = undefined;
     return this.schedule.delayMs(watched, obs);
   }
 
@@ -367,6 +372,13 @@ export class Elector {
       const outcome = await this.writeRecord(purpose, this.renewedRecord(this.observed.record), this.observed.lease, deadlineMs, stop);
       if (outcome === 'acquired') return outcome;
       if (this.clock.now() >= deadlineMs) return 'failed';
+    }
+
+    // 1b. Handover at the limit: a watching follower takes a released or expired record it saw
+    //     with one compare-and-swap write against that object's resourceVersion, without a GET.
+    if (purpose === 'acquire') {
+      const seen = this.takeableObservation();
+      if (seen) return this.takeObserved(seen, deadlineMs, stop);
     }
 
     // 2. Slow path: read the lease. Missing: create it, if that cannot cut short a holder we saw.
@@ -417,6 +429,35 @@ export class Elector {
     return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
   }
 
+  /**
+   * The observation a watching follower may take without reading the Lease again: another
+   * holder's record (no claim) that is free, or expired judged on our own observation time
+   * (never its renewTime), with the resourceVersion it was seen at. Undefined when polling, when
+   * the watch is down, when the Lease is missing, and for an observation a take already failed
+   * on (the next attempt reads the Lease afresh, so a stale watch cannot keep us from it).
+   */
+  private takeableObservation(): Observation | undefined {
+    const obs = this.observed;
+    if (!this.watching() || !obs || this.observations.missingSince !== undefined || obs === this.takeFailedOn) return undefined;
+    if (obs.lease.metadata?.resourceVersion === undefined || isClaim(obs.lease)) return undefined;
+    const holder = obs.record.holderIdentity;
+    if (holder === this.config.identity) return undefined;
+    return holder === '' || this.isExpired(obs) ? obs : undefined;
+  }
+
+  /**
+   * Takes `obs` with one write, as safe as GET + PUT: the write carries the resourceVersion at
+   * which we saw the record, so it commits only if the object is unchanged since (no one took it
+   * in between); the new token is above the record's and every token we saw; the guarantee counts
+   * from this write's send time. A 409 is a lost race, not a failure to back off from beyond the
+   * schedule's conflict rule: the winner's record arrives on the watch.
+   */
+  private async takeObserved(obs: Observation, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
+    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record, false), obs.lease, deadlineMs, stop);
+    if (outcome === 'failed') this.takeFailedOn = obs;
+    return outcome;
+  }
+
   private renewedRecord(previous: LeaderElectionRecord): LeaderElectionRecord {
     const now = this.clock.wallNow();
     return {
@@ -464,7 +505,6 @@ export class Elector {
     const { identity } = this.config;
     const now = this.clock.now();
     const obs = this.observed;
-    const target = { name: this.config.leaseName, namespace: this.config.leaseNamespace };
     const wall = this.clock.wallNow();
     if (purpose === 'renew') {
       const term = this.leadership.current;
@@ -477,7 +517,7 @@ export class Elector {
         renewTimeMs: wall,
         leaseTransitions: this.createdLeaseToken(true),
       };
-      return this.createLease(purpose, record, leaseWithRecord(record, target), deadlineMs, stop);
+      return this.createLease(purpose, record, this.newLease(record), deadlineMs, stop);
     }
 
     const missingFor = now - (this.observations.missingSince ?? now);
@@ -494,7 +534,7 @@ export class Elector {
     if (holdMs <= 0) {
       // Only reachable from test variants (client-go's behaviour: lead on creation).
       const record: LeaderElectionRecord = { holderIdentity: identity, leaseDurationSeconds: this.config.leaseDurationSeconds, acquireTimeMs: wall, renewTimeMs: wall, leaseTransitions: token };
-      return this.createLease(purpose, record, leaseWithRecord(record, target), deadlineMs, stop);
+      return this.createLease(purpose, record, this.newLease(record), deadlineMs, stop);
     }
     const claim: LeaderElectionRecord = {
       holderIdentity: identity,
@@ -503,7 +543,7 @@ export class Elector {
       renewTimeMs: wall,
       leaseTransitions: token,
     };
-    const lease = asClaim(leaseWithRecord(claim, target), identity);
+    const lease = asClaim(this.newLease(claim), identity);
     try {
       const created = await this.requests.send(purpose, 'create', deadlineMs, stop, (signal) => this.client.create(this.config.leaseNamespace, lease, { signal }));
       this.observe(created);
@@ -512,6 +552,13 @@ export class Elector {
     } catch (err) {
       return this.createFailed(err);
     }
+  }
+
+  /** A new Lease object carrying `record` and the configured labels (existing Leases are never relabelled). */
+  private newLease(record: LeaderElectionRecord): Lease {
+    const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace });
+    if (Object.keys(this.config.labels).length === 0) return lease;
+    return { ...lease, metadata: { ...lease.metadata, labels: { ...this.config.labels } } };
   }
 
   /** Creates the Lease as holder (a leader's recreation, or a variant's); the answer starts or extends a term. */
@@ -722,26 +769,37 @@ export class Elector {
   }
 
   /**
-   * Gives the lease up: GET, and only if the fetched record still names us, PUT an empty holder
-   * (leaseDurationSeconds 1, times now, transitions kept). Retries on 409, bounded by the renew
-   * deadline. Never writes over a lease someone else holds.
+   * Gives the lease up: PUT an empty holder (leaseDurationSeconds 1, times now, transitions kept)
+   * over a record that names us. The first try writes over our own last written object, without a
+   * GET (a compare-and-swap on its resourceVersion: it commits only if no one wrote since, so the
+   * Lease still names us); after that, or when the cached object is not ours, GET first and write
+   * only if the fetched record still names us. Retries on 409, bounded by the renew deadline.
+   * Never writes over a lease someone else holds.
    */
   private async release(): Promise<void> {
     const deadline = this.clock.now() + this.config.renewDeadlineMs;
     let conflicts = 0;
+    const own = this.observed;
+    let cached = own && own.lease.metadata?.resourceVersion !== undefined && !isClaim(own.lease) && this.mayRelease(own.record) ? own : undefined;
     while (this.clock.now() < deadline) {
       let current: Lease;
-      try {
-        current = await this.requests.send('release', 'get', deadline, undefined, (signal) =>
-          this.client.get(this.config.leaseNamespace, this.config.leaseName, { signal }),
-        );
-      } catch (err) {
-        if (isNotFound(err)) return;
-        this.reportFailure('get', err);
-        await sleep(this.clock, Math.min(this.config.retryPeriodMs, deadline - this.clock.now()));
-        continue;
+      let observation: Observation;
+      if (cached) {
+        ({ lease: current } = observation = cached);
+        cached = undefined;
+      } else {
+        try {
+          current = await this.requests.send('release', 'get', deadline, undefined, (signal) =>
+            this.client.get(this.config.leaseNamespace, this.config.leaseName, { signal }),
+          );
+        } catch (err) {
+          if (isNotFound(err)) return;
+          this.reportFailure('get', err);
+          await sleep(this.clock, Math.min(this.config.retryPeriodMs, deadline - this.clock.now()));
+          continue;
+        }
+        observation = this.observe(current);
       }
-      const observation = this.observe(current);
       if (!this.mayRelease(observation.record)) {
         this.log.info('Not releasing the lease: it is no longer ours', { holder: observation.record.holderIdentity });
         return;
@@ -762,8 +820,10 @@ export class Elector {
         this.log.info('Released the lease');
         return;
       } catch (err) {
-        // A first conflict: an in-flight write landed first, read again at once. Any other
-        // failure, or conflicts again and again: one try per retry period, like client-go.
+        // Deleted: nothing left to release. A first conflict: an in-flight write landed first,
+        // read again at once. Any other failure, or conflicts again and again: one try per retry
+        // period, like client-go.
+        if (isNotFound(err)) return;
         if (isConflict(err) && conflicts++ === 0) continue;
         this.reportFailure('update', err);
         await sleep(this.clock, Math.min(this.config.retryPeriodMs, deadline - this.clock.now()));

@@ -10,6 +10,7 @@
 export { Elector } from './elector.js';
 export type { ElectorSnapshot, LeaderCallbacks, LeadershipTerm, Observation, ResignOptions, StoppedLeadingInfo } from './elector.js';
 export { DEFAULT_LEASE_DURATION_MS, DEFAULT_MAX_CLOCK_DRIFT_RATE, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS } from './config.js';
+export type { LeaseLabels } from './labels.js';
 export type { ElectorConfig, FollowerStrategy, ResolvedConfig, StartedLeadingFailurePolicy } from './config.js';
 export { identityFromEnv, namespaceFromEnv } from './env.js';
 export {

@@ -54,13 +54,13 @@ describe('FollowerSchedule', () => {
     expect(draws()).toBe(0);
   });
 
-  it('makes a watching follower try after a small jitter when the lease is free or already expired', async () => {
-    const { clock, schedule } = setup([0.5]);
+  it('makes a watching follower try at once, with no herd jitter and no random draw, when the lease is free or already expired', async () => {
+    const { clock, schedule, draws } = setup([0.5]);
     await clock.advance(1_000);
-    expect(schedule.delayMs({ free: true, expiresAtMs: 1_000 }, undefined)).toBe(25); // min(50, R/4) x 0.5
-    expect(schedule.delayMs({ free: false, expiresAtMs: 900 }, undefined)).toBe(25);
-    const short = setup([0.5], { retryPeriodMs: 100 }).schedule;
-    expect(short.delayMs({ free: true, expiresAtMs: 0 }, undefined)).toBe(12.5); // R/4 x 0.5
+    expect(schedule.delayMs({ free: true, expiresAtMs: 1_000 }, undefined)).toBe(0);
+    expect(schedule.delayMs({ free: false, expiresAtMs: 900 }, undefined)).toBe(0);
+    expect(schedule.delayMs({ free: false, expiresAtMs: 1_000 }, undefined)).toBe(0);
+    expect(draws()).toBe(0);
   });
 
   it('keeps a follower away for the backoff after a failed attempt, even when its watch says the lease is free', async () => {

@@ -7,8 +7,6 @@ import type { Random } from './random.js';
 export const MAX_BACKOFF_FACTOR = 4;
 /** A longer Retry-After is capped: a misconfigured server must not park a follower for hours. */
 export const MAX_RETRY_AFTER_MS = 60_000;
-/** A watching follower seeing a free (or expired) lease waits a random delay below this (and below R/4). */
-export const FREE_LEASE_JITTER_MAX_MS = 50;
 
 /** The timings and randomness the schedule draws on (a ResolvedConfig has them all). */
 export interface ScheduleConfig {
@@ -128,13 +126,14 @@ export class FollowerSchedule {
    * the lease (undefined when polling, or when the lease is unobserved or missing); `observed`:
    * the current observation, compared by identity with the one of the last failure.
    *
-   * Watching: try exactly when the observed lease expires, or, when it is free, after a small
-   * jitter so a release does not make every follower write at once (the first to write wins and
-   * the others see its MODIFIED event before their turn); a slow safety poll, once per lease
-   * duration, notices a watch that died silently. Polling: client-go's jittered [R, 2.2R). After
-   * a failure, back off, unless it was a write conflict and the record that won has since been
-   * seen (then the usual schedule for that record applies). Never before Retry-After or the
-   * cooldown. Draws one random number.
+   * Watching: try exactly when the observed lease expires, and at once when it is free, with no
+   * herd jitter: the elector takes a watched free or expired record with one compare-and-swap
+   * write, so followers racing for a release cost one cheap 409 each, and the losers then see the
+   * winner's record on the watch (the conflict rule below); a slow safety poll, once per lease
+   * duration, notices a watch that died silently. Polling: client-go's jittered [R, 2.2R) (one
+   * random number). After a failure, back off, unless it was a write conflict and the record that
+   * won has since been seen (then the usual schedule for that record applies). Never before
+   * Retry-After or the cooldown.
    */
   delayMs(watched: WatchedLease | undefined, observed: unknown): number {
     const now = this.clock.now();
@@ -142,9 +141,7 @@ export class FollowerSchedule {
     let delay: number;
     if (watched) {
       const expiresIn = watched.expiresAtMs - now;
-      delay = watched.free || expiresIn <= 0
-        ? this.config.random() * Math.min(FREE_LEASE_JITTER_MAX_MS, base / 4)
-        : Math.min(expiresIn + 1, this.config.leaseDurationMs);
+      delay = watched.free || expiresIn <= 0 ? 0 : Math.min(expiresIn + 1, this.config.leaseDurationMs);
     } else {
       delay = base + this.config.random() * JITTER_FACTOR * base;
     }
