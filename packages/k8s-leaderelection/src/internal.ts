@@ -19,3 +19,6 @@ export type { ParsedRecord } from './record.js';
 /** The real clock and randomness (the defaults of ElectorConfig.clock and .random). */
 export { sleep, systemClock } from './clock.js';
 export { systemRandom } from './random.js';
+
+// JSON trees walked without recursion (the store's; the embedded server writes deep answers with them).
+export { MAX_JSON_DEPTH, nestedDeeperThan, stringify as jsonTextOf } from './testing/json-tree.js';
