@@ -3,6 +3,13 @@ import { LEASE, NS, runChecked, world } from './__tests__/harness.js';
 import { ApiError, makeStatus } from './errors.js';
 import { CLAIM_ANNOTATION } from './elector.js';
 
+/** Replica 'a', whose next request of each verb named in `failNextOnce(...)` fails once with `error`. */
+function replicaFailingOnDemand(w: ReturnType<typeof world>, error: ApiError) {
+  const pending = new Set<string>();
+  const a = w.replica('a', { client: { fault: (call) => (pending.delete(call.verb) ? { kind: 'error', error } : undefined) } });
+  return { a, failNextOnce: (...verbs: string[]) => verbs.forEach((v) => pending.add(v)) };
+}
+
 describe('Elector: acquiring', () => {
   it('creates a missing lease as a claim at once and leads once the claim has stood for the hold', async () => {
     const w = world();
@@ -87,21 +94,10 @@ describe('Elector: renewing', () => {
   it('falls back to GET + PUT after a 409 on the fast path', async () => {
     const w = world();
     w.store.create(NS, { metadata: { name: LEASE } });
-    let failNext = false;
-    const a = w.replica('a', {
-      client: {
-        fault: (call) => {
-          if (failNext && call.verb === 'update') {
-            failNext = false;
-            return { kind: 'error', error: new ApiError(makeStatus(409, 'Conflict', 'conflict')) };
-          }
-          return undefined;
-        },
-      },
-    });
+    const { a, failNextOnce } = replicaFailingOnDemand(w, new ApiError(makeStatus(409, 'Conflict', 'conflict')));
     a.start();
     await w.clock.advance(0);
-    failNext = true;
+    failNextOnce('update');
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
     expect(a.client.verbs().slice(before)).toEqual(['update', 'get', 'update']);
@@ -113,21 +109,10 @@ describe('Elector: renewing', () => {
   it('counts no slow path when the GET after a failed fast path fails (as client-go)', async () => {
     const w = world();
     w.store.create(NS, { metadata: { name: LEASE } });
-    let failNext = false;
-    const a = w.replica('a', {
-      client: {
-        fault: (call) => {
-          if (failNext && (call.verb === 'update' || call.verb === 'get')) {
-            if (call.verb === 'get') failNext = false;
-            return { kind: 'error', error: new ApiError(makeStatus(500, 'InternalError', 'boom')) };
-          }
-          return undefined;
-        },
-      },
-    });
+    const { a, failNextOnce } = replicaFailingOnDemand(w, new ApiError(makeStatus(500, 'InternalError', 'boom')));
     a.start();
     await w.clock.advance(0);
-    failNext = true;
+    failNextOnce('update', 'get');
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
     expect(a.client.verbs().slice(before)).toEqual(['update', 'get']);
