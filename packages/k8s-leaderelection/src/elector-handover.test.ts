@@ -174,3 +174,30 @@ describe('Elector: a watching follower whose isExpired disagrees with its due ti
     await done;
   });
 });
+
+describe('Elector: the one-write take never takes a live holder', () => {
+  it('does not write over the record of the replica that just took its lease, on the try right after its term ended', async () => {
+    const w = world(31);
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const a = w.replica('a', { config: { followerStrategy: 'watch' } });
+    a.start();
+    await w.clock.advance(0);
+    expect(a.elector.isLeader()).toBe(true);
+    // Someone else ('x', a replica this test plays by hand) takes the Lease and keeps renewing it.
+    const takeOver = (): void => {
+      const lease = w.store.get(NS, LEASE);
+      const now = formatMicroTime(w.clock.wallNow());
+      w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, holderIdentity: 'x', leaseDurationSeconds: 15, renewTime: now, acquireTime: now, leaseTransitions: 9 } });
+    };
+    takeOver();
+    expect(await w.clock.advanceUntil(() => !a.elector.isLeader(), 5_000, 1)).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      await w.clock.advance(2_000);
+      takeOver();
+    }
+    expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('x');
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.log.started).toHaveLength(1);
+    await a.stop();
+  });
+});

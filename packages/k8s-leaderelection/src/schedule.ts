@@ -55,6 +55,8 @@ export class FollowerSchedule {
   private lastFailureConflict = false;
   /** What was observed when the last attempt failed (a newer observation means we know who won). */
   private failedObservation: unknown;
+  /** Since the last conflict, a newer record naming a holder (the winner) was seen. */
+  private winnerSeen = false;
   /** No acquire attempt before this monotonic time (backoff after failures). */
   private backoffUntil = -Infinity;
   /** No acquire attempt before this monotonic time (the server's Retry-After). */
@@ -84,6 +86,7 @@ export class FollowerSchedule {
   /** An attempt begins: whether it ends in a conflict is not known yet. */
   attemptStarted(): void {
     this.lastFailureConflict = false;
+    this.winnerSeen = false;
   }
 
   /** The current attempt lost a write race (409, or AlreadyExists on create). */
@@ -132,7 +135,7 @@ export class FollowerSchedule {
    * winner's record on the watch (the conflict rule below); a slow safety poll, once per lease
    * duration, notices a watch that died silently. Polling: client-go's jittered [R, 2.2R) (one
    * random number). After a failure, back off, unless it was a write conflict and the record that
-   * won has since been seen (then the usual schedule for that record applies). Never before
+   * won (one naming a holder) has since been seen (then the usual schedule for that record applies). Never before
    * Retry-After or the cooldown.
    */
   delayMs(watched: WatchedLease | undefined, observed: unknown): number {
@@ -145,7 +148,14 @@ export class FollowerSchedule {
     } else {
       delay = base + this.config.random() * JITTER_FACTOR * base;
     }
-    const knowsWinner = this.lastFailureConflict && observed !== this.failedObservation;
+    // The winner is known once a newer record naming a holder has been seen (it may release later;
+    // it still won). A newer record that is free again (someone rewriting a released Lease) is no
+    // winner: trying it at once after every 409 would be a storm.
+    // Watching: a record on the watch that names a live holder, or any holder newer than the
+    // record the write lost on. Polling: a record read after the failure.
+    const newer = observed !== this.failedObservation;
+    if (this.lastFailureConflict && (watched ? !watched.free && (newer || watched.expiresAtMs > now) : newer)) this.winnerSeen = true;
+    const knowsWinner = this.lastFailureConflict && this.winnerSeen;
     if (this.failures > 0 && !knowsWinner) delay = Math.max(delay, this.backoffUntil - now);
     return Math.max(delay, this.retryAfterUntil - now, this.cooldownUntil - now);
   }
