@@ -5,7 +5,7 @@
  * work failed keeping the lease. Each test failed on the elector before the fix.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, world, type Replica } from './__tests__/harness.js';
+import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { CLAIM_ANNOTATION, FAILURE_LOG_INTERVAL_MS } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
@@ -326,6 +326,29 @@ describe('client-go followers sharing the Lease', () => {
     expect(violations).toBe(0);
     partitioned = false;
     await a.stop();
+  });
+});
+
+describe('leasekit-only replicas (clientGoFollowers: false)', () => {
+  it('a leader whose wall clock stands still still writes renewals a follower sees as new', async () => {
+    // Without care, each renewal writes the record it replaces byte for byte; a follower keeps
+    // the time it first saw it and takes over one lease duration later, while the leader counts
+    // a fresh guarantee from every renewal.
+    const w = world(71);
+    expiredLease(w);
+    const frozenWallMs = w.clock.wallNow();
+    const clock = { now: () => w.clock.now(), wallNow: () => frozenWallMs, setTimeout: w.clock.setTimeout.bind(w.clock), clearTimeout: w.clock.clearTimeout.bind(w.clock) };
+    const a = w.replica('a', { config: { clientGoFollowers: false, clock } });
+    const b = w.replica('b', { config: { clientGoFollowers: false } });
+    a.start();
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 60_000)).toBe(true);
+    b.start();
+    await runChecked(w.clock, [a, b], 120_000);
+    // a renewed all along: b never had a reason to lead.
+    expect(a.elector.isLeader()).toBe(true);
+    expect(b.log.started).toEqual([]);
+    await a.stop();
+    await b.stop();
   });
 });
 

@@ -42,7 +42,7 @@ import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
 import { LeaseObservation, type Observation } from './observation.js';
 import type { RequestPurpose, StopReason } from './observer.js';
-import { MAX_INT32, leaseWithRecord, sameForGoFollower, type LeaderElectionRecord } from './record.js';
+import { MAX_INT32, leaseWithRecord, nextRenewTimeMs, sameForGoFollower, type LeaderElectionRecord } from './record.js';
 import { LeaseRequests } from './lease-requests.js';
 import { FollowerSchedule, failureBackoffMs } from './schedule.js';
 import { linkSignals } from './signals.js';
@@ -465,8 +465,21 @@ export class Elector {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: previous.acquireTimeMs ?? now,
-      renewTimeMs: now,
+      renewTimeMs: this.renewTimeOver(previous, now),
     };
+  }
+
+  /**
+   * The renewTime to write over `previous` at wall time `wallNowMs`. Among leasekit replicas
+   * (`clientGoFollowers: false`) a guarantee counts from every write, so a write over our own
+   * record must differ from it even when the wall clock stands still or steps back
+   * ({@link nextRenewTimeMs}). With client-go followers the wall clock is written as is: their
+   * whole-second view is accounted for by {@link GuaranteeBase}, and a renewTime held above the
+   * wall clock would hide renewals from them.
+   */
+  private renewTimeOver(previous: LeaderElectionRecord, wallNowMs: number): number {
+    if (this.config.clientGoFollowers || previous.holderIdentity !== this.config.identity) return wallNowMs;
+    return nextRenewTimeMs(wallNowMs, previous.renewTimeMs);
   }
 
   private acquiredRecord(previous: LeaderElectionRecord, claim: boolean): LeaderElectionRecord {
@@ -476,7 +489,7 @@ export class Elector {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: now,
-      renewTimeMs: now,
+      renewTimeMs: this.renewTimeOver(previous, now),
       // Above both the record's token and any we saw before (a Lease recreated by someone who
       // never saw the old one). int32 in the API: at the (theoretical) limit the token stops
       // increasing rather than the write failing forever.
@@ -514,7 +527,7 @@ export class Elector {
         holderIdentity: identity,
         leaseDurationSeconds: this.config.leaseDurationSeconds,
         acquireTimeMs: term.acquireTimeMs,
-        renewTimeMs: wall,
+        renewTimeMs: this.renewTimeOver(obs.record, wall),
         leaseTransitions: this.createdLeaseToken(true),
       };
       return this.createLease(purpose, record, this.newLease(record), deadlineMs, stop);

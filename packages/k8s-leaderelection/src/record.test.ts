@@ -6,6 +6,7 @@ import {
   formatMicroTime,
   isStrictMicroTime,
   leaseWithRecord,
+  nextRenewTimeMs,
   parseMicroTime,
   recordFromLease,
   sameRecord,
@@ -381,5 +382,27 @@ describe('sameRecord', () => {
     const before = recordFromLease({ spec: { holderIdentity: 'a', renewTime: '2024-05-01T12:34:56.000001Z' } }).record;
     const after = recordFromLease({ spec: { holderIdentity: 'a', renewTime: '2024-05-01T12:34:56.000002Z' } }).record;
     expect(sameRecord(before, after)).toBe(false);
+  });
+});
+
+describe('nextRenewTimeMs', () => {
+  it('writes the wall clock when it is past the renewTime replaced', () => {
+    expect(nextRenewTimeMs(1_000_000.5, 999_999.25)).toBe(1_000_000.5);
+    expect(nextRenewTimeMs(1_000_000.5, null)).toBe(1_000_000.5);
+  });
+
+  it('writes one microsecond past the renewTime replaced when the wall clock stands still or went back', () => {
+    const previous = Date.UTC(2025, 0, 1, 12, 0, 0) + 0.123;
+    const next = nextRenewTimeMs(previous, previous);
+    expect(formatMicroTime(next)).toBe('2025-01-01T12:00:00.000124Z');
+    expect(formatMicroTime(nextRenewTimeMs(previous - 10_000, previous))).toBe('2025-01-01T12:00:00.000124Z');
+    // Repeated, it keeps moving forward: no two writes carry the same renewTime.
+    const seen = new Set<string>();
+    let t = previous;
+    for (let i = 0; i < 1000; i++) {
+      t = nextRenewTimeMs(previous, t);
+      seen.add(formatMicroTime(t));
+    }
+    expect(seen.size).toBe(1000);
   });
 });

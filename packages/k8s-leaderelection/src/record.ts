@@ -198,6 +198,19 @@ export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): bo
   );
 }
 
+/**
+ * The renewTime a holder writes over `previous`: the wall clock, but always at least one
+ * microsecond (MicroTime's resolution) after the renewTime it replaces. A follower restarts its
+ * observed time only when the record changes; a holder whose wall clock stands still or steps
+ * back would otherwise write the record it replaces byte for byte, and count a guarantee from a
+ * write no follower can tell from the last one.
+ */
+export function nextRenewTimeMs(wallNowMs: number, previous: number | null): number {
+  if (previous === null) return wallNowMs;
+  const afterPrevious = (Math.round(previous * 1000) + 1) / 1000;
+  return Math.max(wallNowMs, afterPrevious);
+}
+
 /** How a client-go follower sees a record: equal keys look the same to it (whole-second times). */
 export function goFollowerKey(record: LeaderElectionRecord): string {
   const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
