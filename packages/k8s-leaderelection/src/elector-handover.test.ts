@@ -9,6 +9,7 @@ import { CLAIM_ANNOTATION } from './claim.js';
 import { Elector } from './elector.js';
 import { silentLogger } from './logger.js';
 import { seededRandom } from './random.js';
+import { withReplacedSteps } from './steps.js';
 import { MemoryLeaseClient } from './testing/memory-lease-client.js';
 import type { RequestInfo } from './observer.js';
 import { formatMicroTime } from './record.js';
@@ -151,15 +152,14 @@ describe('Elector: a polling follower', () => {
 
 describe('Elector: a watching follower whose isExpired disagrees with its due time', () => {
   it('waits on the poll schedule instead of waking again at once forever', async () => {
-    class NeverExpires extends Elector {
-      protected override isExpired(): boolean {
-        return false;
-      }
-    }
     const w = world(26);
     w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: 'gone', leaseDurationSeconds: 5, leaseTransitions: 1 } });
     const client = new MemoryLeaseClient(w.store, { clock: w.clock });
-    const b = new NeverExpires({ identity: 'b', leaseName: LEASE, leaseNamespace: NS, followerStrategy: 'watch', clock: w.clock, random: seededRandom(26) }, client, {}, silentLogger);
+    // isExpired never agrees with the due time (a step replaced through the test-only seam).
+    const b = withReplacedSteps(
+      () => ({ isExpired: () => false }),
+      () => new Elector({ identity: 'b', leaseName: LEASE, leaseNamespace: NS, followerStrategy: 'watch', clock: w.clock, random: seededRandom(26) }, client, {}, silentLogger),
+    );
     const stop = new AbortController();
     const done = b.run(stop.signal);
     // Past the due time (5 s) nothing is worth trying: a zero-delay loop would never let time advance.

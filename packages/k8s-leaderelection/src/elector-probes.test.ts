@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { RequestInfo } from './observer.js';
 import { seededRandom, type Random } from './random.js';
 import { recordFromLease } from './record.js';
+import { withReplacedSteps, type StepOverrides } from './steps.js';
 import { FakeClock, settle } from './testing/fake-clock.js';
 import { LeaseStore } from './testing/lease-store.js';
 
@@ -344,8 +345,8 @@ interface SpawnOptions {
   onStartedLeading?: (signal: AbortSignal, term: LeadershipTerm) => unknown;
   onStoppedLeading?: () => unknown;
   seed?: number;
-  /** A deliberately unsafe subclass, to show a probe can fail. */
-  electorClass?: typeof Elector;
+  /** Deliberately unsafe steps, to show a probe can fail. */
+  unsafeSteps?: StepOverrides;
 }
 
 class ProbeWorld {
@@ -433,8 +434,7 @@ class ProbeWorld {
       },
     });
     proc.client = client;
-    const ElectorClass = options.electorClass ?? Elector;
-    proc.elector = new ElectorClass(
+    const build = (): Elector => new Elector(
       {
         identity: id,
         leaseName: LEASE,
@@ -479,6 +479,7 @@ class ProbeWorld {
       },
       options.logger ?? silentLogger,
     );
+    proc.elector = options.unsafeSteps ? withReplacedSteps(options.unsafeSteps, build) : build();
     client.leading = () => proc.elector.isLeader();
     proc.start = () => {
       proc.stop = new AbortController();
@@ -530,7 +531,7 @@ interface FuzzOptions {
   deletions: boolean;
   /** Simulated real time. */
   durationMs?: number;
-  electorClass?: typeof Elector;
+  unsafeSteps?: StepOverrides;
 }
 
 interface FuzzResult {
@@ -586,7 +587,7 @@ async function fuzzOnce(seed: number, options: FuzzOptions): Promise<FuzzResult>
     return world.spawn(id, {
       seed,
       rate,
-      ...(options.electorClass ? { electorClass: options.electorClass } : {}),
+      ...(options.unsafeSteps ? { unsafeSteps: options.unsafeSteps } : {}),
       // A leasekit-only fleet: leases too short for client-go followers run with clientGoFollowers off.
       config: { ...timing, maxPeerLeaseDurationMs: maxPeer, maxClockDriftRate: drift, followerStrategy: strategy, releaseOnCancel: frnd() < 0.7, clientGoFollowers: goCompatible(timing, drift) },
       client: {
@@ -730,37 +731,29 @@ describe('probe: never two leaders, over randomised schedules', () => {
 });
 
 /** Trusts a renewal for the full lease duration: no margin for drift (a plausible off-by-a-margin bug). */
-class NoDriftMarginElector extends Elector {
-  protected override guaranteeUntil(sentAtMs: number): number {
-    return sentAtMs + this.config.leaseDurationMs * 1.02;
-  }
-  protected override goVisibleRenewal(): boolean {
-    return true;
-  }
-}
+const noDriftMargin: StepOverrides = (_safe, config) => ({
+  guaranteeUntil: (sentAtMs) => sentAtMs + config.leaseDurationMs * 1.02,
+  goVisibleRenewal: () => true,
+});
 
 /** Relies on the guard timer alone: after a pause the signal can lag behind the guarantee. */
-class NoWakeCheckElector extends Elector {
-  protected override enforcesGuaranteeOnWake(): boolean {
-    return false;
-  }
-}
+const noWakeCheck: StepOverrides = () => ({ enforcesGuaranteeOnWake: () => false });
 
 describe('probe sanity: the randomised schedules catch deliberately unsafe electors', () => {
-  const detects = async (electorClass: typeof Elector): Promise<string | undefined> => {
+  const detects = async (unsafeSteps: StepOverrides): Promise<string | undefined> => {
     for (let seed = 1; seed <= 40; seed++) {
-      const result = await fuzzOnce(seed, { deletions: false, electorClass });
+      const result = await fuzzOnce(seed, { deletions: false, unsafeSteps });
       if (result.world.violations.length > 0) return `seed ${seed}: ${result.world.violations[0]}`;
     }
     return undefined;
   };
 
   it('finds two leaders when a leader trusts every renewal for 1.02 x its lease duration', async () => {
-    expect(await detects(NoDriftMarginElector)).toMatch(/while .* led/);
+    expect(await detects(noDriftMargin)).toMatch(/while .* led/);
   });
 
   it('finds a renewal or a live signal past the guarantee when the elector relies on its guard timer alone', async () => {
-    expect(await detects(NoWakeCheckElector)).toMatch(/past its guarantee/);
+    expect(await detects(noWakeCheck)).toMatch(/past its guarantee/);
   });
 });
 
@@ -1448,7 +1441,7 @@ describe('probe: client-go followers sharing the Lease', () => {
     seedFreeLease(w.store);
     const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300, maxPeerLeaseDurationMs: 2_000 };
     let cut = false;
-    const a = w.spawn('a', { config: timing, electorClass: NoDriftMarginElector, client: { requestLatencyMs: () => 1, responseLatencyMs: () => 1, fault: () => (cut ? { kind: 'hang' } : undefined) } });
+    const a = w.spawn('a', { config: timing, unsafeSteps: noDriftMargin, client: { requestLatencyMs: () => 1, responseLatencyMs: () => 1, fault: () => (cut ? { kind: 'hang' } : undefined) } });
     a.start();
     const samples = await sampled(w, a, 8_000, (t) => void (t >= 3_950 && (cut = true)));
     expect(goTakeoverWhileLeading(samples, timing.retryPeriodMs, 1)).toMatch(/takes over/);

@@ -37,6 +37,7 @@ import { JITTER_FACTOR, resolveConfig, type ElectorConfig, type ResolvedConfig }
 import { ConfigError, LeaseKitError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound } from './errors.js';
 import { LeaseFollower } from './follower.js';
 import { GuaranteeBase } from './guarantee-base.js';
+import { resolveSteps, type ElectorSteps } from './steps.js';
 import { LeaderEvents, type LeaderEventAction } from './leader-events.js';
 import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
@@ -123,6 +124,8 @@ export class Elector {
   private readonly requests: LeaseRequests;
   private readonly events: LeaderEvents;
   private readonly follower: LeaseFollower;
+  /** The safety-critical steps (replaceable only through the test-only seam, see steps.ts). */
+  private readonly steps: ElectorSteps;
 
   private running = false;
   private reportedLeader = '';
@@ -150,17 +153,18 @@ export class Elector {
     this.callbacks = callbacks ?? {};
     this.log = toSafeLogger(logger, { identity: this.config.identity, lease: `${this.config.leaseNamespace}/${this.config.leaseName}` });
     const { clock, log } = this;
+    this.steps = resolveSteps(this.safeSteps(), this.config);
     this.observations = new LeaseObservation({ clock, log, fallbackDurationMs: this.config.leaseDurationMs });
-    this.schedule = new FollowerSchedule({ clock, config: this.config, backoffMs: (failures) => this.failureBackoffMs(failures) });
+    this.schedule = new FollowerSchedule({ clock, config: this.config, backoffMs: (failures) => this.steps.failureBackoffMs(failures) });
     this.leadership = new Leadership({
       clock,
       log,
       identity: this.config.identity,
       leaseDurationMs: this.config.leaseDurationMs,
-      enforcesOnWake: () => this.enforcesGuaranteeOnWake(),
+      enforcesOnWake: () => this.steps.enforcesGuaranteeOnWake(),
       onExpired: () => this.wake?.(),
     });
-    this.guaranteeBase = new GuaranteeBase(this.config.leaseDurationMs, (previous, next) => this.goVisibleRenewal(previous, next));
+    this.guaranteeBase = new GuaranteeBase(this.config.leaseDurationMs, (previous, next) => this.steps.goVisibleRenewal(previous, next));
     this.requests = new LeaseRequests({ clock, log, config: this.config, guaranteeHolds: () => this.leadership.holds() });
     this.events = new LeaderEvents({ client: this.client, config: this.config, clock, log });
     this.follower = new LeaseFollower({
@@ -307,7 +311,7 @@ export class Elector {
   private worthTrying(): boolean {
     const obs = this.observed;
     if (!this.watching() || !obs || this.observations.missingSince !== undefined) return true;
-    return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.isExpired(obs) || this.claimNeedsRaise(obs);
+    return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.steps.isExpired(obs) || this.claimNeedsRaise(obs);
   }
 
   private watching(): boolean {
@@ -404,7 +408,7 @@ export class Elector {
     // 4. Held by someone else (or by our own pending claim) and not expired by our own
     //    observation: nothing to do.
     if (record.holderIdentity !== '' && (record.holderIdentity !== identity || isClaim(current))) {
-      if (!this.isExpired(observation)) {
+      if (!this.steps.isExpired(observation)) {
         // Someone's claim with a token below one we know (its creator never saw the last
         // terms): raise it, so the term it becomes continues above every token we saw.
         if (this.claimNeedsRaise(observation)) await this.raiseClaimToken(purpose, record, current, deadlineMs, stop);
@@ -442,7 +446,7 @@ export class Elector {
     if (obs.lease.metadata?.resourceVersion === undefined || isClaim(obs.lease)) return undefined;
     const holder = obs.record.holderIdentity;
     if (holder === this.config.identity) return undefined;
-    return holder === '' || this.isExpired(obs) ? obs : undefined;
+    return holder === '' || this.steps.isExpired(obs) ? obs : undefined;
   }
 
   /**
@@ -465,21 +469,8 @@ export class Elector {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: previous.acquireTimeMs ?? now,
-      renewTimeMs: this.renewTimeOver(previous, now),
+      renewTimeMs: this.steps.renewTimeOver(previous, now),
     };
-  }
-
-  /**
-   * The renewTime to write over `previous` at wall time `wallNowMs`. Among leasekit replicas
-   * (`clientGoFollowers: false`) a guarantee counts from every write, so a write over our own
-   * record must differ from it even when the wall clock stands still or steps back
-   * ({@link nextRenewTimeMs}). With client-go followers the wall clock is written as is: their
-   * whole-second view is accounted for by {@link GuaranteeBase}, and a renewTime held above the
-   * wall clock would hide renewals from them.
-   */
-  private renewTimeOver(previous: LeaderElectionRecord, wallNowMs: number): number {
-    if (this.config.clientGoFollowers || previous.holderIdentity !== this.config.identity) return wallNowMs;
-    return nextRenewTimeMs(wallNowMs, previous.renewTimeMs);
   }
 
   private acquiredRecord(previous: LeaderElectionRecord, claim: boolean): LeaderElectionRecord {
@@ -489,7 +480,7 @@ export class Elector {
       holderIdentity: this.config.identity,
       leaseDurationSeconds: this.config.leaseDurationSeconds,
       acquireTimeMs: now,
-      renewTimeMs: this.renewTimeOver(previous, now),
+      renewTimeMs: this.steps.renewTimeOver(previous, now),
       // Above both the record's token and any we saw before (a Lease recreated by someone who
       // never saw the old one). int32 in the API: at the (theoretical) limit the token stops
       // increasing rather than the write failing forever.
@@ -527,8 +518,8 @@ export class Elector {
         holderIdentity: identity,
         leaseDurationSeconds: this.config.leaseDurationSeconds,
         acquireTimeMs: term.acquireTimeMs,
-        renewTimeMs: this.renewTimeOver(obs.record, wall),
-        leaseTransitions: this.createdLeaseToken(true),
+        renewTimeMs: this.steps.renewTimeOver(obs.record, wall),
+        leaseTransitions: this.steps.createdLeaseToken(true),
       };
       return this.createLease(purpose, record, this.newLease(record), deadlineMs, stop);
     }
@@ -542,8 +533,8 @@ export class Elector {
       });
       return 'held';
     }
-    const holdMs = this.creationHoldMs();
-    const token = this.createdLeaseToken(false);
+    const holdMs = this.steps.creationHoldMs();
+    const token = this.steps.createdLeaseToken(false);
     if (holdMs <= 0) {
       // Only reachable from test variants (client-go's behaviour: lead on creation).
       const record: LeaderElectionRecord = { holderIdentity: identity, leaseDurationSeconds: this.config.leaseDurationSeconds, acquireTimeMs: wall, renewTimeMs: wall, leaseTransitions: token };
@@ -650,14 +641,14 @@ export class Elector {
     // flickers back); for an acquisition no term starts, since another replica may lead by now
     // (found by the simulator: a paused acquirer started a term with a stale token). The Lease
     // still names us, so the next try reads it and may begin a fresh term with a new token.
-    const bound = this.leadership.active ? this.leadership.guardedUntil : this.guaranteeUntil(sentAt);
+    const bound = this.leadership.active ? this.leadership.guardedUntil : this.steps.guaranteeUntil(sentAt);
     if (now >= bound) {
       this.observe(lease, now);
       return 'failed';
     }
     this.observe(lease, now);
     this.requests.resetFailureLog();
-    this.leadership.extend(this.guaranteeUntil(sentAt));
+    this.leadership.extend(this.steps.guaranteeUntil(sentAt));
     notify(this.log, () => this.config.observer?.onRenewed?.({ wallTimeMs: this.clock.wallNow() }));
     return 'acquired';
   }
@@ -715,7 +706,7 @@ export class Elector {
       if (interrupted) return interrupted;
 
       // One round: retry every retry period until the renew deadline (or the guarantee) passes.
-      const roundDeadline = this.renewRoundDeadline(this.clock.now());
+      const roundDeadline = this.steps.renewRoundDeadline(this.clock.now());
       this.sawNotFoundWhileRenewing = false;
       for (;;) {
         const outcome = await this.tryAcquireOrRenew('renew', roundDeadline, either);
@@ -793,7 +784,7 @@ export class Elector {
     const deadline = this.clock.now() + this.config.renewDeadlineMs;
     let conflicts = 0;
     const own = this.observed;
-    let cached = own && own.lease.metadata?.resourceVersion !== undefined && !isClaim(own.lease) && this.mayRelease(own.record) ? own : undefined;
+    let cached = own && own.lease.metadata?.resourceVersion !== undefined && !isClaim(own.lease) && this.steps.mayRelease(own.record) ? own : undefined;
     while (this.clock.now() < deadline) {
       let current: Lease;
       let observation: Observation;
@@ -813,7 +804,7 @@ export class Elector {
         }
         observation = this.observe(current);
       }
-      if (!this.mayRelease(observation.record)) {
+      if (!this.steps.mayRelease(observation.record)) {
         this.log.info('Not releasing the lease: it is no longer ours', { holder: observation.record.holderIdentity });
         return;
       }
@@ -880,64 +871,41 @@ export class Elector {
     this.events.record(action, this.observed?.lease.metadata?.uid);
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Protected hooks: each exists only so tests can build deliberately unsafe variants (each
-  // reverts one safety fix, and the simulator's sweep must catch it). Do not override in production.
-
   /**
-   * Until when a renewal sent at `sentAtMs` guarantees leadership: the lease duration, less a
-   * margin for our clock running slow and a follower's running fast (each by at most r).
+   * The elector's own safety-critical steps (see {@link ElectorSteps}); tests replace them only
+   * through {@link withReplacedSteps}, from the internal entry.
    */
-  protected guaranteeUntil(sentAtMs: number): number {
-    return guaranteeDeadline(sentAtMs, this.config.leaseDurationMs, this.config.maxClockDriftRate);
-  }
-
-  /** The deadline of a renew round started at `roundStartMs`: the renew deadline, capped at the guarantee. */
-  protected renewRoundDeadline(roundStartMs: number): number {
-    return Math.min(roundStartMs + this.config.renewDeadlineMs, this.leadership.guardedUntil);
-  }
-
-  /** Whether wake-ups check the guarantee (true); unsafe variants rely on the guard timer alone. */
-  protected enforcesGuaranteeOnWake(): boolean {
-    return true;
-  }
-
-  /** Whether the observed lease has expired, judged only from our own monotonic observation time. */
-  protected isExpired(obs: Observation): boolean {
-    return this.observations.isExpired(obs);
-  }
-
-  /** Only a lease that still names us may be released. */
-  protected mayRelease(record: LeaderElectionRecord): boolean {
-    return record.holderIdentity === this.config.identity;
-  }
-
-  /** The least wait before the next acquire attempt after `failures` consecutive failed ones (see {@link failureBackoffMs}). */
-  protected failureBackoffMs(failures: number): number {
-    return failureBackoffMs(this.config, failures);
-  }
-
-  /**
-   * How long a Lease this replica created must stand unchanged before it leads: the longest lease
-   * duration any peer may use, or the longest it has seen written, whichever is longer.
-   */
-  protected creationHoldMs(): number {
-    return Math.max(this.config.maxPeerLeaseDurationMs, this.observations.longestSeenDurationMs);
-  }
-
-  /**
-   * The fencing token a Lease created by this replica carries: a leader recreating its Lease keeps
-   * its term's token; anyone else continues above the highest token it has seen (0 if none).
-   */
-  protected createdLeaseToken(byLeader: boolean): number {
-    const term = this.leadership.current;
-    if (byLeader && term !== undefined) return term.token;
-    const { highestTokenAny } = this.observations;
-    return highestTokenAny < 0 ? 0 : Math.min(highestTokenAny + 1, MAX_INT32);
-  }
-
-  /** Whether a client-go follower that saw `previous` would see `next` as a change. */
-  protected goVisibleRenewal(previous: LeaderElectionRecord, next: LeaderElectionRecord): boolean {
-    return !this.config.clientGoFollowers || !sameForGoFollower(previous, next);
+  private safeSteps(): ElectorSteps {
+    const { config } = this;
+    return {
+      // The lease duration, less a margin for our clock running slow and a follower's running fast (each by at most r).
+      guaranteeUntil: (sentAtMs) => guaranteeDeadline(sentAtMs, config.leaseDurationMs, config.maxClockDriftRate),
+      // The renew deadline, capped at the guarantee.
+      renewRoundDeadline: (roundStartMs) => Math.min(roundStartMs + config.renewDeadlineMs, this.leadership.guardedUntil),
+      enforcesGuaranteeOnWake: () => true,
+      // Judged only from our own monotonic observation time.
+      isExpired: (obs) => this.observations.isExpired(obs),
+      // Only a lease that still names us may be released.
+      mayRelease: (record) => record.holderIdentity === config.identity,
+      failureBackoffMs: (failures) => failureBackoffMs(config, failures),
+      // The longest lease duration any peer may use, or the longest seen written, whichever is longer.
+      creationHoldMs: () => Math.max(config.maxPeerLeaseDurationMs, this.observations.longestSeenDurationMs),
+      // A leader recreating its Lease keeps its term's token; anyone else continues above the
+      // highest token it has seen (0 if none).
+      createdLeaseToken: (byLeader) => {
+        const term = this.leadership.current;
+        if (byLeader && term !== undefined) return term.token;
+        const { highestTokenAny } = this.observations;
+        return highestTokenAny < 0 ? 0 : Math.min(highestTokenAny + 1, MAX_INT32);
+      },
+      goVisibleRenewal: (previous, next) => !config.clientGoFollowers || !sameForGoFollower(previous, next),
+      // Among leasekit replicas a guarantee counts from every write, so a write over our own
+      // record must differ from it even when the wall clock stands still or steps back
+      // (nextRenewTimeMs). With client-go followers the wall clock is written as is: their
+      // whole-second view is accounted for by GuaranteeBase, and a renewTime held above the wall
+      // clock would hide renewals from them.
+      renewTimeOver: (previous, wallNowMs) =>
+        config.clientGoFollowers || previous.holderIdentity !== config.identity ? wallNowMs : nextRenewTimeMs(wallNowMs, previous.renewTimeMs),
+    };
   }
 }

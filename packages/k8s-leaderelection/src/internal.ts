@@ -22,3 +22,7 @@ export { systemRandom } from './random.js';
 
 // JSON trees walked without recursion (the store's; the embedded server writes deep answers with them).
 export { MAX_JSON_DEPTH, nestedDeeperThan, stringify as jsonTextOf } from './testing/json-tree.js';
+
+/** The test-only seam the simulator's unsafe variants are built through (never for production). */
+export { withReplacedSteps } from './steps.js';
+export type { ElectorSteps, StepOverrides } from './steps.js';

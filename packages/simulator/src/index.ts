@@ -23,20 +23,7 @@ export { ReplicaClock } from './replica-clock.js';
 export type { ReplicaClockOptions } from './replica-clock.js';
 export { SimClient } from './sim-client.js';
 export type { SentVerb, SimClientOptions } from './sim-client.js';
-export {
-  GoInvisibleRenewalsElector,
-  HoldsOwnLeaseDurationElector,
-  IgnoresRenewDeadlineElector,
-  LeadsOnCreationElector,
-  ReleasesWithoutCheckElector,
-  ResetsTokenOnRecreateElector,
-  RetryStormElector,
-  SignalOutlivesGuaranteeElector,
-  TrustsServerRenewTimeElector,
-  UNSAFE_VARIANTS,
-  VARIANTS,
-  isVariantName,
-} from './variants.js';
+export { UNSAFE_VARIANTS, VARIANTS, isVariantName } from './variants.js';
 export type { ElectorFactory, VariantName } from './variants.js';
 export { Draw, deriveRandom, fnv1a } from './rng.js';
 export { Trace, TRACE_RING_SIZE, formatTime } from './trace.js';
