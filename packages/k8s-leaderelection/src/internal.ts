@@ -26,3 +26,6 @@ export { MAX_JSON_DEPTH, nestedDeeperThan, stringify as jsonTextOf } from './tes
 /** The test-only seam the simulator's unsafe variants are built through (never for production). */
 export { withReplacedSteps } from './steps.js';
 export type { ElectorSteps, StepOverrides } from './steps.js';
+
+/** The API server's envelope and ObjectMeta rules (the embedded server's Event objects use them too). */
+export * as objectRules from './testing/object-rules.js';

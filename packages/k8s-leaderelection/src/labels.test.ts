@@ -3,7 +3,7 @@ import { LEASE, NS, world } from './__tests__/harness.js';
 import { CLAIM_ANNOTATION } from './claim.js';
 import { resolveConfig, type ElectorConfig } from './config.js';
 import { ConfigError } from './errors.js';
-import { labelKeyProblem, labelValueProblem } from './labels.js';
+import { labelKeyProblem, labelKeyProblems, labelValueProblem, labelValueProblems } from './labels.js';
 
 const VALID: ElectorConfig = { identity: 'pod-a', leaseName: 'my-lease', leaseNamespace: 'default' };
 const LABELS = { 'app.kubernetes.io/name': 'my-controller', team: 'infra' };
@@ -44,6 +44,30 @@ describe('label key and value rules (the API server rules)', () => {
   it.each(['-v', 'v-', 'a b', 'a/b', 'a'.repeat(64)])('rejects the value %j', (value) => {
     expect(labelValueProblem(value)).toBeDefined();
   });
+});
+
+describe('label key and value validation in the API server words', () => {
+  it('accepts what the API server accepts', () => {
+    for (const key of ['app', 'a', 'app.kubernetes.io/name', 'A_b-c.d', 'x/y']) expect([key, labelKeyProblems(key)]).toEqual([key, []]);
+    for (const value of ['', 'web', 'A_b-c.d', '1'.repeat(63)]) expect([value, labelValueProblems(value)]).toEqual([value, []]);
+  });
+
+  it('refuses keys with more than one slash, an empty prefix or name, and values that do not start alphanumeric', () => {
+    expect(labelKeyProblems('a/b/c')[0]).toMatch(/^a valid label key must consist of /);
+    expect(labelKeyProblems('/x')).toContain('prefix part must be non-empty');
+    expect(labelKeyProblems('x/')).toContain('name part must be non-empty');
+    expect(labelValueProblems('_x')).toHaveLength(1);
+  });
+});
+
+describe('one rule, two wordings', () => {
+  it.each(['app', '', '-a', 'a'.repeat(63), 'a'.repeat(64), '/x', 'x/', 'a/b/c', 'Example.com/x', `${'p'.repeat(254)}/x`, 'ex.com/a_b', 'é', 'a b'])(
+    'the option and the store agree whether %j is a valid label key and value',
+    (text) => {
+      expect(labelKeyProblem(text) === undefined).toBe(labelKeyProblems(text).length === 0);
+      expect(labelValueProblem(text) === undefined).toBe(labelValueProblems(text).length === 0);
+    },
+  );
 });
 
 describe('resolveConfig: labels', () => {

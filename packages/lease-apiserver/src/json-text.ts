@@ -37,3 +37,8 @@ export function nestsTooDeep(value: unknown): boolean {
 export function jsonText(value: unknown): string {
   return jsonTextOf(value) as string;
 }
+
+/** A deep copy through JSON text (no stack limit), so stored state is never aliased. */
+export function cloneJson<T>(value: T): T {
+  return JSON.parse(jsonText(value)) as T;
+}

@@ -79,7 +79,7 @@ describe('list with labelSelector', () => {
 
   it('filters Events by their labels', async () => {
     for (const [name, labels] of [['e1', { origin: 'x' }], ['e2', undefined]] as const) {
-      server.store.createEvent(NS, { metadata: { name, ...(labels ? { labels } : {}) }, involvedObject: { kind: 'Lease', name: 'web-1', namespace: NS }, reason: 'R', message: 'm' });
+      server.events.create(NS, { metadata: { name, ...(labels ? { labels } : {}) }, involvedObject: { kind: 'Lease', name: 'web-1', namespace: NS }, reason: 'R', message: 'm' });
     }
     const res = await send(server.url, 'GET', `/api/v1/namespaces/${NS}/events?${query('origin=x')}`);
     expect(res.status).toBe(200);

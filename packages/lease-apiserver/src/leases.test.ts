@@ -268,7 +268,7 @@ describe('Events', () => {
   });
 
   it('lists in every namespace, gets, patches and deletes an Event', async () => {
-    server.store.recordEvent({ namespace: NS, leaseName: 'lock', type: 'Normal', reason: 'LeaderElection', message: 'm', reportingInstance: 'a', timeMs: Date.now() });
+    server.events.create(NS, { metadata: { generateName: 'lock.' }, involvedObject: { kind: 'Lease', name: 'lock', namespace: NS }, reason: 'LeaderElection', message: 'm', type: 'Normal' });
     const all = await send(server.url, 'GET', '/api/v1/events');
     expect(all.json.items).toHaveLength(1);
     const name = all.json.items[0].metadata.name as string;

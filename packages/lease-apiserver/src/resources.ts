@@ -1,16 +1,20 @@
 /**
- * The verbs on Leases and Events, over the LeaseStore. This file only translates HTTP into store
- * calls and store results into HTTP: every Lease rule (resourceVersion compare-and-swap,
- * validation, preconditions) lives in the store, the one implementation of Lease semantics.
+ * The verbs on Leases and Events, over the LeaseStore and the EventStore. This file only
+ * translates HTTP into store calls and store results into HTTP: every Lease rule (resourceVersion
+ * compare-and-swap, validation, preconditions) lives in the LeaseStore, the one implementation of
+ * Lease semantics; patches are computed by `patch.ts` and lists paged by `paging.ts`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Lease } from '@leasekit/k8s-leaderelection';
-import type { LeaseStore, PatchType } from '@leasekit/k8s-leaderelection/testing';
-import { decodeBody, mediaType, methodNotAllowedError, parsePatch, statusError, tableVersionRequested, unsupportedMediaType } from './http.js';
+import type { LeaseStore } from '@leasekit/k8s-leaderelection/testing';
+import type { EventStore, KubeEvent } from './event-store.js';
+import { decodeBody, mediaType, methodNotAllowedError, parsePatch, statusError, tableVersionRequested, unsupportedMediaType, type PatchFormat } from './http.js';
+import { pageOf } from './paging.js';
+import { patchLease } from './patch.js';
 import { applyFieldValidation, parseFieldValidation } from './fields.js';
 import { checkUnsupported, labelSelectorOf, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
 import type { ResourceRoute } from './routes.js';
-import { eventTable, leaseTable, type EventLike, type TableOptions } from './table.js';
+import { eventTable, leaseTable, type TableOptions } from './table.js';
 
 /** An answer: status code and JSON body. */
 export interface Reply {
@@ -31,26 +35,24 @@ export interface ResourceRequest {
   readonly nowMs: number;
 }
 
-const PATCH_TYPES: Record<string, PatchType> = {
+const PATCH_TYPES: Record<string, PatchFormat> = {
   'application/json-patch+json': 'json',
   'application/merge-patch+json': 'merge',
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
 
-type Event = ReturnType<LeaseStore['getEvent']>;
-
 const LEASE_DECODE_CONTEXT = 'Lease in version "v1" cannot be handled as a Lease: ';
 
 /** The patch flavour from the Content-Type (415 for anything else, as the real server does). */
-function patchType(headers: IncomingHttpHeaders): PatchType {
+function patchType(headers: IncomingHttpHeaders): PatchFormat {
   const type = PATCH_TYPES[mediaType(headers['content-type'])];
   if (type === undefined) throw unsupportedMediaType(Object.keys(PATCH_TYPES));
   return type;
 }
 
 /** Decodes a patch body: JSON, or YAML for server-side apply. */
-async function readPatch(request: ResourceRequest, type: PatchType): Promise<unknown> {
+async function readPatch(request: ResourceRequest, type: PatchFormat): Promise<unknown> {
   const body = await request.body();
   if (body.length === 0) throw statusError(400, 'BadRequest', 'the request body of a patch must not be empty');
   return parsePatch(body, type);
@@ -117,13 +119,12 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       const selector = parseFieldSelector(query.get('fieldSelector'));
       const limit = parseLimit(query);
       const cont = query.get('continue');
-      const list = store.list(route.namespace ?? selector.namespace, {
+      const all = store.list(route.namespace ?? selector.namespace, {
         ...resourceVersionOf(query),
         ...labels,
         ...(selector.name !== undefined ? { name: selector.name } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-        ...(cont ? { continue: cont } : {}),
       });
+      const list = pageOf(all, { ...labels, ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
       // metadata.namespace selecting another namespace than the path's: nothing can match.
       if (route.namespace !== undefined && selector.namespace !== undefined && selector.namespace !== route.namespace) list.items = [];
       const table = tableOptions(request, list.metadata);
@@ -149,7 +150,7 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       const patch = await readPatch(request, type);
       // A merge-style patch names fields as the object does; a JSON patch names paths instead.
       const warnings = type === 'json' ? [] : applyFieldValidation(patch, validation, '');
-      const result = store.patch(namespace, name, patch, type);
+      const result = patchLease(store, namespace, name, patch, type);
       return { code: result.created ? 201 : 200, body: result.lease, warnings };
     }
     case 'delete': {
@@ -171,37 +172,37 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
 }
 
 /** Serves one Event request: create, get, list, patch and delete (enough for recorders and kubectl). */
-export async function handleEvent(store: LeaseStore, request: ResourceRequest): Promise<Reply> {
+export async function handleEvent(events: EventStore, request: ResourceRequest): Promise<Reply> {
   const { route, query } = request;
   const namespace = route.namespace ?? '';
   const name = route.name ?? '';
   checkUnsupported(query);
   switch (route.verb) {
     case 'get': {
-      const event = store.getEvent(namespace, name);
+      const event = events.get(namespace, name);
       const table = tableOptions(request, { resourceVersion: event.metadata?.resourceVersion ?? '' });
-      return { code: 200, body: table ? eventTable([event as EventLike], table) : event };
+      return { code: 200, body: table ? eventTable([event], table) : event };
     }
     case 'list': {
       const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
       const limit = parseLimit(query);
       const cont = query.get('continue');
-      let list = store.listEvents(route.namespace ?? selector.namespace, { ...labels, ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
-      if (selector.name !== undefined) list = { ...list, items: list.items.filter((e: Event) => e.metadata?.name === selector.name) };
+      let list = pageOf(events.list(route.namespace ?? selector.namespace, labels), { ...labels, ...(limit !== undefined ? { limit } : {}), ...(cont ? { continue: cont } : {}) });
+      if (selector.name !== undefined) list = { ...list, items: list.items.filter((e: KubeEvent) => e.metadata?.name === selector.name) };
       const table = tableOptions(request, list.metadata);
-      return { code: 200, body: table ? eventTable(list.items as EventLike[], table) : list };
+      return { code: 200, body: table ? eventTable(list.items, table) : list };
     }
     case 'create':
-      return { code: 201, body: store.createEvent(namespace, decodeBody(await request.body(), request.headers['content-type'], 'Event')) };
+      return { code: 201, body: events.create(namespace, decodeBody(await request.body(), request.headers['content-type'], 'Event')) };
     case 'patch': {
       const type = patchType(request.headers);
       if (type === 'apply') throw unsupportedMediaType(Object.keys(PATCH_TYPES).filter((t) => PATCH_TYPES[t] !== 'apply'));
-      return { code: 200, body: store.patchEvent(namespace, name, await readPatch(request, type), type) };
+      return { code: 200, body: events.patch(namespace, name, await readPatch(request, type), type) };
     }
     case 'delete': {
       await readDeleteOptions(request);
-      const deleted = store.deleteEvent(namespace, name);
+      const deleted = events.delete(namespace, name);
       return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, undefined, 'events') };
     }
     default:

@@ -1,7 +1,7 @@
 /**
- * The embedded API server: `startLeaseApiServer()` serves coordination.k8s.io/v1 Leases (and the
- * core Events recorded about them) over HTTP on an in-memory {@link LeaseStore}, with discovery
- * and Table printing for kubectl and fault injection for tests.
+ * The embedded API server: `startLeaseApiServer()` serves coordination.k8s.io/v1 Leases over HTTP
+ * on an in-memory {@link LeaseStore} (and the core Events recorded about them, in an
+ * {@link EventStore}), with discovery and Table printing for kubectl and fault injection for tests.
  *
  * Every request goes through one pipeline: route, partition check, count, fault plan (latency,
  * then hang / error / dropped response), serve. Each request owns an AbortController that aborts
@@ -20,6 +20,7 @@ import type { ClientInfo } from './client-matcher.js';
 import { matchesClient } from './client-matcher.js';
 import { RequestCounters } from './counters.js';
 import { discoveryDocument, type KubernetesVersion } from './discovery.js';
+import { EventStore } from './event-store.js';
 import { warningHeader } from './fields.js';
 import { Faults, type ActivePartition, type FaultTarget, type WatchCutOptions } from './faults.js';
 import { isLoopbackHost, urlHost } from './host.js';
@@ -91,6 +92,8 @@ export interface LeaseApiServer {
   readonly port: number;
   /** The Lease store behind the API (read and seed state directly in tests). */
   readonly store: LeaseStore;
+  /** The Event objects behind `/api/v1/.../events` (those about Leases also land in `store.events`). */
+  readonly events: EventStore;
   /** Fault injection; nothing is injected until a rule is added. */
   readonly faults: Faults;
   /** Requests by verb, per resource. */
@@ -133,6 +136,7 @@ export async function startLeaseApiServer(options: LeaseApiServerOptions = {}): 
   const faults = new Faults({ clock, ...(random ? { random } : {}) });
   const server = new LeaseHttpServer({
     store,
+    events: new EventStore({ leases: store, clock }),
     faults,
     clock,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -145,6 +149,7 @@ export async function startLeaseApiServer(options: LeaseApiServerOptions = {}): 
 
 interface ServerParts {
   store: LeaseStore;
+  events: EventStore;
   faults: Faults;
   clock: Clock;
   maxBodyBytes: number;
@@ -199,6 +204,7 @@ class LeaseHttpServer implements FaultTarget {
       host,
       port,
       store: this.parts.store,
+      events: this.parts.events,
       faults: this.parts.faults,
       counters: this.counters,
       get openWatchCount() {
@@ -373,7 +379,7 @@ class LeaseHttpServer implements FaultTarget {
       body: () => readBody(flight.req, this.parts.maxBodyBytes),
       nowMs: this.parts.clock.wallNow(),
     };
-    const reply = await (route.resource === 'leases' ? handleLease(this.parts.store, request) : handleEvent(this.parts.store, request));
+    const reply = await (route.resource === 'leases' ? handleLease(this.parts.store, request) : handleEvent(this.parts.events, request));
     if (signal.aborted) return;
 
     // 5. A dropped response: the work is done, the client never hears of it.

@@ -4,6 +4,7 @@
  * MESSAGE, plus the wide columns).
  */
 import type { Lease } from '@leasekit/k8s-leaderelection';
+import type { KubeEvent } from './event-store.js';
 
 /** What each row carries besides its cells (`?includeObject=`). @default 'Metadata' */
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
@@ -25,21 +26,8 @@ export interface TableOptions {
   listMeta?: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
 }
 
-/** A core/v1 Event, as far as the table reads it. */
-export interface EventLike {
-  metadata?: { name?: string; namespace?: string; creationTimestamp?: string };
-  involvedObject?: { kind?: string; name?: string; fieldPath?: string };
-  reason?: string;
-  message?: string;
-  type?: string;
-  source?: { component?: string; host?: string };
-  firstTimestamp?: string | null;
-  lastTimestamp?: string | null;
-  eventTime?: string | null;
-  count?: number;
-  reportingComponent?: string;
-  reportingInstance?: string;
-}
+/** A core/v1 Event: the table reads what kubectl shows. */
+export type EventLike = KubeEvent;
 
 const column = (name: string, description: string, extra: Partial<Column> = {}): Column => ({
   name,

@@ -1,18 +1,20 @@
 /**
  * @leasekit/k8s-leaderelection/testing: test leader-only logic without a cluster.
  * A fake clock, a seeded random source, the in-memory Lease store (the same one behind the
- * embedded API server), its label selectors, and a LeaseClient over it with injectable latency
- * and failures.
+ * embedded API server: compare-and-swap, validation, watch, label selectors), and a LeaseClient
+ * over it with injectable latency and failures. What only kubectl needs (patch formats, paging,
+ * Event objects) lives in @leasekit/lease-apiserver.
  */
 export { FakeClock, settle } from './fake-clock.js';
 export type { FakeClockOptions } from './fake-clock.js';
 export { LeaseStore, LEASE_STRATEGIES, leaseErrors } from './lease-store.js';
 export type {
   DeleteOptions,
+  GetOptions,
   LeaseList,
   LeaseStoreOptions,
   ListOptions,
-  PatchType,
+  UpdateOptions,
   WatchFilter,
   WatchHandle,
   WatchListener,

@@ -1,7 +1,6 @@
 /**
- * Labels as the API server reads them: label key and value validation (apimachinery's
- * IsQualifiedName and IsValidLabelValue, shared with the store's metadata checks) and label
- * selectors (`labels.Parse`): the `labelSelector` of list, watch and deletecollection.
+ * Label selectors as the API server reads them (`labels.Parse`): the `labelSelector` of list,
+ * watch and deletecollection. Keys and values are checked with the label rules of `../labels.ts`.
  *
  * The grammar is the real one: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`,
  * `a>1`, `a<1`, joined by commas (AND). Blanks (space, tab, CR, LF) separate tokens and are
@@ -10,56 +9,7 @@
  * API server answers it: 400 BadRequest whose message is the parser's error, word for word.
  */
 import { ApiError, makeStatus } from '../errors.js';
-
-/** The DNS subdomain rule (a Lease name, a label key prefix) in the API server's words. */
-export const DNS_SUBDOMAIN_MESSAGE =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-
-/** The API server's RegexError wording (its examples really are joined with ",  or "). */
-function regexError(message: string, regex: string, ...examples: string[]): string {
-  const shown = examples.map((e, i) => `${i > 0 ? ' or ' : ''}'${e}', `).join('');
-  return `${message} (e.g. ${shown}regex used for validation is '${regex}')`;
-}
-
-const LABEL_KEY_FORMAT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
-const LABEL_KEY_RULE = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_FORMAT = `(${LABEL_KEY_FORMAT})?`;
-const LABEL_VALUE_RULE = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_KEY_RE = new RegExp(`^${LABEL_KEY_FORMAT}$`);
-const LABEL_VALUE_RE = new RegExp(`^${LABEL_VALUE_FORMAT}$`);
-const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** The API server's IsQualifiedName (a label key): an optional DNS subdomain prefix and '/', then a name. */
-export function labelKeyProblems(key: string): string[] {
-  const parts = key.split('/');
-  if (parts.length > 2) {
-    return [`a valid label key ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
-  }
-  const problems: string[] = [];
-  const name = parts[parts.length - 1]!;
-  if (parts.length === 2) {
-    const prefix = parts[0]!;
-    if (prefix === '') problems.push('prefix part must be non-empty');
-    else {
-      if (Buffer.byteLength(prefix) > 253) problems.push('prefix part must be no more than 253 bytes');
-      if (!DNS_SUBDOMAIN_RE.test(prefix)) problems.push(`prefix part ${DNS_SUBDOMAIN_MESSAGE}`);
-    }
-  }
-  if (name === '') problems.push('name part must be non-empty');
-  else if (Buffer.byteLength(name) > 63) problems.push('name part must be no more than 63 bytes');
-  if (!LABEL_KEY_RE.test(name)) problems.push(`name part ${regexError(LABEL_KEY_RULE, LABEL_KEY_FORMAT, 'MyName', 'my.name', '123-abc')}`);
-  return problems;
-}
-
-/** The API server's IsValidLabelValue. */
-export function labelValueProblems(value: string): string[] {
-  const problems: string[] = [];
-  if (Buffer.byteLength(value) > 63) problems.push('must be no more than 63 bytes');
-  if (!LABEL_VALUE_RE.test(value)) problems.push(regexError(LABEL_VALUE_RULE, LABEL_VALUE_FORMAT, 'MyValue', 'my_value', '12345'));
-  return problems;
-}
-
-// -- selectors -------------------------------------------------------------------------------
+import { labelKeyProblems, labelValueProblems } from '../labels.js';
 
 /** A requirement's operator, spelled as apimachinery's `selection.Operator` values. */
 export type SelectorOperator = '=' | '==' | '!=' | 'in' | 'notin' | 'exists' | '!' | 'gt' | 'lt';

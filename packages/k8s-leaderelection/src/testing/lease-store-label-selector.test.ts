@@ -76,40 +76,12 @@ describe('LeaseStore.list with a labelSelector', () => {
     expect(store.list(NS, { name: 'db', labelSelector: 'app=web' }).items).toEqual([]);
   });
 
-  it('pages through matching Leases only, without remainingItemCount, as the API server does with a selector', () => {
-    const store = seeded();
-    const first = store.list(undefined, { labelSelector: 'app=web', limit: 2 });
-    expect(names(first.items)).toEqual(['default/web-1', 'default/web-2']);
-    expect(first.metadata.continue).toBeDefined();
-    expect(first.metadata.remainingItemCount).toBeUndefined();
-    const rest = store.list(undefined, { labelSelector: 'app=web', limit: 2, continue: first.metadata.continue! });
-    expect(names(rest.items)).toEqual(['prod/web-3']);
-    expect(rest.metadata.continue).toBeUndefined();
-    // Without a selector the count is there.
-    expect(store.list(undefined, { limit: 2 }).metadata.remainingItemCount).toBe(3);
-  });
-
   it('refuses a selector that does not parse with 400 BadRequest in the parser words', () => {
     expect(refusal(() => seeded().list(NS, { labelSelector: 'app in (web' }))).toEqual({
       code: 400,
       reason: 'BadRequest',
       message: "unable to parse requirement: found '', expected: ',' or ')'",
     });
-  });
-
-  it('filters Event objects by their labels too', () => {
-    const store = new LeaseStore();
-    const event = (name: string, labels?: Record<string, string>) => ({
-      metadata: { name, ...(labels ? { labels } : {}) },
-      involvedObject: { kind: 'Lease', name: 'lock', namespace: NS },
-      reason: 'LeaderElection',
-      message: 'm',
-    });
-    store.createEvent(NS, event('a', { source: 'x' }));
-    store.createEvent(NS, event('b'));
-    expect(store.listEvents(NS, { labelSelector: 'source=x' }).items.map((e) => e.metadata?.name)).toEqual(['a']);
-    expect(store.listEvents(NS, { labelSelector: '!source' }).items.map((e) => e.metadata?.name)).toEqual(['b']);
-    expect(refusal(() => store.listEvents(NS, { labelSelector: 'source=-' })).code).toBe(400);
   });
 });
 

@@ -112,143 +112,79 @@ describe('LeaseStore: updating', () => {
 });
 
 describe('LeaseStore: listing', () => {
-  it('pages with limit and continue, reporting the remaining count', () => {
+  it('lists every matching Lease, sorted by namespace and name (paging is the embedded server\'s)', () => {
     const store = new LeaseStore();
     for (const name of ['c', 'a', 'b']) store.create(NS, { metadata: { name } });
-    const first = store.list(NS, { limit: 2 });
-    expect(first.items.map((l) => l.metadata?.name)).toEqual(['a', 'b']);
-    expect(first.metadata.remainingItemCount).toBe(1);
-    const second = store.list(NS, { limit: 2, continue: first.metadata.continue! });
-    expect(second.items.map((l) => l.metadata?.name)).toEqual(['c']);
-    expect(second.metadata.continue).toBeUndefined();
-    expect(() => store.list(NS, { continue: Buffer.from('-4').toString('base64') })).toThrow(ApiError);
+    store.create('kube-system', { metadata: { name: 'z' } });
+    expect(store.list(NS).items.map((l) => l.metadata?.name)).toEqual(['a', 'b', 'c']);
+    expect(store.list(undefined).items.map((l) => `${l.metadata?.namespace}/${l.metadata?.name}`)).toEqual(['default/a', 'default/b', 'default/c', 'kube-system/z']);
+    expect(store.list(NS).metadata).toEqual({ resourceVersion: store.resourceVersion });
   });
 });
 
-describe('LeaseStore: Events', () => {
-  const leaseEvent = (overrides: object = {}) => ({
-    metadata: { name: 'lock.17a' },
-    involvedObject: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'lock', namespace: NS },
-    reason: 'LeaderElection',
-    message: 'a became leader',
-    type: 'Normal',
-    source: { component: 'a' },
-    lastTimestamp: '2025-01-01T00:00:05Z',
-    count: 1,
-    ...overrides,
+describe('LeaseStore: writing a patch result (update via patch or apply)', () => {
+  it('writes over the current version when the result names no resourceVersion, and refuses a stale one with 409', () => {
+    const store = new LeaseStore();
+    const created = store.create(NS, { metadata: { name: 'a' }, spec: { holderIdentity: 'x' } });
+    const written = store.update(NS, 'a', { metadata: { name: 'a' }, spec: { holderIdentity: 'y' } }, { via: 'patch' });
+    expect(written.lease.spec?.holderIdentity).toBe('y');
+    expect(Number(written.lease.metadata?.resourceVersion)).toBe(Number(created.metadata?.resourceVersion) + 1);
+    const stale = apiErrorOf(() => store.update(NS, 'a', { metadata: { name: 'a', resourceVersion: created.metadata!.resourceVersion! }, spec: {} }, { via: 'patch' }));
+    expect([stale.statusCode, stale.reason]).toEqual([409, 'Conflict']);
+    // The same body as a PUT must name the version it replaces.
+    expect(apiErrorOf(() => store.update(NS, 'a', { metadata: { name: 'a' }, spec: {} })).statusCode).toBe(422);
   });
 
-  it('keeps an Event object for every recordEvent call, without touching Lease versions or the events array shape', () => {
-    const clock = new FakeClock();
-    const store = new LeaseStore({ clock });
+  it('answers a patch result that does not decode with 422 on "patch", a PUT body with 400', () => {
+    const store = new LeaseStore();
+    store.create(NS, { metadata: { name: 'a' } });
+    const body = { metadata: { name: 'a', labels: { app: 1 } } };
+    const patched = apiErrorOf(() => store.update(NS, 'a', body, { via: 'patch' }));
+    expect([patched.statusCode, patched.status.details?.causes?.[0]?.field]).toEqual([422, 'patch']);
+    expect(apiErrorOf(() => store.update(NS, 'a', body, { via: 'apply' })).statusCode).toBe(400);
+  });
+
+  it('creates a missing Lease for apply only', () => {
+    const store = new LeaseStore();
+    expect(apiErrorOf(() => store.update(NS, 'a', { metadata: { name: 'a' } }, { via: 'patch' })).statusCode).toBe(404);
+    const applied = store.update(NS, 'a', { metadata: { name: 'a', resourceVersion: '42' } }, { via: 'apply' });
+    expect(applied.created).toBe(true);
+    expect(applied.lease.metadata?.resourceVersion).toBe(store.resourceVersion);
+  });
+});
+
+describe('LeaseStore: event records', () => {
+  it('keeps every recordEvent call as a record, without touching Lease versions', () => {
+    const store = new LeaseStore({ clock: new FakeClock() });
     store.create(NS, { metadata: { name: 'lock' } });
     const before = store.resourceVersion;
     store.recordEvent({ namespace: NS, leaseName: 'lock', leaseUid: 'u1', type: 'Normal', reason: 'LeaderElection', message: 'a became leader', reportingInstance: 'a', timeMs: Date.UTC(2025, 0, 1, 0, 0, 1) });
     expect(store.resourceVersion).toBe(before);
     expect(store.events).toEqual([{ namespace: NS, leaseName: 'lock', leaseUid: 'u1', type: 'Normal', reason: 'LeaderElection', message: 'a became leader', reportingInstance: 'a', timeMs: Date.UTC(2025, 0, 1, 0, 0, 1) }]);
-    const [event] = store.listEvents(NS).items;
-    expect(event).toMatchObject({
-      apiVersion: 'v1',
-      kind: 'Event',
-      involvedObject: { kind: 'Lease', name: 'lock', namespace: NS, uid: 'u1' },
+  });
+
+  it('reads a created Event object about a Lease into the events array, and ignores Events about anything else', () => {
+    const store = new LeaseStore();
+    store.createEvent(NS, {
+      metadata: { name: 'lock.17a' },
+      involvedObject: { kind: 'Lease', name: 'lock', uid: 'u1' },
       reason: 'LeaderElection',
       message: 'a became leader',
-      type: 'Normal',
-      source: { component: 'a' },
-      lastTimestamp: '2025-01-01T00:00:01Z',
-      count: 1,
+      type: 'Warning',
+      reportingInstance: 'a',
+      eventTime: '2025-01-01T00:00:05.000000Z',
     });
-    expect(event?.metadata?.name).toMatch(/^lock\.[0-9a-f]+$/);
-    expect(event?.metadata?.resourceVersion).toBe('1');
-  });
-
-  it('gives two events recorded in the same millisecond distinct names', () => {
-    const store = new LeaseStore();
-    const record = { namespace: NS, leaseName: 'lock', type: 'Normal' as const, reason: 'LeaderElection', message: 'm', reportingInstance: 'a', timeMs: 1000 };
-    store.recordEvent(record);
-    store.recordEvent(record);
-    const names = store.listEvents(NS).items.map((e) => e.metadata?.name);
-    expect(new Set(names).size).toBe(2);
-  });
-
-  it('creates an Event from a POST body and reports it in the events array when it is about a Lease', () => {
-    const store = new LeaseStore();
-    const created = store.createEvent(NS, leaseEvent());
-    expect(created.metadata).toMatchObject({ name: 'lock.17a', namespace: NS, resourceVersion: '1' });
-    expect(created.metadata?.uid).toBeDefined();
-    expect(store.getEvent(NS, 'lock.17a').message).toBe('a became leader');
     expect(store.events).toEqual([
-      { namespace: NS, leaseName: 'lock', type: 'Normal', reason: 'LeaderElection', message: 'a became leader', reportingInstance: 'a', timeMs: Date.UTC(2025, 0, 1, 0, 0, 5) },
+      { namespace: NS, leaseName: 'lock', leaseUid: 'u1', type: 'Warning', reason: 'LeaderElection', message: 'a became leader', reportingInstance: 'a', timeMs: Date.UTC(2025, 0, 1, 0, 0, 5) },
     ]);
     store.createEvent(NS, { metadata: { name: 'pod-event' }, involvedObject: { kind: 'Pod', name: 'p' }, reason: 'X' });
+    store.createEvent(NS, 'text');
     expect(store.events).toHaveLength(1);
   });
 
-  it('validates an Event like the API server', () => {
-    const store = new LeaseStore();
-    store.createEvent(NS, leaseEvent());
-    const exists = apiErrorOf(() => store.createEvent(NS, leaseEvent()));
-    expect([exists.statusCode, exists.reason, exists.status.message]).toEqual([409, 'AlreadyExists', 'events "lock.17a" already exists']);
-    const noName = apiErrorOf(() => store.createEvent(NS, leaseEvent({ metadata: {} })));
-    expect([noName.statusCode, noName.status.details?.causes?.[0]?.field]).toEqual([422, 'metadata.name']);
-    const otherNs = apiErrorOf(() => store.createEvent(NS, leaseEvent({ metadata: { name: 'e', namespace: 'other' } })));
-    expect(otherNs.statusCode).toBe(400);
-    const involved = apiErrorOf(() => store.createEvent(NS, leaseEvent({ metadata: { name: 'e2' }, involvedObject: { kind: 'Lease', name: 'l', namespace: 'other' } })));
-    expect(involved.status.message).toBe('Event "e2" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace');
-    const wrongKind = apiErrorOf(() => store.createEvent(NS, leaseEvent({ kind: 'Lease', metadata: { name: 'e3' } })));
-    expect(wrongKind.statusCode).toBe(400);
-    expect(apiErrorOf(() => store.createEvent(NS, 'text')).statusCode).toBe(400);
-    expect(apiErrorOf(() => store.createEvent(NS, leaseEvent({ metadata: { name: 'e4', resourceVersion: '3' } }))).statusCode).toBe(500);
-  });
-
-  it('names an Event from generateName', () => {
-    const store = new LeaseStore();
-    const created = store.createEvent(NS, leaseEvent({ metadata: { generateName: 'lock.' } }));
-    expect(created.metadata?.name).toMatch(/^lock\.[0-9a-z]{5}$/);
-    expect(created.metadata?.generateName).toBeUndefined();
-  });
-
-  it('answers NotFound for a missing Event with the core group wording', () => {
-    const err = apiErrorOf(() => new LeaseStore().getEvent(NS, 'nope'));
-    expect([err.statusCode, err.reason, err.status.message]).toEqual([404, 'NotFound', 'events "nope" not found']);
-    expect(err.status.details).toEqual({ name: 'nope', kind: 'events' });
-  });
-
-  it('patches an Event, bumping its resourceVersion, and refuses a stale one', () => {
-    const store = new LeaseStore();
-    store.createEvent(NS, leaseEvent());
-    const patched = store.patchEvent(NS, 'lock.17a', { count: 2, lastTimestamp: '2025-01-01T00:01:00Z' }, 'merge');
-    expect(patched.count).toBe(2);
-    expect(patched.metadata?.resourceVersion).toBe('2');
-    const stale = apiErrorOf(() => store.patchEvent(NS, 'lock.17a', { metadata: { resourceVersion: '1' }, count: 3 }, 'strategic'));
-    expect([stale.statusCode, stale.reason]).toEqual([409, 'Conflict']);
-    expect(apiErrorOf(() => store.patchEvent(NS, 'nope', {}, 'merge')).statusCode).toBe(404);
-  });
-
-  it('deletes an Event', () => {
-    const store = new LeaseStore();
-    store.createEvent(NS, leaseEvent());
-    expect(store.deleteEvent(NS, 'lock.17a').metadata?.name).toBe('lock.17a');
-    expect(apiErrorOf(() => store.getEvent(NS, 'lock.17a')).statusCode).toBe(404);
-    expect(apiErrorOf(() => store.deleteEvent(NS, 'lock.17a')).statusCode).toBe(404);
-  });
-
-  it('lists Events by namespace with paging', () => {
-    const store = new LeaseStore();
-    for (const name of ['e1', 'e2', 'e3']) store.createEvent(NS, leaseEvent({ metadata: { name } }));
-    store.createEvent('kube-system', leaseEvent({ metadata: { name: 'e0' }, involvedObject: { kind: 'Lease', name: 'l', namespace: 'kube-system' } }));
-    expect(store.listEvents(NS).items).toHaveLength(3);
-    expect(store.listEvents(undefined).items).toHaveLength(4);
-    const page = store.listEvents(NS, { limit: 2 });
-    expect(page.items.map((e) => e.metadata?.name)).toEqual(['e1', 'e2']);
-    expect(store.listEvents(NS, { continue: page.metadata.continue! }).items.map((e) => e.metadata?.name)).toEqual(['e3']);
-    expect(page.kind).toBe('EventList');
-  });
-
-  it('keeps at most eventLimit Event objects, dropping the oldest', () => {
+  it('keeps at most eventLimit records, dropping the oldest', () => {
     const store = new LeaseStore({ eventLimit: 2 });
-    for (const name of ['e1', 'e2', 'e3']) store.createEvent(NS, leaseEvent({ metadata: { name } }));
-    expect(store.listEvents(NS).items.map((e) => e.metadata?.name)).toEqual(['e2', 'e3']);
-    expect(store.events).toHaveLength(2); // the records are bounded the same way
+    for (const message of ['e1', 'e2', 'e3']) store.recordEvent({ namespace: NS, leaseName: 'lock', type: 'Normal', reason: 'R', message, reportingInstance: 'a', timeMs: 0 });
+    expect(store.events.map((e) => e.message)).toEqual(['e2', 'e3']);
   });
 });

@@ -2,20 +2,36 @@
  * An in-memory Lease store with the Kubernetes API server's semantics: resourceVersion
  * compare-and-swap, uid preconditions, validation with Status-shaped errors carrying the real
  * `reason` and `code`, MicroTime checks, and watch fan-out with a bounded history (410 Gone
- * beyond it). The testing kit's LeaseClient and the embedded API server both sit on this one
- * implementation.
+ * beyond it), label selectors on list and watch, and the Event records a LeaseClient reports. The
+ * testing kit's LeaseClient and the embedded API server both sit on this one implementation; what
+ * only kubectl needs (patch formats, paging, Event objects, tables) is the server's.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { ApiError, makeStatus, type KubeStatus } from '../errors.js';
-import { isDnsLabel, isDnsSubdomain } from '../config.js';
-import type { Lease, LeaseEventRecord, LeaseWatchEvent, ObjectMeta } from '../lease.js';
-import { MAX_INT32, eventBodyOf } from '../record.js';
-import { DNS_SUBDOMAIN_MESSAGE, EVERYTHING, labelKeyProblems, labelValueProblems, parseLabelSelector, type LabelSelector } from './label-selector.js';
-import { MAX_JSON_DEPTH, clone, nestedDeeperThan, stringify, toJson } from './json-tree.js';
+import type { Lease, LeaseEventRecord, LeaseWatchEvent } from '../lease.js';
+import { MAX_INT32 } from '../record.js';
+import { leaseEventRecordOf } from './event-records.js';
+import { EVERYTHING, parseLabelSelector, type LabelSelector } from './label-selector.js';
+import { leaseErrors, type Cause } from './lease-errors.js';
+import { clone, stringify, toJson } from './json-tree.js';
+import {
+  checkNamespace,
+  creationTimestamp,
+  decodeError,
+  envelopeDecodeFailure,
+  isRecord,
+  jsonKind,
+  metaCauses,
+  metaDecodeFailure,
+  nameCauses,
+  normalizeMeta,
+  patchDecodeError,
+  typed,
+  type DecodeFailure,
+} from './object-rules.js';
+
+export { leaseErrors };
 
 const GROUP = 'coordination.k8s.io';
-const RESOURCE = 'leases';
-const QUALIFIED = `${RESOURCE}.${GROUP}`;
 const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
 const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 /** Lease strategies the API accepts (coordination.k8s.io/v1). */
@@ -26,10 +42,7 @@ export interface LeaseStoreOptions {
   clock?: Clock;
   /** How many past watch events are kept for resuming; older resourceVersions get 410 Gone. @default 1000 */
   historyLimit?: number;
-  /**
-   * How many Event objects are kept; the oldest go first (the real server expires them after an
-   * hour). {@link LeaseStore.events} keeps the same number of most recent records. @default 1000
-   */
+  /** How many records {@link LeaseStore.events} keeps; the oldest go first. @default 1000 */
   eventLimit?: number;
 }
 
@@ -41,14 +54,9 @@ export interface ListOptions {
   resourceVersion?: string;
   /** Only this Lease (`fieldSelector=metadata.name=...`). */
   name?: string;
-  /** At most this many items; the rest is reachable with `continue`. */
-  limit?: number;
-  /** The token from a previous page's `metadata.continue`. */
-  continue?: string;
   /**
    * Only Leases whose labels match (`labelSelector`, the API server's syntax; 400 BadRequest when
-   * it does not parse). With a non-empty selector a page has no `remainingItemCount`, as on the
-   * API server, which cannot count what the selector leaves.
+   * it does not parse).
    */
   labelSelector?: string;
 }
@@ -56,7 +64,8 @@ export interface ListOptions {
 export interface LeaseList {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'LeaseList';
-  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  metadata: { resourceVersion: string };
+  /** Every matching Lease, sorted by namespace and name. */
   items: Lease[];
 }
 
@@ -91,59 +100,22 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
 }
 
-/** Patch flavours: merge and strategic merge are the same for a Lease (it has no keyed lists). */
-export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
-
 export interface WriteResult {
   lease: Lease;
   /** True when the write created the object (PUT to a missing name, apply). */
   created: boolean;
 }
 
-/**
- * A core/v1 Event as JSON: the fields kubectl shows and leasekit writes are typed, the rest is kept
- * as sent. The store keeps these so `kubectl get events` against the embedded server works.
- */
-export interface KubeEvent {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  involvedObject?: {
-    apiVersion?: string;
-    kind?: string;
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    fieldPath?: string;
-  };
-  reason?: string;
-  message?: string;
-  type?: string;
-  source?: { component?: string; host?: string };
-  firstTimestamp?: string | null;
-  lastTimestamp?: string | null;
-  eventTime?: string | null;
-  count?: number;
-  reportingComponent?: string;
-  reportingInstance?: string;
-  [key: string]: unknown;
-}
-
-/** The answer of {@link LeaseStore.listEvents}: a core/v1 EventList. */
-export interface EventList {
-  apiVersion: 'v1';
-  kind: 'EventList';
-  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
-  items: KubeEvent[];
-}
-
-/** Paging options for {@link LeaseStore.listEvents}. */
-export interface EventListOptions {
-  limit?: number;
-  continue?: string;
-  /** Only Events whose labels match, like {@link ListOptions.labelSelector}. */
-  labelSelector?: string;
+/** Options of {@link LeaseStore.update}. */
+export interface UpdateOptions {
+  /**
+   * Where the body comes from. `put` (the default): a replacement, which must name the current
+   * resourceVersion. `patch` and `apply`: the result of a patch on the current object, written
+   * over whatever is current unless it names a resourceVersion (a stale one is 409 Conflict);
+   * `apply` creates a missing Lease. A `patch` result that does not decode as a Lease is 422
+   * Invalid on the field `patch`, as the API server answers (the patch itself was well formed).
+   */
+  via?: 'put' | 'patch' | 'apply';
 }
 
 interface HistoryEntry {
@@ -162,88 +134,6 @@ interface Watcher {
   onClose: (() => void) | undefined;
   active: boolean;
 }
-
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** What Go's JSON decoder calls a value's type in "cannot unmarshal X into ..." errors. */
-function jsonKind(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'boolean') return 'bool';
-  return typeof value;
-}
-
-function details(name: string | undefined, extra?: KubeStatus['details']): KubeStatus['details'] {
-  return { ...(name !== undefined ? { name } : {}), group: GROUP, kind: RESOURCE, ...extra };
-}
-
-/**
- * Joins field errors the way the API server's error aggregate prints them: one error alone, several
- * in brackets (`[a: ..., b: ...]`).
- */
-function aggregate(causes: readonly { message: string; field: string }[]): string {
-  const parts = causes.map((c) => `${c.field}: ${c.message}`);
-  return parts.length === 1 ? parts[0]! : `[${parts.join(', ')}]`;
-}
-
-/** Status errors exactly as the real API server words them. */
-export const leaseErrors = {
-  notFound: (name: string) =>
-    new ApiError(makeStatus(404, 'NotFound', `${QUALIFIED} "${name}" not found`, details(name))),
-  alreadyExists: (name: string) =>
-    new ApiError(makeStatus(409, 'AlreadyExists', `${QUALIFIED} "${name}" already exists`, details(name))),
-  conflict: (name: string) =>
-    new ApiError(
-      makeStatus(
-        409,
-        'Conflict',
-        `Operation cannot be fulfilled on ${QUALIFIED} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-        details(name),
-      ),
-    ),
-  preconditionFailed: (name: string, detail: string) =>
-    new ApiError(
-      makeStatus(409, 'Conflict', `Operation cannot be fulfilled on ${QUALIFIED} "${name}": ${detail}`, details(name)),
-    ),
-  invalid: (name: string, causes: { reason: string; message: string; field: string }[]) =>
-    new ApiError(
-      makeStatus(422, 'Invalid', `Lease.coordination.k8s.io "${name}" is invalid: ${aggregate(causes)}`, {
-        name,
-        group: GROUP,
-        kind: 'Lease',
-        causes,
-      }),
-    ),
-  /**
-   * The update-without-resourceVersion error. The API server builds it from the resource, not the
-   * kind (a known oddity of its generic registry), so it reads `leases.coordination.k8s.io`.
-   */
-  resourceVersionRequired: (name: string) => {
-    const causes = [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }];
-    return new ApiError(
-      makeStatus(422, 'Invalid', `${QUALIFIED} "${name}" is invalid: ${aggregate(causes)}`, { name, group: GROUP, kind: RESOURCE, causes }),
-    );
-  },
-  /**
-   * A patch whose result does not decode as a Lease: the API server answers 422 with the patched
-   * object as the invalid value of a field named `patch`, and no kind or name.
-   */
-  invalidPatch: (patched: string, reason: string) => {
-    const causes = [{ reason: 'FieldValueInvalid', field: 'patch', message: `Invalid value: ${JSON.stringify(patched)}: ${reason}` }];
-    return new ApiError(makeStatus(422, 'Invalid', ` "" is invalid: ${aggregate(causes)}`, { causes }));
-  },
-  /** A resourceVersion that is not an unsigned integer (the API server's ParseResourceVersion). */
-  invalidResourceVersion: (rv: string, problem: 'invalid syntax' | 'value out of range') =>
-    new ApiError(
-      makeStatus(400, 'BadRequest', `invalid resource version: resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${problem}`),
-    ),
-  badRequest: (message: string) => new ApiError(makeStatus(400, 'BadRequest', message)),
-  gone: (message: string) => new ApiError(makeStatus(410, 'Expired', message)),
-  internal: (message: string) => new ApiError(makeStatus(500, 'InternalError', message)),
-};
 
 /**
  * True for what Go's `time.Parse` accepts in the MicroTime layout: exactly six fractional digits,
@@ -268,65 +158,10 @@ function parseResourceVersion(rv: string | undefined): bigint {
   return value;
 }
 
-/** Status errors for core/v1 Events (core group: no group in the messages and details). */
-export const eventErrors = {
-  notFound: (name: string) => new ApiError(makeStatus(404, 'NotFound', `events "${name}" not found`, { name, kind: 'events' })),
-  alreadyExists: (name: string) =>
-    new ApiError(makeStatus(409, 'AlreadyExists', `events "${name}" already exists`, { name, kind: 'events' })),
-  invalid: (name: string, causes: { reason: string; message: string; field: string }[]) =>
-    new ApiError(makeStatus(422, 'Invalid', `Event "${name}" is invalid: ${aggregate(causes)}`, { name, kind: 'Event', causes })),
-};
-
-/**
- * Why Go's JSON decoder would refuse a body, in its words: `typed` errors come from decoding into
- * the Go type (a create or update prefixes them with "Lease in version ..."), `unrecognized` ones
- * from reading the body at all, `bare` ones stand alone.
- */
-interface DecodeFailure {
-  readonly form: 'typed' | 'unrecognized' | 'bare';
-  readonly message: string;
-}
-
-const typed = (message: string): DecodeFailure => ({ form: 'typed', message });
-
-/** The ObjectMeta fields Go decodes as strings. */
-const META_STRINGS = ['name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'selfLink'] as const;
-
-/** Decoding problems of an ObjectMeta: string fields, the label and annotation string maps, finalizers. */
-function metaDecodeFailure(meta: Record<string, unknown>): DecodeFailure | undefined {
-  const field = (name: string, kind: string, type: string): DecodeFailure =>
-    typed(`json: cannot unmarshal ${kind} into Go struct field ObjectMeta.metadata.${name} of type ${type}`);
-  for (const name of META_STRINGS) {
-    const v = meta[name];
-    if (v != null && typeof v !== 'string') return field(name, jsonKind(v), 'string');
-  }
-  for (const name of ['labels', 'annotations'] as const) {
-    const map = meta[name];
-    if (map == null) continue;
-    if (!isRecord(map)) return field(name, jsonKind(map), 'map[string]string');
-    // null decodes to "" (normalizeMeta stores it so); anything else must be a string.
-    for (const v of Object.values(map)) if (v !== null && typeof v !== 'string') return field(name, jsonKind(v), 'string');
-  }
-  const finalizers = meta.finalizers;
-  if (finalizers != null) {
-    if (!Array.isArray(finalizers)) return field('finalizers', jsonKind(finalizers), '[]string');
-    for (const v of finalizers as unknown[]) if (v !== null && typeof v !== 'string') return field('finalizers', jsonKind(v), 'string');
-  }
-  return undefined;
-}
-
 /** The wire-level checks the real server's JSON decoder makes on a Lease, or undefined when it decodes. */
 function leaseDecodeFailure(lease: unknown): DecodeFailure | undefined {
-  if (!isRecord(lease)) return typed('the body is not a JSON object');
-  const tooDeep = deepestOpening(lease);
-  if (tooDeep !== undefined) return { form: 'unrecognized', message: `couldn't get version/kind; json parse error: invalid character '${tooDeep}' exceeded max depth` };
-  // apiVersion and kind may be omitted (the URL says what the body is) but must not contradict it.
-  if (lease.apiVersion != null && lease.apiVersion !== '' && lease.apiVersion !== `${GROUP}/v1`) {
-    return { form: 'bare', message: `the API version in the data (${String(lease.apiVersion)}) does not match the expected API version (${GROUP}/v1)` };
-  }
-  if (lease.kind != null && lease.kind !== '' && lease.kind !== 'Lease') {
-    return typed(`no kind ${JSON.stringify(String(lease.kind))} is registered for version "${GROUP}/v1"`);
-  }
+  const envelope = envelopeDecodeFailure(lease, `${GROUP}/v1`, 'Lease');
+  if (envelope !== undefined || !isRecord(lease)) return envelope;
   if (lease.metadata != null) {
     if (!isRecord(lease.metadata)) return typed(`json: cannot unmarshal ${jsonKind(lease.metadata)} into Go struct field Lease.metadata of type v1.ObjectMeta`);
     const meta = metaDecodeFailure(lease.metadata);
@@ -357,81 +192,21 @@ function leaseDecodeFailure(lease: unknown): DecodeFailure | undefined {
   return undefined;
 }
 
-/** '{' or '[': the bracket that nests deeper than the API server's decoder reads, if any. */
-function deepestOpening(value: unknown): '{' | '[' | undefined {
-  const node = nestedDeeperThan(value, MAX_JSON_DEPTH);
-  return node === undefined ? undefined : Array.isArray(node) ? '[' : '{';
-}
-
 /** Checks the wire-level types the real server's JSON decoder enforces (400 BadRequest). */
 function decodeCheck(lease: unknown): asserts lease is Lease {
   const failure = leaseDecodeFailure(lease);
-  if (failure === undefined) return;
-  if (failure.form === 'bare') throw leaseErrors.badRequest(failure.message);
-  if (failure.form === 'unrecognized') throw leaseErrors.badRequest(`the object provided is unrecognized (must be of type Lease): ${failure.message}`);
-  throw leaseErrors.badRequest(`Lease in version "v1" cannot be handled as a Lease: ${failure.message}`);
+  if (failure !== undefined) throw decodeError('Lease', failure);
 }
 
-/**
- * The patched object must decode as a Lease; when it does not, the API server answers 422 Invalid
- * naming the field `patch` (not 400: the body itself was a well-formed patch).
- */
+/** A patch result must decode as a Lease: 422 Invalid on the field `patch` otherwise. */
 function decodePatched(patched: unknown): asserts patched is Lease {
   const failure = leaseDecodeFailure(patched);
-  if (failure !== undefined) throw leaseErrors.invalidPatch(stringify(patched) ?? 'null', failure.message);
-}
-
-type Cause = { reason: string; message: string; field: string };
-
-/** The API server's bound on all annotation keys and values together (256 KiB). */
-const ANNOTATIONS_MAX_BYTES = 256 * 1024;
-
-/**
- * ObjectMeta validation of labels and annotations (the API server's ValidateLabels and
- * ValidateAnnotations): keys are qualified names (annotation keys in any case), label values are
- * short names, and all annotations together fit in 256 KiB. Expects decoded (string) maps.
- */
-function metaCauses(meta: ObjectMeta | undefined): Cause[] {
-  const causes: Cause[] = [];
-  const invalid = (field: string, value: string, problem: string): void => {
-    causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${problem}` });
-  };
-  for (const [key, value] of Object.entries(meta?.labels ?? {})) {
-    for (const problem of labelKeyProblems(key)) invalid('metadata.labels', key, problem);
-    for (const problem of labelValueProblems(value ?? '')) invalid('metadata.labels', value ?? '', problem);
-  }
-  let annotationBytes = 0;
-  for (const [key, value] of Object.entries(meta?.annotations ?? {})) {
-    for (const problem of labelKeyProblems(key.toLowerCase())) invalid('metadata.annotations', key, problem);
-    annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(value ?? '');
-  }
-  if (annotationBytes > ANNOTATIONS_MAX_BYTES) {
-    causes.push({ reason: 'FieldValueTooLong', field: 'metadata.annotations', message: `Too long: may not be more than ${ANNOTATIONS_MAX_BYTES} bytes` });
-  }
-  return causes;
-}
-
-/** A decoded copy of metadata: null label and annotation values become "", as Go's decoder makes them. */
-function normalizeMeta(meta: ObjectMeta): ObjectMeta {
-  const out: ObjectMeta = { ...meta };
-  for (const name of ['labels', 'annotations'] as const) {
-    const map = out[name];
-    if (map != null) out[name] = Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v ?? '']));
-  }
-  return out;
+  if (failure !== undefined) throw patchDecodeError(patched, failure);
 }
 
 /** Field validation (422 Invalid with causes), like the API server's ValidateLease. */
 function validate(lease: Lease, name: string): void {
-  const causes: Cause[] = [];
-  if (!isDnsSubdomain(name)) {
-    causes.push({
-      reason: 'FieldValueInvalid',
-      field: 'metadata.name',
-      message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}`,
-    });
-  }
-  causes.push(...metaCauses(lease.metadata));
+  const causes: Cause[] = [...nameCauses(name), ...metaCauses(lease.metadata)];
   const spec = lease.spec ?? {};
   if (spec.leaseDurationSeconds != null && spec.leaseDurationSeconds <= 0) {
     causes.push({ reason: 'FieldValueInvalid', field: 'spec.leaseDurationSeconds', message: `Invalid value: ${spec.leaseDurationSeconds}: must be greater than 0` });
@@ -448,102 +223,6 @@ function validate(lease: Lease, name: string): void {
   if (causes.length > 0) throw leaseErrors.invalid(name, causes);
 }
 
-/** RFC 7386 JSON merge patch, without recursion (a patch may nest as deep as its client likes). */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isRecord(patch)) return clone(patch);
-  const root: Record<string, unknown> = isRecord(target) ? { ...target } : {};
-  const pending: [Record<string, unknown>, Record<string, unknown>][] = [[root, patch]];
-  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
-    const [result, patchNode] = item;
-    for (const [key, value] of Object.entries(patchNode)) {
-      if (value === null) delete result[key];
-      else if (!isRecord(value)) result[key] = clone(value);
-      else {
-        const existing = result[key];
-        const merged: Record<string, unknown> = isRecord(existing) ? { ...existing } : {};
-        result[key] = merged;
-        pending.push([merged, value]);
-      }
-    }
-  }
-  return root;
-}
-
-/** RFC 6902 JSON patch, the operations kubectl uses (add, replace, remove, test, copy, move). */
-function jsonPatch(target: unknown, ops: unknown): unknown {
-  if (!Array.isArray(ops)) throw leaseErrors.badRequest('json patch must be an array of operations');
-  let doc = clone(target);
-  const parse = (path: unknown): string[] => {
-    if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw leaseErrors.badRequest(`invalid json patch path ${JSON.stringify(path)}`);
-    return path === '' ? [] : path.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  };
-  const parentOf = (parts: string[]): [Record<string, unknown> | unknown[], string] => {
-    let node: unknown = doc;
-    for (const part of parts.slice(0, -1)) {
-      node = Array.isArray(node) ? node[Number(part)] : isRecord(node) ? node[part] : undefined;
-      if (node === undefined) throw leaseErrors.badRequest(`json patch path not found: /${parts.join('/')}`);
-    }
-    if (!isRecord(node) && !Array.isArray(node)) throw leaseErrors.badRequest(`json patch path not found: /${parts.join('/')}`);
-    return [node, parts[parts.length - 1] ?? ''];
-  };
-  const read = (parts: string[]): unknown => {
-    const [parent, key] = parentOf(parts);
-    return Array.isArray(parent) ? parent[Number(key)] : parent[key];
-  };
-  const write = (parts: string[], value: unknown, insert: boolean): void => {
-    if (parts.length === 0) {
-      doc = value;
-      return;
-    }
-    const [parent, key] = parentOf(parts);
-    if (Array.isArray(parent)) {
-      const index = key === '-' ? parent.length : Number(key);
-      if (insert) parent.splice(index, 0, value);
-      else parent[index] = value;
-    } else parent[key] = value;
-  };
-  const remove = (parts: string[]): void => {
-    const [parent, key] = parentOf(parts);
-    if (Array.isArray(parent)) parent.splice(Number(key), 1);
-    else {
-      if (!(key in parent)) throw leaseErrors.badRequest(`json patch: nothing to remove at /${parts.join('/')}`);
-      delete parent[key];
-    }
-  };
-  for (const raw of ops) {
-    if (!isRecord(raw)) throw leaseErrors.badRequest('json patch operation must be an object');
-    const path = parse(raw.path);
-    switch (raw.op) {
-      case 'add':
-        write(path, clone(raw.value), true);
-        break;
-      case 'replace':
-        if (read(path) === undefined) throw leaseErrors.badRequest(`json patch: nothing to replace at ${String(raw.path)}`);
-        write(path, clone(raw.value), false);
-        break;
-      case 'remove':
-        remove(path);
-        break;
-      case 'test':
-        if (stringify(read(path)) !== stringify(raw.value)) {
-          throw new ApiError(makeStatus(422, 'Invalid', `json patch test operation failed at ${String(raw.path)}`));
-        }
-        break;
-      case 'copy':
-      case 'move': {
-        const from = parse(raw.from);
-        const value = clone(read(from));
-        if (raw.op === 'move') remove(from);
-        write(path, value, true);
-        break;
-      }
-      default:
-        throw leaseErrors.badRequest(`json patch: unknown operation ${JSON.stringify(raw.op)}`);
-    }
-  }
-  return doc;
-}
-
 /**
  * The store. All methods are synchronous and throw {@link ApiError}s; watch listeners are called
  * asynchronously (in a microtask), in resourceVersion order.
@@ -554,16 +233,14 @@ export class LeaseStore {
   private readonly leases = new Map<string, Lease>();
   private readonly history: HistoryEntry[] = [];
   private readonly watchers = new Set<Watcher>();
-  /** Events recorded through {@link recordEvent}, oldest first. */
+  /**
+   * Events reported through {@link recordEvent}, or created as Event objects about a Lease
+   * ({@link createEvent}), oldest first; at most `eventLimit`.
+   */
   readonly events: LeaseEventRecord[] = [];
+  private readonly eventLimit: number;
   private revision = 0;
   private uidCounter = 0;
-  /** Event objects, by namespace/name, oldest first. */
-  private readonly eventObjects = new Map<string, KubeEvent>();
-  private readonly eventLimit: number;
-  // Events count on their own, so that recording one never shifts Lease resourceVersions or uids.
-  private eventRevision = 0;
-  private eventUidCounter = 0;
   private generatedNames = 0;
   /** Oldest resourceVersion a watch may resume from; older ones get 410 Gone. */
   private compactedRevision = 0;
@@ -599,12 +276,11 @@ export class LeaseStore {
       .filter(([k, lease]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || lease.metadata?.name === options.name))
       .filter(([, lease]) => selector.matches(lease.metadata?.labels))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const { page, more } = paginate(all, options, selector);
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'LeaseList',
-      metadata: { resourceVersion: this.resourceVersion, ...more },
-      items: page.map(([, lease]) => clone(lease)),
+      metadata: { resourceVersion: this.resourceVersion },
+      items: all.map(([, lease]) => clone(lease)),
     };
   }
 
@@ -625,51 +301,40 @@ export class LeaseStore {
     return this.insert(namespace, name, lease);
   }
 
-  /** PUT: compare-and-swap on resourceVersion; creates when the name is missing and no resourceVersion is given. */
-  update(namespace: string, name: string, body: unknown): WriteResult {
-    decodeCheck(body);
+  /**
+   * PUT: compare-and-swap on resourceVersion; creates when the name is missing and no
+   * resourceVersion is given. With `via: 'patch'` or `'apply'` the body is the result of a patch
+   * on the current object (the embedded server's PATCH), see {@link UpdateOptions}.
+   */
+  update(namespace: string, name: string, body: unknown, options: UpdateOptions = {}): WriteResult {
+    const via = options.via ?? 'put';
+    if (via === 'patch') decodePatched(body);
+    else decodeCheck(body);
     this.checkNamespaceAndName(namespace, body, name);
     const current = this.leases.get(key(namespace, name));
     const rv = body.metadata?.resourceVersion;
     if (!current) {
-      if (rv) throw leaseErrors.notFound(name);
+      if (via === 'patch' || (via === 'put' && rv)) throw leaseErrors.notFound(name);
       validate(body, name);
       return { lease: this.insert(namespace, name, body), created: true };
     }
-    if (!rv) {
-      throw leaseErrors.resourceVersionRequired(name);
-    }
     const uid = body.metadata?.uid;
-    if (uid && uid !== current.metadata?.uid) {
-      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
+    const checkUid = (): void => {
+      if (uid && uid !== current.metadata?.uid) {
+        throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
+      }
+    };
+    if (via === 'put') {
+      if (!rv) throw leaseErrors.resourceVersionRequired(name);
+      checkUid();
+      if (rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
+    } else {
+      // A patch writes over whatever is current unless it names a resourceVersion.
+      if (rv && rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
+      checkUid();
     }
-    if (rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
     validate(body, name);
     return { lease: this.replace(namespace, name, current, body), created: false };
-  }
-
-  /** PATCH: merge / strategic merge / JSON patch on the current object; apply creates when missing. */
-  patch(namespace: string, name: string, patch: unknown, type: PatchType): WriteResult {
-    const current = this.leases.get(key(namespace, name));
-    if (!current && type !== 'apply') throw leaseErrors.notFound(name);
-    const base: Lease = current ? clone(current) : { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } };
-    const patched = type === 'json' ? jsonPatch(base, patch) : mergePatch(base, patch);
-    // Server-side apply decodes the patch itself as an object; the other flavours decode the result.
-    if (type === 'apply') decodeCheck(patched);
-    else decodePatched(patched);
-    this.checkNamespaceAndName(namespace, patched, name);
-    const rv = patched.metadata?.resourceVersion;
-    if (current && rv && rv !== current.metadata?.resourceVersion) throw leaseErrors.conflict(name);
-    const uid = patched.metadata?.uid;
-    if (current && uid && uid !== current.metadata?.uid) {
-      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
-    }
-    validate(patched, name);
-    if (!current) {
-      if (patched.metadata) delete patched.metadata.resourceVersion;
-      return { lease: this.insert(namespace, name, patched), created: true };
-    }
-    return { lease: this.replace(namespace, name, current, patched), created: false };
   }
 
   delete(namespace: string, name: string, options: DeleteOptions = {}): Lease {
@@ -737,12 +402,6 @@ export class LeaseStore {
     this.compactedRevision = this.revision;
   }
 
-  /** Keeps {@link events} bounded like the Event objects, so a long-running server cannot grow without limit. */
-  private pushEventRecord(record: LeaseEventRecord): void {
-    this.events.push(record);
-    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
-  }
-
   /** Ends every open watch stream (its `onClose` runs; no more events). Returns how many ended. */
   stopAllWatches(): number {
     const ended = [...this.watchers];
@@ -754,140 +413,33 @@ export class LeaseStore {
     return ended.length;
   }
 
-  /**
-   * Records a Kubernetes Event (what `recordEvents` produces); kept in {@link events}, and as an
-   * Event object (like client-go's recorder would create) for {@link listEvents}.
-   */
+  /** Records a Kubernetes Event (what a LeaseClient's `recordEvent` reports) in {@link events}. */
   recordEvent(event: LeaseEventRecord): void {
-    this.pushEventRecord({ ...event });
-    // client-go names events "<object>.<unix nanoseconds in hex>".
-    let name = `${event.leaseName}.${(BigInt(Math.max(0, Math.floor(event.timeMs))) * 1_000_000n).toString(16)}`;
-    for (let n = 1; this.eventObjects.has(key(event.namespace, name)); n++) name = `${name.replace(/-\d+$/, '')}-${n}`;
-    this.insertEvent(event.namespace, name, { ...eventBodyOf(event) });
+    this.events.push({ ...event });
+    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
   }
 
   /**
-   * POST of a core/v1 Event, validated like the API server does. An Event about a Lease is also
-   * appended to {@link events}, so tests see events the same way whichever client recorded them.
+   * Takes note of a core/v1 Event object a client created (client-node's `createNamespacedEvent`,
+   * the embedded server's POST): one about a Lease is appended to {@link events}, so tests see
+   * events the same way whichever client recorded them. Returns a copy of the body. The store
+   * neither validates nor keeps Event objects: the embedded API server does (`kubectl get events`).
    */
-  createEvent(namespace: string, body: unknown): KubeEvent {
-    const event = decodeEvent(body);
-    if (!isDnsLabel(namespace)) throw leaseErrors.badRequest(`invalid namespace ${JSON.stringify(namespace)}`);
-    const meta = event.metadata ?? {};
-    if (meta.namespace && meta.namespace !== namespace) {
-      throw leaseErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    }
-    let name = typeof meta.name === 'string' ? meta.name : '';
-    if (name === '' && typeof meta.generateName === 'string' && meta.generateName !== '') {
-      // The real server appends five random characters; a counter keeps tests reproducible.
-      name = `${meta.generateName}${(++this.generatedNames).toString(36).padStart(5, '0')}`;
-    }
-    if (meta.resourceVersion) throw leaseErrors.internal('resourceVersion should not be set on objects to be created');
-    validateEvent(event, name, namespace);
-    if (this.eventObjects.has(key(namespace, name))) throw eventErrors.alreadyExists(name);
-    const stored = this.insertEvent(namespace, name, event);
-    if (stored.involvedObject?.kind === 'Lease') this.pushEventRecord(leaseEventRecordOf(stored, namespace, this.clock.wallNow()));
-    return stored;
-  }
-
-  /** GET of one Event. */
-  getEvent(namespace: string, name: string): KubeEvent {
-    const event = this.eventObjects.get(key(namespace, name));
-    if (!event) throw eventErrors.notFound(name);
-    return clone(event);
-  }
-
-  /** LIST of Events in a namespace (every namespace when undefined), paged like {@link list}. */
-  listEvents(namespace: string | undefined, options: EventListOptions = {}): EventList {
-    const selector = selectorOf(options.labelSelector);
-    const all = [...this.eventObjects.entries()]
-      .filter(([k, event]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && selector.matches(event.metadata?.labels))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const { page, more } = paginate(all, options, selector);
-    return {
-      apiVersion: 'v1',
-      kind: 'EventList',
-      metadata: { resourceVersion: String(this.eventRevision), ...more },
-      items: page.map(([, event]) => clone(event)),
-    };
-  }
-
-  /** PATCH of an Event (client-go's recorder patches `count` and `lastTimestamp` of repeats). */
-  patchEvent(namespace: string, name: string, patch: unknown, type: PatchType): KubeEvent {
-    const current = this.eventObjects.get(key(namespace, name));
-    if (!current) throw eventErrors.notFound(name);
-    const patched = decodePatchedEvent(type === 'json' ? jsonPatch(clone(current), patch) : mergePatch(clone(current), patch));
-    if (patched.metadata?.name && patched.metadata.name !== name) {
-      throw leaseErrors.badRequest(`the name of the object (${patched.metadata.name}) does not match the name on the URL (${name})`);
-    }
-    const rv = patched.metadata?.resourceVersion;
-    if (rv && rv !== current.metadata?.resourceVersion) {
-      throw new ApiError(
-        makeStatus(409, 'Conflict', `Operation cannot be fulfilled on events "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: 'events' }),
-      );
-    }
-    validateEvent(patched, name, namespace);
-    const next: KubeEvent = {
-      ...patched,
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { ...normalizeMeta(patched.metadata ?? {}), name, namespace, uid: current.metadata?.uid, creationTimestamp: current.metadata?.creationTimestamp, resourceVersion: String(++this.eventRevision) },
-    };
-    this.eventObjects.set(key(namespace, name), next);
-    return clone(next);
-  }
-
-  /** DELETE of an Event; returns what was deleted. */
-  deleteEvent(namespace: string, name: string): KubeEvent {
-    const current = this.eventObjects.get(key(namespace, name));
-    if (!current) throw eventErrors.notFound(name);
-    this.eventObjects.delete(key(namespace, name));
-    return clone(current);
-  }
-
-  private insertEvent(namespace: string, name: string, body: KubeEvent): KubeEvent {
-    const stored: KubeEvent = {
-      ...clone(body),
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        ...normalizeMeta(clone(body.metadata ?? {})),
-        name,
-        namespace,
-        uid: `00000000-0000-4000-9000-${(++this.eventUidCounter).toString(16).padStart(12, '0')}`,
-        resourceVersion: String(++this.eventRevision),
-        creationTimestamp: new Date(Math.floor(this.clock.wallNow() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
-      },
-    };
-    delete stored.metadata!.generateName;
-    this.eventObjects.set(key(namespace, name), stored);
-    while (this.eventObjects.size > this.eventLimit) {
-      const oldest = this.eventObjects.keys().next().value;
-      if (oldest === undefined) break;
-      this.eventObjects.delete(oldest);
-    }
-    return clone(stored);
+  createEvent(namespace: string, body: unknown): unknown {
+    const record = leaseEventRecordOf(body, namespace, this.clock.wallNow());
+    if (record !== undefined) this.recordEvent(record);
+    return clone(body);
   }
 
   private checkNamespaceAndName(namespace: string, body: Lease, pathName: string | undefined): string {
-    if (!isDnsLabel(namespace)) throw leaseErrors.badRequest(`invalid namespace ${JSON.stringify(namespace)}`);
-    const bodyNamespace = body.metadata?.namespace;
-    if (bodyNamespace && bodyNamespace !== namespace) {
-      throw leaseErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    }
+    checkNamespace(namespace, body.metadata?.namespace);
     const name = body.metadata?.name;
     if (pathName !== undefined) {
       if (name && name !== pathName) throw leaseErrors.badRequest(`the name of the object (${name}) does not match the name on the URL (${pathName})`);
       return pathName;
     }
     if (typeof name !== 'string' || name === '') {
-      throw new ApiError(
-        makeStatus(422, 'Invalid', 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value: name or generateName is required', {
-          group: GROUP,
-          kind: 'Lease',
-          causes: [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }],
-        }),
-      );
+      throw leaseErrors.invalid('', [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }]);
     }
     return name;
   }
@@ -902,7 +454,7 @@ export class LeaseStore {
         namespace,
         uid: this.nextUid(),
         resourceVersion: String(++this.revision),
-        creationTimestamp: new Date(Math.floor(this.clock.wallNow() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+        creationTimestamp: creationTimestamp(this.clock.wallNow()),
       },
       spec: clone(body.spec ?? {}),
     };
@@ -998,101 +550,6 @@ function seenBy(watcher: Watcher, entry: HistoryEntry): LeaseWatchEvent | undefi
   const gone = clone(before);
   gone.metadata = { ...gone.metadata, resourceVersion: current.metadata?.resourceVersion ?? String(entry.rv) };
   return { type: 'DELETED', object: gone };
-}
-
-/**
- * Cuts one page out of sorted entries; `continue` tokens are opaque offsets. A page selected by
- * labels has no `remainingItemCount` (the API server leaves it out when a selector is set).
- */
-function paginate<T>(all: [string, T][], options: { limit?: number; continue?: string }, selector: LabelSelector = EVERYTHING): {
-  page: [string, T][];
-  more: { continue?: string; remainingItemCount?: number };
-} {
-  let start = 0;
-  if (options.continue) {
-    const decoded = Number(Buffer.from(options.continue, 'base64').toString('utf8'));
-    if (!Number.isInteger(decoded) || decoded < 0) throw leaseErrors.badRequest('invalid continue token');
-    start = decoded;
-  }
-  const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
-  const page = all.slice(start, start + limit);
-  const next = start + page.length;
-  if (next >= all.length) return { page, more: {} };
-  const token = Buffer.from(String(next)).toString('base64');
-  return { page, more: selector.empty ? { continue: token, remainingItemCount: all.length - next } : { continue: token } };
-}
-
-/** The decoding checks for an Event body, like {@link leaseDecodeFailure} for a Lease. */
-function eventDecodeFailure(body: unknown): DecodeFailure | undefined {
-  if (!isRecord(body)) return typed('the body is not a JSON object');
-  const tooDeep = deepestOpening(body);
-  if (tooDeep !== undefined) return { form: 'unrecognized', message: `couldn't get version/kind; json parse error: invalid character '${tooDeep}' exceeded max depth` };
-  if (body.apiVersion != null && body.apiVersion !== '' && body.apiVersion !== 'v1') {
-    return { form: 'bare', message: `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (v1)` };
-  }
-  if (body.kind != null && body.kind !== '' && body.kind !== 'Event') {
-    return typed(`no kind ${JSON.stringify(String(body.kind))} is registered for version "v1"`);
-  }
-  for (const field of ['metadata', 'involvedObject', 'source'] as const) {
-    if (body[field] != null && !isRecord(body[field])) return typed(`${field} must be an object`);
-  }
-  if (isRecord(body.metadata)) {
-    const meta = metaDecodeFailure(body.metadata);
-    if (meta) return meta;
-  }
-  if (body.count != null && (typeof body.count !== 'number' || !Number.isInteger(body.count))) {
-    const what = typeof body.count === 'number' ? `number ${String(body.count)}` : jsonKind(body.count);
-    return typed(`json: cannot unmarshal ${what} into Go struct field Event.count of type int32`);
-  }
-  return undefined;
-}
-
-/** The decoding checks for an Event body (400 BadRequest), like {@link decodeCheck} for a Lease. */
-function decodeEvent(body: unknown): KubeEvent {
-  const failure = eventDecodeFailure(body);
-  if (failure === undefined) return body as KubeEvent;
-  if (failure.form === 'bare') throw leaseErrors.badRequest(failure.message);
-  if (failure.form === 'unrecognized') throw leaseErrors.badRequest(`the object provided is unrecognized (must be of type Event): ${failure.message}`);
-  throw leaseErrors.badRequest(`Event in version "v1" cannot be handled as a Event: ${failure.message}`);
-}
-
-/** A patched Event must decode as one: 422 Invalid naming the field `patch` otherwise, as for a Lease. */
-function decodePatchedEvent(patched: unknown): KubeEvent {
-  const failure = eventDecodeFailure(patched);
-  if (failure !== undefined) throw leaseErrors.invalidPatch(stringify(patched) ?? 'null', failure.message);
-  return patched as KubeEvent;
-}
-
-/** The API server's checks on a core/v1 Event that matter here (422 Invalid). */
-function validateEvent(event: KubeEvent, name: string, namespace: string): void {
-  const causes: Cause[] = [];
-  if (name === '') {
-    causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
-  } else if (!isDnsSubdomain(name)) {
-    causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}` });
-  }
-  causes.push(...metaCauses(event.metadata));
-  const involvedNamespace = event.involvedObject?.namespace;
-  if (involvedNamespace && involvedNamespace !== namespace) {
-    causes.push({ reason: 'FieldValueInvalid', field: 'involvedObject.namespace', message: `Invalid value: ${JSON.stringify(involvedNamespace)}: does not match event.namespace` });
-  }
-  if (causes.length > 0) throw eventErrors.invalid(name, causes);
-}
-
-/** The {@link LeaseEventRecord} view of an Event object about a Lease. */
-function leaseEventRecordOf(event: KubeEvent, namespace: string, nowMs: number): LeaseEventRecord {
-  const stamped = [event.eventTime, event.lastTimestamp, event.firstTimestamp].find((t): t is string => typeof t === 'string' && t !== '');
-  const parsed = stamped === undefined ? Number.NaN : Date.parse(stamped);
-  return {
-    namespace,
-    leaseName: event.involvedObject?.name ?? '',
-    ...(event.involvedObject?.uid !== undefined ? { leaseUid: event.involvedObject.uid } : {}),
-    type: event.type === 'Warning' ? 'Warning' : 'Normal',
-    reason: event.reason ?? '',
-    message: event.message ?? '',
-    reportingInstance: event.reportingInstance ?? event.source?.component ?? '',
-    timeMs: Number.isNaN(parsed) ? nowMs : parsed,
-  };
 }
 
 /** JSON with sorted keys and without null members: equal for objects the API server decodes alike. */

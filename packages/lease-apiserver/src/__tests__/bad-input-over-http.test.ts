@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
 import { startLeaseApiServer, type LeaseApiServer, type RequestRecord } from '../index.js';
 import { send, waitFor, type RawResponse } from './helpers.js';
+import { depthOf } from './values.js';
 
 const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
 const EVENTS = '/api/v1/namespaces/default/events';
@@ -35,13 +36,6 @@ function statusOf(res: { status: number; json: RawResponse['json'] }): [number, 
 /** `"a":` repeated: JSON text of objects nested `depth` deep around `leaf`, never built by JSON.stringify. */
 function nestedText(depth: number, leaf = '"x"'): string {
   return `${'{"a":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
-}
-
-/** How deep objects nest in `value` (the root object is 1), counted without recursion. */
-function depthOf(value: unknown): number {
-  let depth = 0;
-  for (let node = value; typeof node === 'object' && node !== null; node = Object.values(node)[0]) depth++;
-  return depth;
 }
 
 /** A raw answer read off a socket: status code, headers, body (parsed as JSON when it is). */

@@ -3,15 +3,12 @@
  * path a user's controller takes, with short but valid timings. Waits are bounded polls on
  * conditions; nothing asserts how fast anything happened (only safety lower bounds).
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Elector, type ElectorConfig } from '@leasekit/k8s-leaderelection';
-import { startLeaseApiServer, type LeaseApiServer, type RequestRecord } from '../index.js';
-import { memoryLogger, waitFor } from './helpers.js';
+import { describe, expect, it } from '@jest/globals';
+import type { Elector, ElectorConfig } from '@leasekit/k8s-leaderelection';
+import { waitFor } from './helpers.js';
+import { NS, TIMINGS, electorOver, from, seedFreeLease as seedFree, serverFixture } from './server-fixture.js';
 
-const NS = 'default';
 const LEASE = 'controller';
-/** leaseDuration > renewDeadline > 1.2 x retryPeriod, leaseDuration >= 1000. */
-const TIMINGS = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 } as const;
 
 interface Replica {
   id: string;
@@ -22,50 +19,28 @@ interface Replica {
   stopped: number;
 }
 
-let server: LeaseApiServer;
-let records: RequestRecord[];
-let replicas: Replica[];
-
-beforeEach(async () => {
-  records = [];
-  replicas = [];
-  server = await startLeaseApiServer({ onRequest: (r) => records.push(r) });
-});
-
-afterEach(async () => {
-  for (const r of replicas) r.stop.abort();
-  await Promise.all(replicas.map((r) => r.done));
-  await server.close();
-});
+const fx = serverFixture<Replica>();
 
 /** Starts an elector whose requests carry `Bearer <id>`, so faults and records can single it out. */
 function replica(id: string, overrides: Partial<ElectorConfig> = {}): Replica {
   const stop = new AbortController();
   const r: Replica = { id, stop, started: 0, stopped: 0, done: Promise.resolve(), elector: undefined as unknown as Elector };
-  r.elector = new Elector(
-    { identity: id, leaseName: LEASE, leaseNamespace: NS, ...TIMINGS, ...overrides },
-    server.kubeConfig({ token: id }),
-    {
-      onStartedLeading: () => {
-        r.started++;
-      },
-      onStoppedLeading: () => {
-        r.stopped++;
-      },
+  r.elector = electorOver(fx.server, id, { leaseName: LEASE, ...overrides }, {
+    onStartedLeading: () => {
+      r.started++;
     },
-    memoryLogger(),
-  );
+    onStoppedLeading: () => {
+      r.stopped++;
+    },
+  });
   r.done = r.elector.run(stop.signal);
-  replicas.push(r);
+  fx.replicas.push(r);
   return r;
 }
 
-const from = (id: string) => (rec: RequestRecord) => rec.headers.authorization === `Bearer ${id}`;
-const leaders = (): Replica[] => replicas.filter((r) => r.elector.isLeader());
+const leaders = (): Replica[] => fx.replicas.filter((r) => r.elector.isLeader());
 /** A free Lease, so the first candidate takes it at once (a missing one is created only after a lease duration). */
-const seedFreeLease = (): void => {
-  server.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 } });
-};
+const seedFreeLease = (): void => seedFree(fx.server, LEASE);
 
 describe('Elector over HTTP', () => {
   it('elects exactly one leader among three electors, and the others see it', async () => {
@@ -74,34 +49,34 @@ describe('Elector over HTTP', () => {
     let worst = 0;
     await waitFor(() => {
       worst = Math.max(worst, leaders().length);
-      return leaders().length === 1 && replicas.every((r) => r.elector.getLeader() === leaders()[0]?.id);
+      return leaders().length === 1 && fx.replicas.every((r) => r.elector.getLeader() === leaders()[0]?.id);
     }, 'one leader seen by everyone');
     const leader = leaders()[0]!;
-    expect(server.store.get(NS, LEASE).spec?.holderIdentity).toBe(leader.id);
+    expect(fx.server.store.get(NS, LEASE).spec?.holderIdentity).toBe(leader.id);
     // Several renewals later, still one leader, and followers never lead.
-    const renewsBefore = records.filter((rec) => rec.verb === 'update' && from(leader.id)(rec) && rec.statusCode === 200).length;
+    const renewsBefore = fx.records.filter((rec) => rec.verb === 'update' && from(leader.id)(rec) && rec.statusCode === 200).length;
     await waitFor(() => {
       worst = Math.max(worst, leaders().length);
-      return records.filter((rec) => rec.verb === 'update' && from(leader.id)(rec) && rec.statusCode === 200).length >= renewsBefore + 3;
+      return fx.records.filter((rec) => rec.verb === 'update' && from(leader.id)(rec) && rec.statusCode === 200).length >= renewsBefore + 3;
     }, 'three more renewals');
     expect(worst).toBe(1);
     expect(leaders().map((r) => r.id)).toEqual([leader.id]);
     // Watching followers sit on their watch instead of polling with GETs.
-    expect(server.openWatchCount).toBe(2);
+    expect(fx.server.openWatchCount).toBe(2);
   });
 
   it('renews on the fast path: the leader PUTs without a GET before each renewal', async () => {
     seedFreeLease();
     const a = replica('a');
     await waitFor(() => a.elector.isLeader(), 'a leads');
-    const mark = records.length;
-    await waitFor(() => records.slice(mark).filter((rec) => rec.verb === 'update' && rec.statusCode === 200).length >= 4, 'four renewals');
-    const mine = records.slice(mark).filter(from('a'));
+    const mark = fx.records.length;
+    await waitFor(() => fx.records.slice(mark).filter((rec) => rec.verb === 'update' && rec.statusCode === 200).length >= 4, 'four renewals');
+    const mine = fx.records.slice(mark).filter(from('a'));
     expect(mine.filter((rec) => rec.verb === 'get')).toHaveLength(0);
     expect(mine.every((rec) => rec.verb === 'update' && rec.statusCode === 200)).toBe(true);
     expect(a.elector.snapshot().slowPathCount).toBe(0);
     // The renewals moved renewTime forward, in MicroTime with six digits (the store checks it).
-    expect(server.store.get(NS, LEASE).spec?.renewTime).toMatch(/\.\d{6}Z$/);
+    expect(fx.server.store.get(NS, LEASE).spec?.renewTime).toMatch(/\.\d{6}Z$/);
   });
 
   it('falls back to GET then PUT after a 409 on the fast path, and keeps leading', async () => {
@@ -109,20 +84,20 @@ describe('Elector over HTTP', () => {
     const a = replica('a');
     await waitFor(() => a.elector.isLeader(), 'a leads');
     // Someone else touches the Lease (not its holder): the leader's cached resourceVersion is stale.
-    const current = server.store.get(NS, LEASE);
-    server.store.update(NS, LEASE, { ...current, metadata: { ...current.metadata, annotations: { touched: 'yes' } } });
+    const current = fx.server.store.get(NS, LEASE);
+    fx.server.store.update(NS, LEASE, { ...current, metadata: { ...current.metadata, annotations: { touched: 'yes' } } });
     await waitFor(() => a.elector.snapshot().slowPathCount >= 1, 'a slow-path renewal');
     await waitFor(() => {
-      const i = records.findIndex((rec) => rec.verb === 'update' && rec.statusCode === 409);
-      return i >= 0 && records.slice(i + 1).some((rec) => rec.verb === 'update' && rec.statusCode === 200);
+      const i = fx.records.findIndex((rec) => rec.verb === 'update' && rec.statusCode === 409);
+      return i >= 0 && fx.records.slice(i + 1).some((rec) => rec.verb === 'update' && rec.statusCode === 200);
     }, 'a successful PUT after the 409');
-    const conflict = records.findIndex((rec) => rec.verb === 'update' && rec.statusCode === 409);
-    const after = records.slice(conflict + 1).filter(from('a'));
+    const conflict = fx.records.findIndex((rec) => rec.verb === 'update' && rec.statusCode === 409);
+    const after = fx.records.slice(conflict + 1).filter(from('a'));
     expect(after[0]?.verb).toBe('get');
     expect(after[1]?.verb).toBe('update');
     expect(a.elector.isLeader()).toBe(true);
     expect(a.stopped).toBe(0);
-    expect(server.store.get(NS, LEASE).spec?.holderIdentity).toBe('a');
+    expect(fx.server.store.get(NS, LEASE).spec?.holderIdentity).toBe('a');
   });
 
   it('releases the lease when the leader is aborted, and another elector takes it over', async () => {
@@ -131,16 +106,16 @@ describe('Elector over HTTP', () => {
     await waitFor(() => a.elector.isLeader(), 'a leads');
     const b = replica('b');
     await waitFor(() => b.elector.getLeader() === 'a', 'b sees a');
-    const transitionsBefore = server.store.get(NS, LEASE).spec?.leaseTransitions ?? 0;
+    const transitionsBefore = fx.server.store.get(NS, LEASE).spec?.leaseTransitions ?? 0;
     a.stop.abort();
     await a.done;
     expect(a.elector.isLeader()).toBe(false);
     expect(a.stopped).toBe(1);
     // Released: an empty holder (or already b, if b was quicker than this read).
-    expect(['', 'b']).toContain(server.store.get(NS, LEASE).spec?.holderIdentity);
-    expect(records.some((rec) => from('a')(rec) && rec.verb === 'update' && rec.statusCode === 200)).toBe(true);
+    expect(['', 'b']).toContain(fx.server.store.get(NS, LEASE).spec?.holderIdentity);
+    expect(fx.records.some((rec) => from('a')(rec) && rec.verb === 'update' && rec.statusCode === 200)).toBe(true);
     await waitFor(() => b.elector.isLeader(), 'b leads');
-    const spec = server.store.get(NS, LEASE).spec;
+    const spec = fx.server.store.get(NS, LEASE).spec;
     expect(spec?.holderIdentity).toBe('b');
     expect(spec?.leaseTransitions).toBe(transitionsBefore + 1);
   });
@@ -153,7 +128,7 @@ describe('Elector over HTTP', () => {
     await waitFor(() => b.elector.getLeader() === 'a', 'b sees a');
     // a is cut off from the API: its renewals hang, as behind a network partition.
     const cutAt = performance.now();
-    server.faults.partition({ client: { token: 'a' } });
+    fx.server.faults.partition({ client: { token: 'a' } });
     let overlap = false;
     await waitFor(() => {
       if (a.elector.isLeader() && b.elector.isLeader()) overlap = true;
@@ -163,8 +138,8 @@ describe('Elector over HTTP', () => {
     expect(a.elector.isLeader()).toBe(false);
     // Safety lower bound: b waited at least the lease duration written in the Lease.
     expect(performance.now() - cutAt).toBeGreaterThanOrEqual(Math.ceil(TIMINGS.leaseDurationMs / 1000) * 1000 - 50);
-    expect(server.store.get(NS, LEASE).spec?.holderIdentity).toBe('b');
-    server.faults.clearPartitions();
+    expect(fx.server.store.get(NS, LEASE).spec?.holderIdentity).toBe('b');
+    fx.server.faults.clearPartitions();
   });
 
   it('creates a missing Lease as a claim and leads once the claim has stood for the hold', async () => {
@@ -173,10 +148,10 @@ describe('Elector over HTTP', () => {
     const startedAt = performance.now();
     await waitFor(() => a.elector.isLeader(), 'a creates and leads');
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(Math.ceil(TIMINGS.leaseDurationMs / 1000) * 1000 - 50);
-    const mine = records.filter(from('a'));
+    const mine = fx.records.filter(from('a'));
     expect(mine.find((rec) => rec.verb === 'get')?.statusCode).toBe(404);
     expect(mine.find((rec) => rec.verb === 'create')?.statusCode).toBe(201);
-    const lease = server.store.get(NS, LEASE);
+    const lease = fx.server.store.get(NS, LEASE);
     expect(lease.spec?.holderIdentity).toBe('a');
     expect(lease.metadata?.annotations?.['leasekit.io/claim']).toBeUndefined();
     expect(lease.spec?.leaseTransitions).toBe(0);
@@ -186,9 +161,9 @@ describe('Elector over HTTP', () => {
     seedFreeLease();
     const a = replica('a', { recordEvents: true });
     await waitFor(() => a.elector.isLeader(), 'a leads');
-    await waitFor(() => server.store.events.length > 0, 'an event');
-    const events = server.store.listEvents(NS).items;
+    await waitFor(() => fx.server.store.events.length > 0, 'an event');
+    const events = fx.server.events.list(NS).items;
     expect(events[0]).toMatchObject({ reason: 'LeaderElection', message: 'a became leader', involvedObject: { kind: 'Lease', name: LEASE } });
-    expect(server.counters.get('create', 'events')).toBeGreaterThanOrEqual(1);
+    expect(fx.server.counters.get('create', 'events')).toBeGreaterThanOrEqual(1);
   });
 });

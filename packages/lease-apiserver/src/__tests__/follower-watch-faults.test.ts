@@ -4,14 +4,13 @@
  * following by polling, and relists after 410. Waits are bounded polls; the only timing
  * assertion is an upper bound on requests per elapsed time, which a slow machine only helps.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Elector } from '@leasekit/k8s-leaderelection';
-import { startLeaseApiServer, type LeaseApiServer, type RequestRecord } from '../index.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import type { Elector } from '@leasekit/k8s-leaderelection';
+import type { LeaseApiServer, RequestRecord } from '../index.js';
 import { memoryLogger, waitFor } from './helpers.js';
+import { TIMINGS, electorOver, seedFreeLease, serverFixture } from './server-fixture.js';
 
-const NS = 'default';
 const LEASE = 'controller';
-const TIMINGS = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 } as const;
 const R = TIMINGS.retryPeriodMs;
 
 interface Replica {
@@ -22,33 +21,20 @@ interface Replica {
   log: ReturnType<typeof memoryLogger>;
 }
 
-let server: LeaseApiServer;
-let records: RequestRecord[];
-let replicas: Replica[];
+const fx = serverFixture<Replica>();
 
-beforeEach(async () => {
-  records = [];
-  replicas = [];
-  server = await startLeaseApiServer({ onRequest: (r) => records.push(r) });
-  server.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 } });
-});
-
-afterEach(async () => {
-  for (const r of replicas) r.stop.abort();
-  await Promise.all(replicas.map((r) => r.done));
-  await server.close();
-});
+beforeEach(() => seedFreeLease(fx.server, LEASE));
 
 function replica(id: string): Replica {
   const stop = new AbortController();
   const log = memoryLogger();
-  const elector = new Elector({ identity: id, leaseName: LEASE, leaseNamespace: NS, ...TIMINGS }, server.kubeConfig({ token: id }), {}, log);
+  const elector = electorOver(fx.server, id, { leaseName: LEASE }, {}, log);
   const r: Replica = { id, elector, stop, log, done: elector.run(stop.signal) };
-  replicas.push(r);
+  fx.replicas.push(r);
   return r;
 }
 
-const watchesOf = (id: string): RequestRecord[] => records.filter((rec) => rec.verb === 'watch' && rec.headers.authorization === `Bearer ${id}`);
+const watchesOf = (id: string): RequestRecord[] => fx.records.filter((rec) => rec.verb === 'watch' && rec.headers.authorization === `Bearer ${id}`);
 
 /** a leads; b follows and sees a. */
 async function leaderAndFollower(): Promise<{ a: Replica; b: Replica }> {
@@ -65,8 +51,8 @@ describe('a watching follower when the server breaks its watch', () => {
     ['cuts every watch stream at once', (s: LeaseApiServer) => s.faults.setWatchLifetime({ ms: 0, client: { token: 'b' } })],
   ])('opens at most about one watch per retry period when the server %s', async (_label, breakWatch) => {
     const { b } = await leaderAndFollower();
-    breakWatch(server);
-    server.faults.cutWatches({ client: { token: 'b' } });
+    breakWatch(fx.server);
+    fx.server.faults.cutWatches({ client: { token: 'b' } });
     const since = performance.now();
     await waitFor(() => performance.now() - since >= 12 * R, 'twelve retry periods to pass');
     const elapsed = performance.now() - since;
@@ -78,14 +64,14 @@ describe('a watching follower when the server breaks its watch', () => {
   });
 
   it('warns once that RBAC must allow watch on 403, and still follows and takes over by polling', async () => {
-    server.faults.addError({ code: 403, verbs: ['watch'], client: { token: 'b' } });
+    fx.server.faults.addError({ code: 403, verbs: ['watch'], client: { token: 'b' } });
     const { a, b } = await leaderAndFollower();
     await waitFor(() => watchesOf('b').length >= 3, 'three refused watches');
     const rbac = b.log.lines.filter((l) => l.includes('grant watch on leases.coordination.k8s.io'));
     expect(rbac).toHaveLength(1);
     expect(rbac[0]).toMatch(/^warn /);
     // Polling: b keeps reading the Lease with GETs, and takes over when a releases it.
-    await waitFor(() => records.filter((rec) => rec.verb === 'get' && rec.headers.authorization === 'Bearer b').length >= 2, 'b to poll');
+    await waitFor(() => fx.records.filter((rec) => rec.verb === 'get' && rec.headers.authorization === 'Bearer b').length >= 2, 'b to poll');
     a.stop.abort();
     await a.done;
     await waitFor(() => b.elector.isLeader(), 'b takes over');
@@ -93,14 +79,14 @@ describe('a watching follower when the server breaks its watch', () => {
 
   it('relists after a 410: the next watch carries no resourceVersion', async () => {
     const { b } = await leaderAndFollower();
-    await waitFor(() => server.openWatchCount === 1, 'b watching');
-    server.faults.addError({ code: 410, verbs: ['watch'], client: { token: 'b' }, times: 1 });
-    server.faults.cutWatches({ client: { token: 'b' } });
+    await waitFor(() => fx.server.openWatchCount === 1, 'b watching');
+    fx.server.faults.addError({ code: 410, verbs: ['watch'], client: { token: 'b' }, times: 1 });
+    fx.server.faults.cutWatches({ client: { token: 'b' } });
     await waitFor(() => watchesOf('b').some((rec) => rec.statusCode === 410), 'the refused resume');
     const refused = watchesOf('b').find((rec) => rec.statusCode === 410)!;
     expect(new URLSearchParams(refused.url.split('?')[1]).get('resourceVersion')).not.toBeNull();
-    await waitFor(() => server.openWatchCount === 1, 'b watching again');
-    server.faults.cutWatches({ client: { token: 'b' } }); // ends the relist, so its record is written
+    await waitFor(() => fx.server.openWatchCount === 1, 'b watching again');
+    fx.server.faults.cutWatches({ client: { token: 'b' } }); // ends the relist, so its record is written
     await waitFor(() => watchesOf('b').indexOf(refused) < watchesOf('b').length - 1, 'the relist');
     const relist = watchesOf('b')[watchesOf('b').indexOf(refused) + 1]!;
     expect(relist.statusCode).toBe(200);

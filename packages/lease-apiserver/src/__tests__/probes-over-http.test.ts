@@ -7,13 +7,12 @@
  * assertions are upper bounds on requests per elapsed time, which a slow machine only helps.
  * A probe that found a violation stays a plain (failing) test, its repro in its comment.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Elector, type ElectorConfig, type LeadershipTerm } from '@leasekit/k8s-leaderelection';
-import { startLeaseApiServer, type FaultHandle, type LeaseApiServer, type RequestRecord } from '../index.js';
-import { memoryLogger, waitFor } from './helpers.js';
+import { describe, expect, it } from '@jest/globals';
+import type { Elector, ElectorConfig, LeadershipTerm } from '@leasekit/k8s-leaderelection';
+import type { FaultHandle, RequestRecord } from '../index.js';
+import { waitFor } from './helpers.js';
+import { NS, TIMINGS, electorOver, from, seedFreeLease, serverFixture } from './server-fixture.js';
 
-const NS = 'default';
-const TIMINGS = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 } as const;
 const R = TIMINGS.retryPeriodMs;
 
 interface Replica {
@@ -27,56 +26,33 @@ interface Replica {
   stopped: string[];
 }
 
-let server: LeaseApiServer;
-let records: RequestRecord[];
-let replicas: Replica[];
-
-beforeEach(async () => {
-  records = [];
-  replicas = [];
-  server = await startLeaseApiServer({ onRequest: (r) => records.push(r) });
-});
-
-afterEach(async () => {
-  server.faults.clear();
-  for (const r of replicas) r.stop.abort();
-  await Promise.all(replicas.map((r) => r.done));
-  await server.close();
-});
+const fx = serverFixture<Replica>((server) => server.faults.clear());
 
 /** Who leads by what user code sees: isLeader(), or a leadership signal not yet aborted. */
 const leadersBesides = (me: Replica | undefined, lease: string): string[] =>
-  replicas.filter((r) => r !== me && r.lease === lease && (r.elector.isLeader() || r.terms.some((t) => !t.signal.aborted))).map((r) => r.id);
+  fx.replicas.filter((r) => r !== me && r.lease === lease && (r.elector.isLeader() || r.terms.some((t) => !t.signal.aborted))).map((r) => r.id);
 
 /** An elector whose requests carry `Bearer <id>`, so faults and records can single it out. */
 function replica(id: string, lease: string, overrides: Partial<ElectorConfig> = {}): Replica {
   const stop = new AbortController();
   const r: Replica = { id, lease, stop, done: Promise.resolve(), finished: false, terms: [], stopped: [], elector: undefined as unknown as Elector };
-  r.elector = new Elector(
-    { identity: id, leaseName: lease, leaseNamespace: NS, ...TIMINGS, maxPeerLeaseDurationMs: TIMINGS.leaseDurationMs, ...overrides },
-    server.kubeConfig({ token: id }),
-    {
-      onStartedLeading: (signal, term) => {
-        r.terms.push({ term, signal, othersLeading: leadersBesides(r, lease) });
-      },
-      onStoppedLeading: (info) => {
-        r.stopped.push(info.reason);
-      },
+  r.elector = electorOver(fx.server, id, { leaseName: lease, maxPeerLeaseDurationMs: TIMINGS.leaseDurationMs, ...overrides }, {
+    onStartedLeading: (signal, term) => {
+      r.terms.push({ term, signal, othersLeading: leadersBesides(r, lease) });
     },
-    memoryLogger(),
-  );
+    onStoppedLeading: (info) => {
+      r.stopped.push(info.reason);
+    },
+  });
   r.done = r.elector.run(stop.signal).then(() => {
     r.finished = true;
   });
-  replicas.push(r);
+  fx.replicas.push(r);
   return r;
 }
 
-const from = (id: string) => (rec: RequestRecord) => rec.headers.authorization === `Bearer ${id}`;
 const isWrite = (rec: RequestRecord): boolean => rec.verb === 'update' || rec.verb === 'create';
-const freeLease = (name: string, token = 0): void => {
-  server.store.create(NS, { metadata: { name }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: token } });
-};
+const freeLease = (name: string, token = 0): void => seedFreeLease(fx.server, name, token);
 const elapsedSince = async (since: number, ms: number, what: string): Promise<void> => waitFor(() => performance.now() - since >= ms, what, ms + 10_000);
 
 describe('probe over HTTP: no retry storms, counted at the server', () => {
@@ -87,11 +63,11 @@ describe('probe over HTTP: no retry storms, counted at the server', () => {
     freeLease('storm');
     const a = replica('a', 'storm');
     await waitFor(() => a.elector.isLeader(), 'a leads');
-    server.faults.addError({ code: 409, verbs: ['update'], client: { token: 'a' } });
-    const mark = records.length;
+    fx.server.faults.addError({ code: 409, verbs: ['update'], client: { token: 'a' } });
+    const mark = fx.records.length;
     a.stop.abort();
     await a.done;
-    const release = records.slice(mark).filter(from('a'));
+    const release = fx.records.slice(mark).filter(from('a'));
     // Generous: one GET + PUT per retry period over the whole renew deadline, plus one pair.
     const budget = 2 * (1 + Math.floor(TIMINGS.renewDeadlineMs / R));
     expect({ requests: release.length, within: release.length <= budget }).toEqual({ requests: release.length, within: true });
@@ -101,15 +77,15 @@ describe('probe over HTTP: no retry storms, counted at the server', () => {
   // at once for the same stretch of time.
   type Case = { name: string; minGapMs: number; inject: (token: string) => FaultHandle | void };
   const cases: Case[] = [
-    { name: '500 on every request', minGapMs: R, inject: (token) => server.faults.addError({ code: 500, verbs: ['get', 'update', 'create'], client: { token } }) },
-    { name: '503 Retry-After 1 on every write', minGapMs: 1_000, inject: (token) => server.faults.addError({ code: 503, retryAfterSeconds: 1, verbs: ['update', 'create'], client: { token } }) },
-    { name: '429 (Retry-After 1) on every request', minGapMs: 1_000, inject: (token) => server.faults.addError({ code: 429, verbs: ['get', 'update', 'create'], client: { token } }) },
-    { name: '403 on every write', minGapMs: R, inject: (token) => server.faults.addError({ code: 403, verbs: ['update', 'create'], client: { token } }) },
-    { name: '409 on every write', minGapMs: R, inject: (token) => server.faults.addError({ code: 409, verbs: ['update', 'create'], client: { token } }) },
-    { name: 'every write committed, answer never sent', minGapMs: R, inject: (token) => server.faults.addDropResponse({ client: { token } }) },
-    { name: 'every write committed, connection reset', minGapMs: R, inject: (token) => server.faults.addDropResponse({ mode: 'reset', client: { token } }) },
-    { name: 'every request hanging', minGapMs: R, inject: (token) => server.faults.addHang({ verbs: ['get', 'update', 'create'], client: { token } }) },
-    { name: 'reset-mode partition', minGapMs: R, inject: (token) => server.faults.partition({ client: { token }, mode: 'reset' }) },
+    { name: '500 on every request', minGapMs: R, inject: (token) => fx.server.faults.addError({ code: 500, verbs: ['get', 'update', 'create'], client: { token } }) },
+    { name: '503 Retry-After 1 on every write', minGapMs: 1_000, inject: (token) => fx.server.faults.addError({ code: 503, retryAfterSeconds: 1, verbs: ['update', 'create'], client: { token } }) },
+    { name: '429 (Retry-After 1) on every request', minGapMs: 1_000, inject: (token) => fx.server.faults.addError({ code: 429, verbs: ['get', 'update', 'create'], client: { token } }) },
+    { name: '403 on every write', minGapMs: R, inject: (token) => fx.server.faults.addError({ code: 403, verbs: ['update', 'create'], client: { token } }) },
+    { name: '409 on every write', minGapMs: R, inject: (token) => fx.server.faults.addError({ code: 409, verbs: ['update', 'create'], client: { token } }) },
+    { name: 'every write committed, answer never sent', minGapMs: R, inject: (token) => fx.server.faults.addDropResponse({ client: { token } }) },
+    { name: 'every write committed, connection reset', minGapMs: R, inject: (token) => fx.server.faults.addDropResponse({ mode: 'reset', client: { token } }) },
+    { name: 'every request hanging', minGapMs: R, inject: (token) => fx.server.faults.addHang({ verbs: ['get', 'update', 'create'], client: { token } }) },
+    { name: 'reset-mode partition', minGapMs: R, inject: (token) => fx.server.faults.partition({ client: { token }, mode: 'reset' }) },
   ];
 
   for (const strategy of ['poll', 'watch'] as const) {
@@ -124,7 +100,7 @@ describe('probe over HTTP: no retry storms, counted at the server', () => {
       await elapsedSince(since, 16 * R, 'sixteen retry periods');
       const elapsed = performance.now() - since;
       const report = cases.map((c, i) => {
-        const mine = records.filter(from(`${strategy}-${i}`)).filter((rec) => rec.resource === 'leases');
+        const mine = fx.records.filter(from(`${strategy}-${i}`)).filter((rec) => rec.resource === 'leases');
         const gets = mine.filter((rec) => rec.verb === 'get').length;
         const writes = mine.filter(isWrite).length;
         const budget = Math.floor(elapsed / c.minGapMs) + 1;
@@ -134,7 +110,7 @@ describe('probe over HTTP: no retry storms, counted at the server', () => {
         return { case: c.name, gets, writes, ok, budget };
       });
       expect(report.filter((r) => !r.ok)).toEqual([]);
-      expect(replicas.filter((r) => r.elector.isLeader()).map((r) => r.id)).toEqual([]);
+      expect(fx.replicas.filter((r) => r.elector.isLeader()).map((r) => r.id)).toEqual([]);
     });
   }
 });
@@ -147,12 +123,12 @@ describe('probe over HTTP: never two leaders, tokens only go up', () => {
     for (const id of ids) replica(id, lease, { followerStrategy: 'watch' });
     let worst = 0;
     const sample = (): boolean => {
-      worst = Math.max(worst, replicas.filter((r) => r.elector.isLeader()).length);
+      worst = Math.max(worst, fx.replicas.filter((r) => r.elector.isLeader()).length);
       return false;
     };
     const leader = async (): Promise<Replica> => {
-      await waitFor(() => sample() || replicas.filter((r) => r.elector.isLeader()).length === 1, 'a leader', 20_000, 2);
-      return replicas.find((r) => r.elector.isLeader())!;
+      await waitFor(() => sample() || fx.replicas.filter((r) => r.elector.isLeader()).length === 1, 'a leader', 20_000, 2);
+      return fx.replicas.find((r) => r.elector.isLeader())!;
     };
     const settle = async (ms: number): Promise<void> => {
       const since = performance.now();
@@ -161,29 +137,29 @@ describe('probe over HTTP: never two leaders, tokens only go up', () => {
 
     let l = await leader();
     // 1. The leader's writes commit but their answers are lost (its renewals look failed to it).
-    const drops = server.faults.addDropResponse({ client: { token: l.id } });
+    const drops = fx.server.faults.addDropResponse({ client: { token: l.id } });
     await settle(4 * R);
     drops.remove();
     l = await leader();
     // 2. The leader is cut off (requests held until healing), then comes back.
-    const cut = server.faults.partition({ client: { token: l.id } });
+    const cut = fx.server.faults.partition({ client: { token: l.id } });
     await settle(8 * R);
     cut.remove();
     l = await leader();
     // 3. A follower's connections are reset; everyone gets 503 with Retry-After for a while.
-    const follower = replicas.find((r) => r !== l)!;
-    const reset = server.faults.partition({ client: { token: follower.id }, mode: 'reset' });
-    const unavailable = server.faults.addError({ code: 503, retryAfterSeconds: 1, rate: 0.5 });
+    const follower = fx.replicas.find((r) => r !== l)!;
+    const reset = fx.server.faults.partition({ client: { token: follower.id }, mode: 'reset' });
+    const unavailable = fx.server.faults.addError({ code: 503, retryAfterSeconds: 1, rate: 0.5 });
     await settle(6 * R);
     reset.remove();
     unavailable.remove();
     // 4. The Lease is deleted under the leader.
     l = await leader();
-    server.store.delete(NS, lease);
+    fx.server.store.delete(NS, lease);
     await settle(8 * R);
     await leader();
 
-    const terms = replicas.flatMap((r) => r.terms.map((t) => ({ id: r.id, token: t.term.token, othersLeading: t.othersLeading })));
+    const terms = fx.replicas.flatMap((r) => r.terms.map((t) => ({ id: r.id, token: t.term.token, othersLeading: t.othersLeading })));
     expect(terms.length).toBeGreaterThanOrEqual(2); // the faults did force a handover
     expect(terms.filter((t) => t.othersLeading.length > 0)).toEqual([]);
     expect(worst).toBe(1);
@@ -199,17 +175,17 @@ describe('probe over HTTP: nothing keeps running after run() resolves', () => {
     const a = replica('a', 'quiet');
     await waitFor(() => a.elector.isLeader(), 'a leads');
     const followers = ['b', 'c'].map((id) => replica(id, 'quiet', { followerStrategy: 'watch' }));
-    await waitFor(() => server.openWatchCount === 2, 'two watches open');
+    await waitFor(() => fx.server.openWatchCount === 2, 'two watches open');
     // One follower's watch keeps failing, so it is in backoff when it stops.
-    server.faults.cutWatches({ client: { token: 'c' } });
-    server.faults.addError({ code: 500, verbs: ['watch'], client: { token: 'c' } });
+    fx.server.faults.cutWatches({ client: { token: 'c' } });
+    fx.server.faults.addError({ code: 500, verbs: ['watch'], client: { token: 'c' } });
     for (const r of [a, ...followers]) r.stop.abort();
-    await Promise.all(replicas.map((r) => r.done));
+    await Promise.all(fx.replicas.map((r) => r.done));
     const resolvedAt = performance.now();
-    await waitFor(() => server.openWatchCount === 0, 'watches closed');
+    await waitFor(() => fx.server.openWatchCount === 0, 'watches closed');
     await elapsedSince(resolvedAt, 6 * R, 'six retry periods');
     // Records share the process's monotonic clock: nothing may arrive after run() resolved.
-    expect(records.filter((rec) => rec.startedAtMs >= resolvedAt).map((rec) => `${rec.method} ${rec.url}`)).toEqual([]);
-    expect(server.openWatchCount).toBe(0);
+    expect(fx.records.filter((rec) => rec.startedAtMs >= resolvedAt).map((rec) => `${rec.method} ${rec.url}`)).toEqual([]);
+    expect(fx.server.openWatchCount).toBe(0);
   });
 });
