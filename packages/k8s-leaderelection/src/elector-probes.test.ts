@@ -794,9 +794,11 @@ describe('probe: fencing tokens never go backwards across terms', () => {
   it("a token only a partitioned replica saw can be issued again after a deletion, never a lower one, and never to an overlapping term (documented limit)", async () => {
     // a leads (token 5) and b sees it; b is cut off; a shuts down and releases; c takes the
     // lease (token 6); the Lease is deleted while c is cut off (running, partitioned); b comes
-    // back, reads 404s, claims with its highest seen token + 1 = 6 and leads with c's token. No
-    // running replica that b can hear from knows 6, so b cannot do better; c's term ended (its
-    // guarantee) before b's began, and docs/design.md states this limit.
+    // back, reads 404s, claims with its highest seen token + 1 = 6, c's token. No running replica
+    // that b can hear from knows 6, so b cannot do better; c's term ended (its guarantee) before
+    // b's began, and docs/design.md states this limit. Taking over its claim bumps once more, so
+    // b's term here gets 7, above c's; had c's term come from a claim of its own (6, then 7),
+    // b's would equal it.
     const w = new ProbeWorld();
     seedFreeLease(w.store, 4);
     const cut = new Set<string>();
@@ -821,10 +823,10 @@ describe('probe: fencing tokens never go backwards across terms', () => {
     await w.run(20_000);
     expect(b.terms.length).toBeGreaterThan(0);
     expect(w.violations).toEqual([]);
-    // Never lower; equal to c's (the documented limit); and b began after c's signal aborted.
+    // Never lower; the claim took c's token (the documented limit), the term one above; and b began after c's signal aborted.
     const tokens = w.terms.map((t) => t.token);
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThanOrEqual(Math.max(...tokens.slice(0, i)));
-    expect(b.terms[0]!.term.token).toBe(6);
+    expect(b.terms[0]!.term.token).toBe(7);
     expect(b.terms[0]!.atMs).toBeGreaterThan(c.stopped[0]!.atMs);
     cut.clear();
     await w.shutdown();

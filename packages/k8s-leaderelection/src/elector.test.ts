@@ -32,7 +32,8 @@ describe('Elector: acquiring', () => {
     const lease = w.store.get(NS, LEASE);
     expect(lease.spec?.holderIdentity).toBe('a');
     expect(lease.metadata?.annotations?.[CLAIM_ANNOTATION]).toBeUndefined();
-    expect(lease.spec?.leaseTransitions).toBe(0);
+    // The claim carried token 0; its takeover is a write every follower sees as a change: token 1.
+    expect(lease.spec?.leaseTransitions).toBe(1);
     expect(lease.spec?.leaseDurationSeconds).toBe(15);
     expect(a.log.started).toHaveLength(1);
     expect(a.log.started[0]!.isLeaderInside).toBe(true);

@@ -429,7 +429,7 @@ export class Elector {
       this.slowPathCount++;
       notify(this.log, () => this.config.observer?.onSlowPath?.());
     }
-    const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record, isClaim(current));
+    const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record);
     return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
   }
 
@@ -457,7 +457,7 @@ export class Elector {
    * schedule's conflict rule: the winner's record arrives on the watch.
    */
   private async takeObserved(obs: Observation, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
-    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record, false), obs.lease, deadlineMs, stop);
+    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), obs.lease, deadlineMs, stop);
     if (outcome === 'failed') this.takeFailedOn = obs;
     return outcome;
   }
@@ -473,7 +473,7 @@ export class Elector {
     };
   }
 
-  private acquiredRecord(previous: LeaderElectionRecord, claim: boolean): LeaderElectionRecord {
+  private acquiredRecord(previous: LeaderElectionRecord): LeaderElectionRecord {
     const now = this.clock.wallNow();
     const { highestTokenAny } = this.observations;
     const record: LeaderElectionRecord = {
@@ -486,10 +486,9 @@ export class Elector {
       // increasing rather than the write failing forever.
       leaseTransitions: Math.min(Math.max(previous.leaseTransitions, highestTokenAny) + 1, MAX_INT32),
     };
-    // Taking over our own claim is no transition: the claim already carries a fresh token.
-    if (claim && previous.holderIdentity === this.config.identity && previous.leaseTransitions >= highestTokenAny) {
-      record.leaseTransitions = previous.leaseTransitions;
-    }
+    // Taking over our own claim bumps the token too: with a wall clock standing still, a takeover
+    // keeping the claim's token would write the claim's record again, and a follower that saw the
+    // claim would time our term from the claim's creation (found by a probe).
     if (previous.strategy !== undefined) record.strategy = previous.strategy;
     if (previous.preferredHolder !== undefined) record.preferredHolder = previous.preferredHolder;
     return record;
@@ -567,7 +566,7 @@ export class Elector {
 
   /** Creates the Lease as holder (a leader's recreation, or a variant's); the answer starts or extends a term. */
   private async createLease(purpose: 'acquire' | 'renew', record: LeaderElectionRecord, lease: Lease, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
-    const base = this.guaranteeBase.sentAtFor(record, this.clock.now());
+    const base = this.sentAtFor(record);
     try {
       const created = await this.requests.send(purpose, 'create', deadlineMs, stop, (signal) => this.client.create(this.config.leaseNamespace, lease, { signal }));
       return this.wrote(created, base);
@@ -616,7 +615,7 @@ export class Elector {
     stop: AbortSignal,
   ): Promise<AttemptOutcome> {
     const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, base);
-    const sentAt = this.guaranteeBase.sentAtFor(record, this.clock.now());
+    const sentAt = this.sentAtFor(record);
     try {
       const updated = await this.requests.send(purpose, 'update', deadlineMs, stop, (signal) =>
         this.client.update(this.config.leaseNamespace, lease, { signal }),
@@ -628,6 +627,18 @@ export class Elector {
       else this.reportFailure('update', err);
       return 'failed';
     }
+  }
+
+  /**
+   * The send time a write of `record`, about to be sent, may count its guarantee from (see
+   * {@link GuaranteeBase.sentAtFor}). A write that may look like an earlier one lowers the
+   * guarantee now, before it is sent: if it commits and its answer is lost, a follower that saw
+   * only the earlier one times the lease from then.
+   */
+  private sentAtFor(record: LeaderElectionRecord): number {
+    const sentAt = this.guaranteeBase.sentAtFor(record, this.clock.now());
+    if (this.leadership.active) this.leadership.limit(this.steps.guaranteeUntil(sentAt));
+    return sentAt;
   }
 
   /**

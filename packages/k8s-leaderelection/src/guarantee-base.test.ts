@@ -32,10 +32,29 @@ describe('GuaranteeBase', () => {
     expect(base.sentAtFor(record(T0 + 500), 3_000)).toBe(100);
   });
 
-  it('forgets attempts older than a lease duration: they give no guarantee any more', () => {
+  it('forgets attempts older than a lease duration: a write that may repeat one gives no guarantee', () => {
     const base = new GuaranteeBase(D, goFollowers);
     base.sentAtFor(record(T0 + 100), 100);
-    expect(base.sentAtFor(record(T0 + 200), 100 + D + 1)).toBe(100 + D + 1);
+    // The same whole second after the first attempt is forgotten: a client-go follower may have
+    // seen only that record since, so this write counts from -Infinity (the leader steps down).
+    expect(base.sentAtFor(record(T0 + 200), 100 + D + 1)).toBe(-Infinity);
+    // A second this term has not written is a change every follower sees.
+    expect(base.sentAtFor(record(T0 + 5_000), 100 + D + 2)).toBe(100 + D + 2);
+  });
+
+  it('a wall clock oscillating between two seconds: once the first attempts are forgotten, no write guarantees anything', () => {
+    const base = new GuaranteeBase(D, goFollowers);
+    const sent: number[] = [];
+    for (let t = 0; t <= 20_000; t += 2_000) sent.push(base.sentAtFor(record(T0 + ((t / 2_000) % 2) * 1_000), t));
+    // t = 0 and 2000 are new; 4000..14000 count from them; from 16000 on they are forgotten.
+    expect(sent).toEqual([0, 2_000, 0, 2_000, 0, 2_000, 0, 2_000, -Infinity, -Infinity, -Infinity]);
+  });
+
+  it('a new term starts afresh: its seconds may overlap the last term', () => {
+    const base = new GuaranteeBase(D, goFollowers);
+    base.sentAtFor(record(T0 + 100), 100);
+    const nextTerm: LeaderElectionRecord = { ...record(T0 + 200), leaseTransitions: 2 };
+    expect(base.sentAtFor(nextTerm, 100 + D + 1)).toBe(100 + D + 1);
   });
 
   it('counts every write from itself when no client-go follower needs to see it', () => {

@@ -206,9 +206,17 @@ export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): bo
  * write no follower can tell from the last one.
  */
 export function nextRenewTimeMs(wallNowMs: number, previous: number | null): number {
-  if (previous === null) return wallNowMs;
-  const afterPrevious = (Math.round(previous * 1000) + 1) / 1000;
-  return Math.max(wallNowMs, afterPrevious);
+  if (previous === null || formatMicroTime(wallNowMs) > formatMicroTime(previous)) return wallNowMs;
+  // One microsecond on; past the year 2255 epoch microseconds exceed 2^53 and a double cannot hold
+  // every one of them, so step on until the written time differs.
+  const written = formatMicroTime(previous);
+  let step = 0.001;
+  let next = previous + step;
+  while (formatMicroTime(next) <= written) {
+    step *= 2;
+    next = previous + step;
+  }
+  return next;
 }
 
 /** How a client-go follower sees a record: equal keys look the same to it (whole-second times). */

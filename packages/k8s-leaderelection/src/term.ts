@@ -136,6 +136,15 @@ export class Leadership {
   }
 
   /**
+   * A write about to be sent may leave the Lease looking as it did at an earlier write (see
+   * GuaranteeBase): if it commits, nothing later than `untilMs` holds, whatever the answer. Lowers
+   * the guarantee to `untilMs` if it is lower (a no-op otherwise).
+   */
+  limit(untilMs: number): void {
+    if (untilMs < this.guardedUntilMs) this.extend(untilMs);
+  }
+
+  /**
    * False, after aborting the leadership signal, when leading but past the guarantee. Called
    * first on every wake-up of the elector (timers, answers), so after a process pause the signal
    * is aborted before the elector sends a request or runs another callback. `guardTimer`: called

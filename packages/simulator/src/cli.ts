@@ -15,17 +15,18 @@ import { VARIANTS, isVariantName, type VariantName } from './variants.js';
 import type { WorkerTask } from './worker.js';
 
 const USAGE = `Usage:
-  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--client-go MODE] [--rates LIST] [--workers K]
-  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--client-go MODE] [--rates LIST]
+  pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--client-go MODE] [--fleet MODE] [--rates LIST] [--workers K]
+  pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--client-go MODE] [--fleet MODE] [--rates LIST]
 
   --seeds N        seeds to sweep (default 100), starting at --first-seed (default 1)
   --minutes M      virtual minutes per seed (default 10)
-  --json FILE      also write { seeds, virtualHours, faults, violations, availabilityPercent, requestsPerReplicaMinute: { p50, max } }
+  --json FILE      also write { seeds, virtualHours, faults, violations, availabilityPercent, requestsPerReplicaMinute: { p50, max }, digests: { seed: digest } }
   --seed N         run one seed and print its violations with their traces
   --trace          with --seed: print every event, request and log line as it happens
   --variant NAME   ${Object.keys(VARIANTS).join(' | ')} (default safe)
   --actor MODE     kubectl | none | forge-live-holder | force-release (default kubectl)
   --client-go MODE a client-go replica beside the electors: auto (30 % of seeds) | none | record | configured (default auto)
+  --fleet MODE     runs without client-go: auto (half leasekit-only, clientGoFollowers: false) | leasekit-only | default (default auto)
   --rates LIST     fault rates per virtual minute, e.g. pause-in-flight=0,crash=1 (kinds: ${Object.keys(DEFAULT_RATES).join(', ')})
   --workers K      worker threads for a sweep (default: available cores)
 
@@ -41,12 +42,13 @@ interface Args {
   variant: VariantName;
   actor: OutsideActor;
   clientGo: NonNullable<SimOptions['clientGo']>;
+  fleet: NonNullable<SimOptions['fleet']>;
   workers: number;
   rates: FaultRates | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', clientGo: 'auto', workers: availableParallelism(), rates: undefined };
+  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', clientGo: 'auto', fleet: 'auto', workers: availableParallelism(), rates: undefined };
   const number = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}, got ${value ?? 'nothing'}`);
@@ -102,6 +104,11 @@ function parseArgs(argv: string[]): Args {
         args.clientGo = value;
         i++;
         break;
+      case '--fleet':
+        if (value !== 'auto' && value !== 'leasekit-only' && value !== 'default') throw new UsageError('--fleet must be auto, leasekit-only or default');
+        args.fleet = value;
+        i++;
+        break;
       case '--rates': {
         if (value === undefined) throw new UsageError('--rates needs kind=rate pairs');
         const rates: Record<string, number> = {};
@@ -139,11 +146,12 @@ async function runOne(args: Args): Promise<number> {
     variant: args.variant,
     outsideActor: args.actor,
     clientGo: args.clientGo,
+    fleet: args.fleet,
     ...(args.rates ? { rates: args.rates } : {}),
     ...(args.trace ? { onTrace: (line: string) => console.log(line), verbose: true } : {}),
   });
   console.log(
-    `seed ${seed} (${args.variant}): ${result.replicas} replicas, L=${result.timing.leaseDurationMs} RD=${result.timing.renewDeadlineMs} R=${result.timing.retryPeriodMs}, ` +
+    `seed ${seed} (${args.variant}): ${result.replicas} replicas${result.leasekitOnly ? ' (leasekit-only, clientGoFollowers: false)' : ''}, L=${result.timing.leaseDurationMs} RD=${result.timing.renewDeadlineMs} R=${result.timing.retryPeriodMs}, ` +
       `${(result.virtualMs / 60_000).toFixed(1)} virtual minutes, ${result.terms} terms, availability ${result.availabilityPercent.toFixed(3)} %, digest ${result.digest}`,
   );
   const injected = Object.entries(result.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
@@ -164,7 +172,7 @@ async function runParallel(args: Args): Promise<number> {
     buckets.map(
       (seeds) =>
         new Promise<SweepSummary>((resolve, reject) => {
-          const task: WorkerTask = { seeds, minutes: args.minutes, variant: args.variant, outsideActor: args.actor, clientGo: args.clientGo, ...(args.rates ? { rates: args.rates } : {}) };
+          const task: WorkerTask = { seeds, minutes: args.minutes, variant: args.variant, outsideActor: args.actor, clientGo: args.clientGo, fleet: args.fleet, ...(args.rates ? { rates: args.rates } : {}) };
           const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
           worker.on('message', (message: { type: string; summary?: SweepSummary; message?: string; seed?: number; violations?: number; other?: string[] }) => {
             if (message.type === 'progress') {
@@ -189,7 +197,7 @@ async function runParallel(args: Args): Promise<number> {
   const summary = summaries.reduce(mergeSummaries, emptySummary());
   const realMs = performance.now() - started;
   const ratesText = args.rates ? ` --rates ${Object.entries(args.rates).map(([k, v]) => `${k}=${v}`).join(',')}` : '';
-  console.log(`pnpm sim --seeds ${args.seeds} --first-seed ${args.firstSeed} --minutes ${args.minutes}${args.variant === 'safe' ? '' : ` --variant ${args.variant}`}${args.actor === 'kubectl' ? '' : ` --actor ${args.actor}`}${args.clientGo === 'auto' ? '' : ` --client-go ${args.clientGo}`}${ratesText}`);
+  console.log(`pnpm sim --seeds ${args.seeds} --first-seed ${args.firstSeed} --minutes ${args.minutes}${args.variant === 'safe' ? '' : ` --variant ${args.variant}`}${args.actor === 'kubectl' ? '' : ` --actor ${args.actor}`}${args.clientGo === 'auto' ? '' : ` --client-go ${args.clientGo}`}${args.fleet === 'auto' ? '' : ` --fleet ${args.fleet}`}${ratesText}`);
   console.log(formatSummary(summary, { variant: args.variant, realMs }));
   for (const failed of summary.failedSeeds.slice(0, 5)) {
     for (const violation of failed.violations.slice(0, 1)) console.log(`\n${formatViolation(failed.seed, violation)}`);

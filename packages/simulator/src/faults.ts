@@ -30,6 +30,13 @@ export const DEFAULT_RATES = {
   'graceful-restart': 0.5,
   /** One replica's clock changes rate, within the configured drift bound. */
   'clock-rate-change': 0.5,
+  /**
+   * One replica's wall clock stands still for seconds to minutes (its monotonic clock runs on), so
+   * the renewals it writes carry the same time; then it runs on from there or jumps forward.
+   */
+  'wall-clock-freeze': 0.3,
+  /** One replica's wall clock steps back by up to three lease durations, and stays back. */
+  'wall-clock-step-back': 0.3,
   /** Someone deletes the Lease (kubectl delete lease). */
   'actor-delete-lease': 0.08,
   /** Someone rewrites the holder to an identity no replica has (kubectl edit). */
@@ -51,6 +58,9 @@ export const DEFAULT_RATES = {
 } as const;
 
 export type ScheduledFault = keyof typeof DEFAULT_RATES;
+
+/** Kinds scheduled from their own stream (`wall-clock`), so adding them shifted no other fault's draws. */
+export const WALL_CLOCK_FAULTS: readonly ScheduledFault[] = ['wall-clock-freeze', 'wall-clock-step-back'];
 export type FaultRates = Partial<Record<ScheduledFault, number>>;
 
 /** Kinds of injected faults as counted (per-call API faults are counted one by one). */
@@ -74,6 +84,8 @@ export const FAULT_KINDS = [
   'graceful-stop',
   'slow-shutdown-callback',
   'clock-rate-change',
+  'wall-clock-freeze',
+  'wall-clock-step-back',
   'actor-delete-lease',
   'actor-rewrite-holder',
   'actor-forge-live-holder',

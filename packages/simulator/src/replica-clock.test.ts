@@ -1,8 +1,48 @@
 import { describe, expect, it } from '@jest/globals';
 import { FakeClock, seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import { ReplicaClock } from './replica-clock.js';
+import { WallClockFaults } from './wall-clock.js';
 
 describe('ReplicaClock', () => {
+  it('keeps the wall clock still while frozen, monotonic time running on, then runs on from where it stood', async () => {
+    const base = new FakeClock();
+    const faults = new WallClockFaults();
+    const clock = new ReplicaClock(base, { wallSkewMs: 1_000, wallFaults: faults });
+    const wall0 = clock.wallNow();
+    faults.freeze(clock.wallNow(), base.now());
+    await base.advance(30_000);
+    expect(clock.wallNow()).toBe(wall0);
+    expect(clock.now()).toBe(30_000);
+    faults.unfreeze(base.now(), 'from-where-it-stood');
+    expect(clock.wallNow()).toBe(wall0);
+    await base.advance(5_000);
+    expect(clock.wallNow()).toBe(wall0 + 5_000);
+  });
+
+  it('jumps a frozen wall clock forward to its unfaulted reading when told to', async () => {
+    const base = new FakeClock();
+    const faults = new WallClockFaults();
+    const clock = new ReplicaClock(base, { wallFaults: faults });
+    const wall0 = clock.wallNow();
+    faults.freeze(clock.wallNow(), base.now());
+    await base.advance(12_000);
+    faults.unfreeze(base.now(), 'jump-forward');
+    expect(clock.wallNow()).toBe(wall0 + 12_000);
+  });
+
+  it('steps the wall clock back and keeps it back, also for the next process on the same machine', async () => {
+    const base = new FakeClock();
+    const faults = new WallClockFaults();
+    const clock = new ReplicaClock(base, { wallFaults: faults });
+    await base.advance(10_000);
+    const before = clock.wallNow();
+    faults.stepBack(7_000);
+    expect(clock.wallNow()).toBe(before - 7_000);
+    expect(clock.now()).toBe(10_000); // monotonic time never steps
+    const restarted = new ReplicaClock(base, { wallFaults: faults });
+    expect(restarted.wallNow()).toBe(base.wallNow() - 7_000);
+  });
+
   it('runs its monotonic and wall clocks at its own rate and skew', async () => {
     const base = new FakeClock();
     const clock = new ReplicaClock(base, { driftRate: 0.01, wallSkewMs: -2_000, startMs: 500 });

@@ -1,7 +1,8 @@
 /**
  * One replica's view of time, layered on the simulation's single FakeClock:
  * - drifting: its monotonic clock runs at rate (1 + d) against virtual time (d may change, always
- *   within the configured bound), and its wall clock is skewed by a fixed offset;
+ *   within the configured bound), and its wall clock is skewed by a fixed offset (and may stand
+ *   still or step back: see wall-clock.ts);
  * - pausable: like a process stopped by a long GC pause or a blocked event loop (SIGSTOP), timers
  *   and I/O callbacks (answers, watch events) that come due while paused are queued; on resume
  *   they run one by one, with promise callbacks settling between them. Timers keep their due
@@ -14,6 +15,7 @@
  */
 import type { Clock, Random, TimerHandle } from '@leasekit/k8s-leaderelection';
 import type { FakeClock } from '@leasekit/k8s-leaderelection/testing';
+import type { WallClockFaults } from './wall-clock.js';
 
 interface ReplicaTimer {
   readonly id: number;
@@ -35,6 +37,8 @@ export interface ReplicaClockOptions {
   driftRate?: number;
   /** Offset of this replica's wall clock from the virtual wall clock, in ms. @default 0 */
   wallSkewMs?: number;
+  /** The machine's wall-clock faults (standing still, stepping back), shared by its processes. @default none */
+  wallFaults?: WallClockFaults;
   /** Monotonic time at creation (processes do not share a monotonic origin). @default 0 */
   startMs?: number;
   /**
@@ -58,6 +62,7 @@ export class ReplicaClock implements Clock {
   private readonly wallSkewMs: number;
   private readonly wallAtStartMs: number;
   private readonly localAtStartMs: number;
+  private readonly wallFaults: WallClockFaults | undefined;
   private readonly random: Random | undefined;
   private readonly timers = new Map<number, ReplicaTimer>();
   private readonly queue: ReplicaTimer[] = [];
@@ -78,15 +83,20 @@ export class ReplicaClock implements Clock {
     this.wallAtStartMs = base.wallNow();
     this.localAtStartMs = this.anchorLocalMs;
     this.random = options.random;
+    this.wallFaults = options.wallFaults;
   }
 
   now(): number {
     return this.anchorLocalMs + (this.base.now() - this.anchorBaseMs) * (1 + this.rate);
   }
 
-  /** The wall clock runs off the same oscillator: skewed by a constant and drifting with now(). */
+  /**
+   * The wall clock runs off the same oscillator: skewed by a constant and drifting with now();
+   * then the machine's wall-clock faults, if any (monotonic now() never sees them).
+   */
   wallNow(): number {
-    return this.wallAtStartMs + this.wallSkewMs + (this.now() - this.localAtStartMs);
+    const unfaulted = this.wallAtStartMs + this.wallSkewMs + (this.now() - this.localAtStartMs);
+    return this.wallFaults ? this.wallFaults.read(unfaulted) : unfaulted;
   }
 
   get driftRate(): number {

@@ -7,7 +7,7 @@
  * replicas to the longest of the old and new durations; and if an old replica's setting would not
  * cover the new duration, a first pass restarts those replicas with one that does.
  */
-import type { Timing } from './simulation.js';
+import type { Timing } from './timings.js';
 
 /** The elector's documented default floor for maxPeerLeaseDurationMs. */
 export const DEFAULT_MAX_PEER_FLOOR_MS = 15_000;

@@ -3,6 +3,7 @@ import { runInChild } from './__tests__/child.js';
 import { DEFAULT_RATES, FAULT_KINDS } from './faults.js';
 import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
 import { formatViolation } from './sweep.js';
+import { VARIANTS, type ElectorFactory } from './variants.js';
 
 /** One seed, run in a child process (full speed, see __tests__/child.ts). */
 async function simulate(options: Omit<SimOptions, 'factory' | 'onTrace'>): Promise<SimResult> {
@@ -53,6 +54,34 @@ describe('runSimulation', () => {
     expect(lines.some((l) => l.includes('seed 11:'))).toBe(true);
     expect(lines.some((l) => / (acquire|renew) (get|update|create) /.test(l))).toBe(true); // requests, verbose only
     expect(lines.length).toBeGreaterThan(result.events);
+  });
+
+  it('runs every elector of a leasekit-only fleet with clientGoFollowers: false, and leaves it at its default beside client-go', async () => {
+    const seen: { fleet: string; clientGoFollowers: boolean | undefined }[] = [];
+    const recording =
+      (fleet: string): ElectorFactory =>
+      (config, ...rest) => {
+        seen.push({ fleet, clientGoFollowers: config.clientGoFollowers });
+        return VARIANTS.safe(config, ...rest);
+      };
+    const only = await runSimulation({ seed: 4, minutes: 0.2, fleet: 'leasekit-only', factory: recording('only') });
+    const mixed = await runSimulation({ seed: 4, minutes: 0.2, fleet: 'leasekit-only', clientGo: 'record', factory: recording('mixed') });
+    expect(only.leasekitOnly).toBe(true);
+    expect(mixed.leasekitOnly).toBe(false);
+    expect(seen.filter((s) => s.fleet === 'only').map((s) => s.clientGoFollowers)).toEqual(Array.from({ length: only.replicas }, () => false));
+    expect(seen.filter((s) => s.fleet === 'mixed').every((s) => s.clientGoFollowers === undefined)).toBe(true);
+  });
+
+  it('draws leases too short for client-go followers only in leasekit-only fleets, and runs them', async () => {
+    const [only, mixed] = await Promise.all([
+      runInChild({ mode: 'sweep', options: { seeds: 30, minutes: 0.1, fleet: 'leasekit-only', clientGo: 'none' } }),
+      runInChild({ mode: 'sweep', options: { seeds: 30, minutes: 0.1, fleet: 'default' } }),
+    ]);
+    const short = (r: SimResult): boolean => r.timing.leaseDurationMs < 2500;
+    expect(only.results.some(short)).toBe(true);
+    expect(only.results.every((r) => r.leasekitOnly)).toBe(true);
+    expect(mixed.results.some(short)).toBe(false);
+    expect(mixed.results.some((r) => r.leasekitOnly)).toBe(false);
   });
 
   it('counts every kind of fault it injects by name, and only known kinds', async () => {

@@ -64,11 +64,13 @@ describe('sweep summaries', () => {
     expect(merged.availabilityPercent).toBeCloseTo(whole.availabilityPercent, 9);
     expect(merged.seeds).toBe(4);
     expect(merged.requestsPerReplicaMinute).toEqual(whole.requestsPerReplicaMinute);
+    expect(merged.digests).toEqual(whole.digests);
+    expect(Object.keys(whole.digests).sort()).toEqual(['40', '41', '42', '43']);
   });
 
   it('write the JSON the issue asks for, with every invariant, every fault kind and the request rates', () => {
     const json = summaryJson(emptySummary());
-    expect(Object.keys(json).sort()).toEqual(['availabilityPercent', 'faults', 'requestsPerReplicaMinute', 'seeds', 'violations', 'virtualHours']);
+    expect(Object.keys(json).sort()).toEqual(['availabilityPercent', 'digests', 'faults', 'requestsPerReplicaMinute', 'seeds', 'violations', 'virtualHours']);
     expect(json.requestsPerReplicaMinute).toEqual({ p50: 0, max: 0 });
     expect(Object.keys(json.violations)).toEqual([...INVARIANTS]);
     expect(Object.keys(json.faults)).toEqual([...FAULT_KINDS]);

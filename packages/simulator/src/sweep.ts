@@ -21,6 +21,7 @@ export interface SweepOptions {
   readonly rates?: FaultRates;
   readonly outsideActor?: OutsideActor;
   readonly clientGo?: SimOptions['clientGo'];
+  readonly fleet?: SimOptions['fleet'];
   /**
    * Stop after the first seed by which every one of these invariants has been violated (a test
    * showing an unsafe variant is caught need not run the whole sweep). @default run every seed
@@ -56,6 +57,8 @@ export interface SweepSummary {
   readonly failedSeedCount: number;
   /** Seeds that ran a client-go replica beside the electors. */
   readonly clientGoRuns: number;
+  /** Seeds whose electors all ran with `clientGoFollowers: false` (no client-go replica). */
+  readonly leasekitOnlyRuns: number;
   /** Requests each elector replica sent per full virtual minute (value -> samples). */
   readonly requestsPerReplicaMinute: Histogram;
   /** The most API requests one process sent in one budget window, as a share of its budget (%). */
@@ -63,6 +66,8 @@ export interface SweepSummary {
   readonly userWorkRuns: number;
   /** Times leader user code saw a live signal past its guarantee (term.isValid() false): why isValid() exists. */
   readonly staleSignalsSeen: number;
+  /** Each seed's trace digest (seed -> FNV-1a hex): two sweeps replayed the same iff these match. */
+  readonly digests: Record<string, string>;
 }
 
 export const MAX_FAILED_SEEDS = 20;
@@ -83,10 +88,12 @@ export function emptySummary(): SweepSummary {
     failedSeeds: [],
     failedSeedCount: 0,
     clientGoRuns: 0,
+    leasekitOnlyRuns: 0,
     requestsPerReplicaMinute: {},
     budgetPeakPercent: 0,
     userWorkRuns: 0,
     staleSignalsSeen: 0,
+    digests: {},
   };
 }
 
@@ -110,10 +117,12 @@ export function addResult(summary: SweepSummary, result: SimResult): SweepSummar
     failedSeeds: failed,
     failedSeedCount: failed.length,
     clientGoRuns: result.clientGoReplicas > 0 ? 1 : 0,
+    leasekitOnlyRuns: result.leasekitOnly ? 1 : 0,
     requestsPerReplicaMinute: result.requestsPerReplicaMinute,
     budgetPeakPercent: result.budgetPeakPercent,
     userWorkRuns: result.userWorkRuns,
     staleSignalsSeen: result.staleSignalsSeen,
+    digests: { [String(result.seed)]: result.digest },
   });
 }
 
@@ -138,10 +147,12 @@ export function mergeSummaries(a: SweepSummary, b: SweepSummary): SweepSummary {
     failedSeeds: [...a.failedSeeds, ...b.failedSeeds].sort((x, y) => x.seed - y.seed).slice(0, MAX_FAILED_SEEDS),
     failedSeedCount: a.failedSeedCount + b.failedSeedCount,
     clientGoRuns: a.clientGoRuns + b.clientGoRuns,
+    leasekitOnlyRuns: a.leasekitOnlyRuns + b.leasekitOnlyRuns,
     requestsPerReplicaMinute: mergeHistograms(a.requestsPerReplicaMinute, b.requestsPerReplicaMinute),
     budgetPeakPercent: Math.max(a.budgetPeakPercent, b.budgetPeakPercent),
     userWorkRuns: a.userWorkRuns + b.userWorkRuns,
     staleSignalsSeen: a.staleSignalsSeen + b.staleSignalsSeen,
+    digests: { ...a.digests, ...b.digests },
   };
 }
 
@@ -158,6 +169,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepSummary> {
       ...(options.rates !== undefined ? { rates: options.rates } : {}),
       ...(options.outsideActor !== undefined ? { outsideActor: options.outsideActor } : {}),
       ...(options.clientGo !== undefined ? { clientGo: options.clientGo } : {}),
+      ...(options.fleet !== undefined ? { fleet: options.fleet } : {}),
     });
     options.onResult?.(result);
     summary = addResult(summary, result);
@@ -180,7 +192,10 @@ export function summaryJson(summary: SweepSummary): {
   violations: Record<Invariant, number>;
   availabilityPercent: number;
   requestsPerReplicaMinute: { p50: number; max: number };
+  digests: Record<string, string>;
 } {
+  const digests: Record<string, string> = {};
+  for (const seed of Object.keys(summary.digests).sort((x, y) => Number(x) - Number(y))) digests[seed] = summary.digests[seed]!;
   return {
     seeds: summary.seeds,
     virtualHours: round(summary.virtualHours, 3),
@@ -188,6 +203,7 @@ export function summaryJson(summary: SweepSummary): {
     violations: summary.violations,
     availabilityPercent: round(summary.availabilityPercent, 3),
     requestsPerReplicaMinute: requestRates(summary),
+    digests,
   };
 }
 
@@ -206,6 +222,7 @@ export function formatSummary(summary: SweepSummary, extra: { variant?: string; 
   lines.push(`leadership terms:   ${summary.terms} (${summary.lateStarts} began after their guarantee had run out)`);
   lines.push(`leader availability: ${summary.availabilityPercent.toFixed(3)} %`);
   lines.push(`runs with a client-go replica: ${summary.clientGoRuns}`);
+  lines.push(`runs of leasekit replicas only (clientGoFollowers: false): ${summary.leasekitOnlyRuns}`);
   const rates = requestRates(summary);
   lines.push(`requests per replica per minute: p50 ${rates.p50}, max ${rates.max} (busiest budget window: ${summary.budgetPeakPercent} % of client-go's budget)`);
   lines.push(`leader user code runs: ${summary.userWorkRuns} (${summary.staleSignalsSeen} saw a live signal past the guarantee, where term.isValid() said false)`);

@@ -25,6 +25,7 @@ const CAUGHT_BY: Record<Exclude<VariantName, 'safe'>, Invariant[]> = {
   'resets-token-on-recreate': ['S3'],
   'signal-outlives-guarantee': ['G'],
   'go-invisible-renewals': ['S4'],
+  'repeats-renew-time': ['S1'],
   'term-without-validity': ['S1'],
 };
 
@@ -48,7 +49,7 @@ async function caught(variant: Exclude<VariantName, 'safe'>): Promise<Record<str
 }
 
 describe('unsafe variants are caught by the CI sweep', () => {
-  it('lists a variant for each fix: the three original ones and one per defect of issue 11', () => {
+  it('lists a variant for each fix: the three original ones, one per defect of issue 11, and the still wall clock', () => {
     expect([...UNSAFE_VARIANTS].sort()).toEqual(Object.keys(CAUGHT_BY).sort());
   });
 
@@ -125,6 +126,14 @@ describe('unsafe variants are caught by the CI sweep', () => {
     'catches leader user code that, without term.isValid(), trusts a signal its elector has not aborted yet after a pause',
     async () => {
       expect((await caught('term-without-validity')).S1).toBeGreaterThan(0);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
+
+  it(
+    'catches an elector whose renewals over its own record repeat it when its wall clock stands still (leasekit-only fleets)',
+    async () => {
+      expect((await caught('repeats-renew-time')).S1).toBeGreaterThan(0);
     },
     SWEEP_TIMEOUT_MS,
   );

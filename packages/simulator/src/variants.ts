@@ -67,6 +67,14 @@ const signalOutlivesGuarantee: StepOverrides = () => ({ enforcesGuaranteeOnWake:
  */
 const goInvisibleRenewals: StepOverrides = () => ({ goVisibleRenewal: () => true });
 
+/**
+ * Writes its wall clock as renewTime even over its own record in a leasekit-only fleet (the
+ * defect found in review: a leader whose wall clock stood still wrote renewals byte for byte
+ * equal to the record they replaced; a leasekit follower kept the time it first saw that record
+ * and took over one lease duration later, while the leader counted a guarantee from each).
+ */
+const repeatsRenewTime: StepOverrides = () => ({ renewTimeOver: (_previous, wallNowMs) => wallNowMs });
+
 /** An elector whose steps `overrides` replaces, built through the pure package's test-only seam. */
 function unsafe(overrides: StepOverrides): ElectorFactory {
   return (config, client, callbacks, logger) => withReplacedSteps(overrides, () => new Elector(config, client, callbacks, logger));
@@ -102,6 +110,7 @@ export const VARIANTS = {
   'resets-token-on-recreate': unsafe(resetsTokenOnRecreate),
   'signal-outlives-guarantee': unsafe(signalOutlivesGuarantee),
   'go-invisible-renewals': unsafe(goInvisibleRenewals),
+  'repeats-renew-time': unsafe(repeatsRenewTime),
   'term-without-validity': (config, client, callbacks, logger) => new Elector(config, client, termWithoutValidity(callbacks), logger),
 } as const satisfies Record<string, ElectorFactory>;
 

@@ -14,6 +14,7 @@ export interface WorkerTask {
   readonly variant: VariantName;
   readonly outsideActor: OutsideActor;
   readonly clientGo?: SimOptions['clientGo'];
+  readonly fleet?: SimOptions['fleet'];
   readonly rates?: FaultRates;
 }
 
@@ -26,6 +27,7 @@ async function work(task: WorkerTask): Promise<void> {
       variant: task.variant,
       outsideActor: task.outsideActor,
       ...(task.clientGo ? { clientGo: task.clientGo } : {}),
+      ...(task.fleet ? { fleet: task.fleet } : {}),
       ...(task.rates ? { rates: task.rates } : {}),
     });
     summary = addResult(summary, result);
