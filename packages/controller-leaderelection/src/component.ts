@@ -221,6 +221,19 @@ export class LeaderElectionComponent<Bus extends LeaderElectionBus = LeaderElect
     return this.engine.resign(options);
   }
 
+  /**
+   * Directed handover (the elector's `resign({ to: identity })`): steps down (`leader.lost` with
+   * reason `handed_over`, awaited like any `leader.lost`), then writes a Lease naming `identity`.
+   * A watching `identity` takes it at once with one write, a polling one at its next poll; the
+   * other replicas wait one lease duration, so a dead or wrong target costs at most that. Resolves
+   * once the handover write is done (a failed write is logged; the lease then expires). Rejects
+   * with a ConfigError (`OPTION_INVALID`, field `to`) for an empty identity or this replica's own.
+   * A no-op when not leading, and when election is disabled.
+   */
+  handoverTo(identity: string): Promise<void> {
+    return this.engine.resign({ to: identity });
+  }
+
   /** The elector's callbacks, publishing events around the user's (see the file comment for the order). */
   private wrapCallbacks(user: LeaderCallbacks): LeaderCallbacks {
     return {

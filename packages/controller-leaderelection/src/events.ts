@@ -44,10 +44,11 @@ export interface LostLeadershipEvent extends LeaderEventBase {
   readonly identity: string;
   /**
    * Why: `renew_failed`, `lease_taken` (another replica holds the Lease), `lease_deleted`,
-   * `released` (shutdown: `run()`'s signal aborted), `resigned` (`resign()` was called) or
-   * `work_failed` (`onStartedLeading` threw or rejected during the term, and
-   * `onStartedLeadingFailure` is `'resign'`, the default: the Lease is released so another
-   * replica can lead).
+   * `released` (shutdown: `run()`'s signal aborted), `resigned` (`resign()` was called),
+   * `handed_over` (`handoverTo()` was called, or the Lease's `preferredHolder` names another
+   * replica: the Lease was written naming that replica) or `work_failed` (`onStartedLeading`
+   * threw or rejected during the term, and `onStartedLeadingFailure` is `'resign'`, the
+   * default: the Lease is released so another replica can lead).
    */
   readonly reason: StopReason;
   /** The fencing token of the term that ended (the one `leader.became` carried). */

@@ -240,6 +240,11 @@ describe('metrics: values after each transition', () => {
       await w.clock.advance(0);
       await done;
     }],
+    ['handed_over', async (w, r) => {
+      const done = r.component.handoverTo('b');
+      await w.clock.advance(0);
+      await done;
+    }],
     ['renew_failed', async (w, r, faults) => {
       faults.failing = true;
       await w.clock.advanceUntil(() => hasLost(r), 20_000);
@@ -269,7 +274,8 @@ describe('metrics: values after each transition', () => {
     expect(leaseSeries(await scrape(registry))).toMatchObject({ isLeader: 1, masterStatus: 1, lastRenew: START_WALL_S + 2, timeAsLeader: 3 });
 
     await exit(w, r, faults);
-    expect(r.events().at(-1)).toEqual(['leader.lost', expect.objectContaining({ reason })]);
+    // A handover is followed by leader.observed for the target.
+    expect(r.events().filter(([name]) => name === 'leader.lost')).toEqual([['leader.lost', expect.objectContaining({ reason })]]);
     const heldS = (lostAtWallMs(r) - START_WALL_S * 1000) / 1000;
     let m = await scrape(registry);
     let series = leaseSeries(m);

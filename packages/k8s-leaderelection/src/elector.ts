@@ -50,6 +50,12 @@ import { linkSignals } from './signals.js';
 import { Leadership, guaranteeDeadline, type LeadershipTerm, type StoppedLeadingInfo } from './term.js';
 
 export { CLAIM_ANNOTATION } from './claim.js';
+
+/**
+ * Annotation on a directed handover's record (value: the identity that handed the Lease over).
+ * For people and tools only: nothing relies on it for safety. It stays until the next handover.
+ */
+export const HANDOVER_ANNOTATION = 'leasekit.io/handover-from';
 export { FAILURE_LOG_INTERVAL_MS } from './lease-requests.js';
 export type { Observation } from './observation.js';
 export type { LeadershipTerm, StoppedLeadingInfo } from './term.js';
@@ -98,10 +104,21 @@ export interface ResignOptions {
    * @default the lease duration
    */
   readonly cooldownMs?: number;
+  /**
+   * Directed handover: after the term has ended (as for a plain resign), write a record naming
+   * this replica instead of releasing the lease. A watching `to` takes it at once with one write,
+   * a polling one at its next poll; every other replica sees a lease held by `to` and waits one
+   * lease duration from its own observation, so a dead or wrong target costs at most that. A
+   * non-empty identity other than this replica's own.
+   */
+  readonly to?: string;
 }
 
-/** What `tryAcquireOrRenew` concluded. */
-type AttemptOutcome = 'acquired' | 'held' | 'failed' | 'lost';
+/**
+ * What `tryAcquireOrRenew` concluded. `yield`: the leader found a preferredHolder naming another
+ * replica on its own record and hands the lease over instead of renewing it.
+ */
+type AttemptOutcome = 'acquired' | 'held' | 'failed' | 'lost' | 'yield';
 
 /** After `work_failed`, the replica stays out this many retry periods (> 2.2, a poller's longest wait). */
 export const WORK_FAILED_COOLDOWN_RETRY_PERIODS = 3.2;
@@ -129,7 +146,9 @@ export class Elector {
 
   private running = false;
   private reportedLeader = '';
-  private resignRequest: { cooldownMs: number; done: Array<() => void> } | undefined;
+  private resignRequest: { cooldownMs: number; to: string | undefined; done: Array<() => void> } | undefined;
+  /** The preferredHolder this replica's term yields to (see preferredElsewhere). */
+  private yieldTo: string | undefined;
   private slowPathCount = 0;
   private sawNotFoundWhileRenewing = false;
   /** Set when onStartedLeading failed during the current term (and the policy is to resign). */
@@ -233,21 +252,28 @@ export class Elector {
 
   /**
    * Steps down on purpose: stops the leader's work (aborts its signal, awaits onStoppedLeading),
-   * releases the lease and goes back to following, without stopping `run()`. Resolves when done;
-   * resolves at once when not leading.
+   * releases the lease (or, with `to`, hands it to that replica) and goes back to following,
+   * without stopping `run()`. Resolves when done (the release or handover write committed or
+   * failed; a failure is logged and the lease then expires); resolves at once when not leading.
    */
   resign(options: ResignOptions = {}): Promise<void> {
     const cooldownMs = options.cooldownMs ?? this.config.leaseDurationMs;
     if (!(typeof cooldownMs === 'number' && cooldownMs >= 0 && Number.isFinite(cooldownMs))) {
       return Promise.reject(new ConfigError('OPTION_INVALID', 'cooldownMs', `cooldownMs (${String(cooldownMs)}) must be a finite number >= 0`));
     }
+    const { to } = options;
+    if (to !== undefined && !(typeof to === 'string' && to !== '' && to !== this.config.identity)) {
+      const why = to === this.config.identity ? 'is this replica itself' : 'must be a non-empty string';
+      return Promise.reject(new ConfigError('OPTION_INVALID', 'to', `to (${JSON.stringify(to) ?? String(to)}) ${why}: name the replica to hand the lease to`));
+    }
     if (!this.leadership.active) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.resignRequest) {
         this.resignRequest.cooldownMs = Math.max(this.resignRequest.cooldownMs, cooldownMs);
+        this.resignRequest.to ??= to; // the first named target stands
         this.resignRequest.done.push(resolve);
       } else {
-        this.resignRequest = { cooldownMs, done: [resolve] };
+        this.resignRequest = { cooldownMs, to, done: [resolve] };
       }
       this.wake?.();
     });
@@ -334,7 +360,7 @@ export class Elector {
   private followerDelayMs(): number {
     const obs = this.observed;
     let watched = this.watching() && obs && this.observations.missingSince === undefined
-      ? { free: obs.record.holderIdentity === '', expiresAtMs: this.observations.expiresAtMs(obs) }
+      ? { free: obs.record.holderIdentity === '' || this.handedToUs(obs), expiresAtMs: this.observations.expiresAtMs(obs) }
       : undefined;
     // A watched lease due now is tried at once; should there be nothing to try (an overridden
     // isExpired that disagrees with the due time), poll instead of waking again at once forever.
@@ -373,6 +399,7 @@ export class Elector {
     // 1. Fast path: the leader PUTs its cached object without a GET. On any failure fall back
     //    to the slow path.
     if (purpose === 'renew' && this.observed?.record.holderIdentity === identity) {
+      if (this.preferredElsewhere(this.observed.record)) return 'yield';
       const outcome = await this.writeRecord(purpose, this.renewedRecord(this.observed.record), this.observed.lease, deadlineMs, stop);
       if (outcome === 'acquired') return outcome;
       if (this.clock.now() >= deadlineMs) return 'failed';
@@ -418,6 +445,8 @@ export class Elector {
     // A leader whose lease was released or rewritten behind its back does not silently re-take
     // it mid-term: the term ends and a new one (with a new fencing token) may begin.
     if (purpose === 'renew' && record.holderIdentity !== identity) return 'lost';
+    // Our own record now prefers another holder: stop renewing and hand it over (see preferredElsewhere).
+    if (purpose === 'renew' && this.preferredElsewhere(record)) return 'yield';
 
     // 5. Write ourselves in: a renewal keeps acquireTime and transitions; a new term bumps the
     //    transitions, which is also its fencing token (client-go keeps them when the record
@@ -430,6 +459,7 @@ export class Elector {
       notify(this.log, () => this.config.observer?.onSlowPath?.());
     }
     const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record);
+    if (purpose === 'acquire') this.seedIfHandedToUs(observation);
     return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
   }
 
@@ -445,8 +475,43 @@ export class Elector {
     if (!this.watching() || !obs || this.observations.missingSince !== undefined || obs === this.takeFailedOn) return undefined;
     if (obs.lease.metadata?.resourceVersion === undefined || isClaim(obs.lease)) return undefined;
     const holder = obs.record.holderIdentity;
-    if (holder === this.config.identity) return undefined;
-    return holder === '' || this.steps.isExpired(obs) ? obs : undefined;
+    return holder === '' || this.handedToUs(obs) || this.steps.isExpired(obs) ? obs : undefined;
+  }
+
+  /**
+   * Whether `obs` is a record naming this replica, not a claim, while it does not lead: a
+   * directed handover's record (or one a previous incarnation of this identity, or an ended term
+   * of ours, left behind). Worth trying at once: the write is a compare-and-swap against the
+   * object we saw, so it commits only if no one wrote since, and no one else may lead while the
+   * Lease names us. Its term begins with a fresh token above the record's.
+   */
+  private handedToUs(obs: Observation): boolean {
+    return obs.record.holderIdentity === this.config.identity && !isClaim(obs.lease) && !this.leadership.active;
+  }
+
+  /**
+   * Before writing over a record naming us that we did not write in this process, tell the
+   * guarantee base when we first saw it: a client-go follower cannot tell a write of ours in the
+   * same whole second (at the int32 token cap, where the token cannot change) from it.
+   */
+  private seedIfHandedToUs(obs: Observation): void {
+    if (this.handedToUs(obs)) this.guaranteeBase.seed(obs.record, obs.atMs);
+  }
+
+  /**
+   * Whether our own record names another replica as `preferredHolder`. Mirrors client-go's
+   * tryCoordinatedRenew (v1.31 to v1.33, coordinated leader election): a leader that finds a
+   * preferredHolder on its Lease does not renew it. client-go then lets its renew deadline run out
+   * and releases (ReleaseOnCancel) or lets the lease expire, and the election controller writes
+   * the preferred holder in; with no controller here, the leader ends its term at once and hands
+   * the lease to the preferred holder itself (reason `handed_over`). client-go yields to any
+   * non-empty preferredHolder; one naming this replica is no reason to step down here.
+   */
+  private preferredElsewhere(record: LeaderElectionRecord): boolean {
+    const preferred = record.preferredHolder;
+    if (preferred === undefined || preferred === '' || preferred === this.config.identity) return false;
+    this.yieldTo = preferred;
+    return true;
   }
 
   /**
@@ -457,6 +522,7 @@ export class Elector {
    * schedule's conflict rule: the winner's record arrives on the watch.
    */
   private async takeObserved(obs: Observation, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
+    this.seedIfHandedToUs(obs);
     const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), obs.lease, deadlineMs, stop);
     if (outcome === 'failed') this.takeFailedOn = obs;
     return outcome;
@@ -490,7 +556,10 @@ export class Elector {
     // keeping the claim's token would write the claim's record again, and a follower that saw the
     // claim would time our term from the claim's creation (found by a probe).
     if (previous.strategy !== undefined) record.strategy = previous.strategy;
-    if (previous.preferredHolder !== undefined) record.preferredHolder = previous.preferredHolder;
+    // A preferredHolder naming another replica is dropped on acquisition (client-go's
+    // tryAcquireOrRenew writes neither field): kept, it would make this term yield at once.
+    const preferred = previous.preferredHolder;
+    if (preferred !== undefined && (preferred === '' || preferred === this.config.identity)) record.preferredHolder = preferred;
     return record;
   }
 
@@ -614,7 +683,7 @@ export class Elector {
     deadlineMs: number,
     stop: AbortSignal,
   ): Promise<AttemptOutcome> {
-    const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, base);
+    const lease = leaseWithRecord(record, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, withoutDroppedPreference(base, record));
     const sentAt = this.sentAtFor(record);
     try {
       const updated = await this.requests.send(purpose, 'update', deadlineMs, stop, (signal) =>
@@ -724,6 +793,7 @@ export class Elector {
         if (outcome === 'acquired') break;
         const cut = this.interruption(stop, leaderSignal);
         if (cut) return cut;
+        if (outcome === 'yield') return 'handed_over';
         if (outcome === 'lost') return this.getLeader() === '' && this.sawNotFoundWhileRenewing ? 'lease_deleted' : 'lease_taken';
         if (this.clock.now() >= roundDeadline) return this.sawNotFoundWhileRenewing ? 'lease_deleted' : 'renew_failed';
         // At least 1 ms: a custom clock firing a hair early must not make this loop spin.
@@ -736,7 +806,7 @@ export class Elector {
     this.leadership.holds();
     if (leaderSignal.aborted) return 'renew_failed'; // the guarantee ran out
     if (stop.aborted) return 'released';
-    if (this.resignRequest) return 'resigned';
+    if (this.resignRequest) return this.resignRequest.to === undefined ? 'resigned' : 'handed_over';
     if (this.workFailure !== undefined) return 'work_failed';
     return undefined;
   }
@@ -748,7 +818,7 @@ export class Elector {
   private async endTerm(reason: StopReason): Promise<void> {
     const { term, heldMs } = this.leadership.end(reason);
     this.workFailure = undefined;
-    (reason === 'released' || reason === 'resigned' ? this.log.info : this.log.warn)('Stopped leading', {
+    (reason === 'released' || reason === 'resigned' || reason === 'handed_over' ? this.log.info : this.log.warn)('Stopped leading', {
       reason,
       previous_leader: this.config.identity,
     });
@@ -765,9 +835,11 @@ export class Elector {
 
     const resign = this.resignRequest;
     this.resignRequest = undefined;
-    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned' || reason === 'work_failed';
+    const handoverTo = reason === 'handed_over' ? (resign?.to ?? this.yieldTo) : undefined;
+    this.yieldTo = undefined;
+    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned' || reason === 'work_failed' || handoverTo !== undefined;
     if (shouldRelease) {
-      if (settled) await this.release();
+      if (settled) await this.release(handoverTo !== undefined ? { to: handoverTo, token: term.token } : undefined);
       else {
         this.log.warn('Not releasing the lease: onStoppedLeading did not settle in time, so leader work may still be running; the lease will expire instead', {
           timeoutMs: this.config.onStoppedLeadingTimeoutMs,
@@ -777,6 +849,10 @@ export class Elector {
     if (resign) {
       this.schedule.startCooldown(resign.cooldownMs);
       for (const done of resign.done) done();
+    } else if (handoverTo !== undefined) {
+      // Handed to a preferredHolder: should the write have failed, the Lease still names us and
+      // must not be taken back at once (see handedToUs); it expires for the others instead.
+      this.schedule.startCooldown(this.config.leaseDurationMs);
     }
     // A short cooldown, so another replica can take over before this one contends again: longer
     // than a polling follower's longest wait between two tries, 2.2 R.
@@ -785,13 +861,15 @@ export class Elector {
 
   /**
    * Gives the lease up: PUT an empty holder (leaseDurationSeconds 1, times now, transitions kept)
-   * over a record that names us. The first try writes over our own last written object, without a
-   * GET (a compare-and-swap on its resourceVersion: it commits only if no one wrote since, so the
+   * over a record that names us; or, for a directed handover (`handover`), a record naming the
+   * target: our lease duration, times now, the ended term's token + 1, strategy and
+   * preferredHolder kept, and {@link HANDOVER_ANNOTATION} naming us. The first try writes over
+   * our own last written object, without a GET (a compare-and-swap on its resourceVersion: it commits only if no one wrote since, so the
    * Lease still names us); after that, or when the cached object is not ours, GET first and write
    * only if the fetched record still names us. Retries on 409, bounded by the renew deadline.
    * Never writes over a lease someone else holds.
    */
-  private async release(): Promise<void> {
+  private async release(handover?: { to: string; token: number }): Promise<void> {
     const deadline = this.clock.now() + this.config.renewDeadlineMs;
     let conflicts = 0;
     const own = this.observed;
@@ -827,12 +905,22 @@ export class Elector {
         acquireTimeMs: now,
         renewTimeMs: now,
       };
+      let lease = leaseWithRecord(released, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current);
+      if (handover) {
+        const handed: LeaderElectionRecord = {
+          ...released,
+          holderIdentity: handover.to,
+          leaseDurationSeconds: this.config.leaseDurationSeconds,
+          leaseTransitions: Math.min(Math.max(handover.token, observation.record.leaseTransitions) + 1, MAX_INT32),
+        };
+        lease = leaseWithRecord(handed, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current);
+        lease.metadata = { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [HANDOVER_ANNOTATION]: this.config.identity } };
+      }
       try {
-        const written = await this.requests.send('release', 'update', deadline, undefined, (signal) =>
-          this.client.update(this.config.leaseNamespace, leaseWithRecord(released, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current), { signal }),
-        );
+        const written = await this.requests.send('release', 'update', deadline, undefined, (signal) => this.client.update(this.config.leaseNamespace, lease, { signal }));
         this.observe(written);
-        this.log.info('Released the lease');
+        if (handover) this.log.info('Handed the lease over', { to: handover.to });
+        else this.log.info('Released the lease');
         return;
       } catch (err) {
         // Deleted: nothing left to release. A first conflict: an in-flight write landed first,
@@ -844,7 +932,7 @@ export class Elector {
         await sleep(this.clock, Math.min(this.config.retryPeriodMs, deadline - this.clock.now()));
       }
     }
-    this.log.warn('Could not release the lease before the renew deadline; it will expire instead', {
+    this.log.warn(`Could not ${handover ? `hand the lease over to ${handover.to}` : 'release the lease'} before the renew deadline; it will expire instead`, {
       renewDeadlineMs: this.config.renewDeadlineMs,
     });
   }
@@ -919,4 +1007,14 @@ export class Elector {
         config.clientGoFollowers || previous.holderIdentity !== config.identity ? wallNowMs : nextRenewTimeMs(wallNowMs, previous.renewTimeMs),
     };
   }
+}
+
+/**
+ * `base` without a `spec.preferredHolder` that `record` dropped (an acquisition drops one naming
+ * another replica; see acquiredRecord): a written record's fields otherwise overlay the object's.
+ */
+function withoutDroppedPreference(base: Lease, record: LeaderElectionRecord): Lease {
+  if (record.preferredHolder !== undefined || base.spec?.preferredHolder == null) return base;
+  const spec = Object.fromEntries(Object.entries(base.spec).filter(([key]) => key !== 'preferredHolder'));
+  return { ...base, spec };
 }

@@ -1,4 +1,4 @@
-/** Owns the send time a write's guarantee counts from: a write a client-go follower cannot tell from an earlier one counts from that one. */
+/** Owns the send time a write's guarantee counts from: a write a client-go follower cannot tell from an earlier one (ours, or a record naming us we took over) counts from that one. */
 import { goFollowerKey, type LeaderElectionRecord } from './record.js';
 
 /**
@@ -30,6 +30,19 @@ export class GuaranteeBase {
    * times the lease from then. An attempt forgotten (older than a lease duration) gives no
    * guarantee, so a write that may repeat one counts from -Infinity: it gives none either.
    */
+  /**
+   * A record naming this replica that it did not write in this process (a directed handover's
+   * record, or one a previous incarnation of this identity wrote), first observed at `observedAtMs`
+   * and about to be written over. A client-go follower that saw it cannot tell a write of ours in
+   * the same whole second from it, and times both from when it saw it: such a write counts from
+   * `observedAtMs`, not from its own later send time. An earlier entry for the same view is kept.
+   */
+  seed(record: LeaderElectionRecord, observedAtMs: number): void {
+    const key = goFollowerKey(record);
+    const earlier = this.attempts.get(key);
+    if (earlier === undefined || observedAtMs < earlier.sentAt) this.attempts.set(key, { record, sentAt: observedAtMs });
+  }
+
   sentAtFor(record: LeaderElectionRecord, sentAt: number): number {
     for (const [key, attempt] of this.attempts) {
       if (attempt.sentAt < sentAt - this.leaseDurationMs) this.attempts.delete(key); // gives no guarantee any more

@@ -19,6 +19,11 @@ export type StopReason =
   | 'released'
   /** `resign()` was called. */
   | 'resigned'
+  /**
+   * The lease was handed to a named replica: `resign({ to })` was called, or the Lease's
+   * `preferredHolder` names another replica (client-go's coordinated leader election).
+   */
+  | 'handed_over'
   /** `onStartedLeading` threw or rejected, and `onStartedLeadingFailure` is `'resign'`. */
   | 'work_failed';
 
