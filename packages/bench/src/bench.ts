@@ -13,6 +13,7 @@ import { machineInfo, recordEndLoad } from './machine.js';
 import { USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.js';
 import { reportLines, toJson, type BenchResults } from './report.js';
 import { runRequestCost } from './request-cost.js';
+import { runRollouts } from './rollout.js';
 import { runScale } from './scale.js';
 import { STORM_KIND_LABELS, runStorm } from './storm.js';
 
@@ -22,12 +23,12 @@ function progress(line: string): void {
 
 /** Runs one kind of takeover trial in both modes, on one embedded server in this process. */
 async function takeovers(
-  kind: 'handover' | 'failover',
+  kind: 'handover' | 'directed handover' | 'failover',
   options: BenchOptions,
 ): Promise<{ watch: TrialSamples; poll: TrialSamples }> {
   const server = await startLeaseApiServer({ host: '127.0.0.1', port: 0 });
-  const run = kind === 'handover' ? runHandoverTrials : runFailoverTrials;
-  const trials = kind === 'handover' ? options.handoverTrials : options.failoverTrials;
+  const run = kind === 'failover' ? runFailoverTrials : runHandoverTrials;
+  const trials = kind === 'failover' ? options.failoverTrials : options.handoverTrials;
   try {
     const results: Partial<Record<'watch' | 'poll', TrialSamples>> = {};
     for (const mode of ['watch', 'poll'] as const) {
@@ -38,6 +39,7 @@ async function takeovers(
         trials,
         timings: options.trialTimings,
         replicas: options.replicas,
+        directed: kind === 'directed handover',
         onTrial: (_i, ms) => samples.push(ms === undefined ? 'failed' : ms.toFixed(0)),
       });
       progress(`${kind} ${mode}: ${samples.join(' ')} ms`);
@@ -69,6 +71,8 @@ async function main(): Promise<number> {
   console.log(`leasekit bench: ${options.only.join(', ')}${options.smoke ? ' (smoke)' : ''}`);
 
   let handover: BenchResults['handover'];
+  let directedHandover: BenchResults['directedHandover'];
+  let rollout: BenchResults['rollout'];
   let failover: BenchResults['failover'];
   let cost: BenchResults['cost'];
   let scale: BenchResults['scale'];
@@ -76,6 +80,8 @@ async function main(): Promise<number> {
   if (wants('handover')) {
     console.log(`graceful handover: ${options.handoverTrials} trials per mode`);
     handover = await takeovers('handover', options);
+    console.log(`directed handover (resign({ to }) naming a follower): ${options.handoverTrials} trials per mode`);
+    directedHandover = await takeovers('directed handover', options);
   }
   if (wants('failover')) {
     console.log(`crash failover: ${options.failoverTrials} trials per mode`);
@@ -108,8 +114,23 @@ async function main(): Promise<number> {
     });
   }
 
+  if (wants('rollout')) {
+    console.log(`rollout: 3 replicas replaced one by one, old leaders releasing vs handing over to the newest, ${options.rolloutRuns} per variant and mode`);
+    const server = await startLeaseApiServer({ host: '127.0.0.1', port: 0 });
+    try {
+      rollout = await runRollouts({
+        server,
+        runs: options.rolloutRuns,
+        timings: options.trialTimings,
+        onRun: (run) => progress(`rollout ${run.variant} ${run.mode}: ${run.changes} leadership change(s), leaderless ${run.leaderlessMs.toFixed(0)} ms`),
+      });
+    } finally {
+      await server.close();
+    }
+  }
+
   recordEndLoad(machine);
-  const results: BenchResults = { handover, failover, cost, scale, storm, options, machine, durationMs: performance.now() - startedAt };
+  const results: BenchResults = { handover, directedHandover, rollout, failover, cost, scale, storm, options, machine, durationMs: performance.now() - startedAt };
   console.log('');
   for (const line of reportLines(results)) console.log(line);
   if (options.jsonPath !== undefined) {

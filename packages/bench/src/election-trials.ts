@@ -4,6 +4,12 @@
  *
  * - graceful handover: the leader's run() signal aborts (releaseOnCancel: it stops leading, then
  *   releases the Lease); measured from that abort to another elector's onStartedLeading.
+ * - directed handover: the leader calls `resign({ to })` naming a follower (it stops leading, then
+ *   writes the Lease naming that follower); measured from that call to the named follower's
+ *   onStartedLeading. A takeover by anyone else is a failed trial.
+ * Both handovers also count the Lease requests the server received per handover: from the abort
+ *   (or resign call) until half a retry period after the takeover (the new leader's first renewal
+ *   is one retry period after it; the losers' 409s, if any, land before).
  * - crash failover: the leader is cut off at the server (its connections reset, new ones refused)
  *   and stopped without release; measured from its last renewal *committed on the server* to
  *   another elector's onStartedLeading. The commit is the earliest moment anyone could know of the
@@ -30,6 +36,10 @@ export interface TrialSamples {
   readonly secondary: number[];
   /** Failover only: the dead leader's own last renewal acknowledgement to takeover. */
   readonly fromAck: number[];
+  /** Handovers only: Lease API requests the server received per handover (see the file comment). */
+  readonly requests: number[];
+  /** Handovers only: the same requests summed over the successful trials, by verb. */
+  readonly requestsByVerb: Record<string, number>;
   /** Trials that produced no takeover in time. */
   failures: number;
   /** Why, for the first few failed trials. */
@@ -44,6 +54,8 @@ export interface TrialOptions {
   readonly trials: number;
   readonly timings: Timings;
   readonly replicas: number;
+  /** Handover only: the leader hands over with `resign({ to })` instead of aborting with release. */
+  readonly directed?: boolean;
   /** Called after each trial (progress output). */
   readonly onTrial?: (index: number, sampleMs: number | undefined) => void;
 }
@@ -56,36 +68,61 @@ function settleMs(timings: Timings): number {
 /** Bound on the first election of a trial: the Lease exists and is free, so it is immediate. */
 const FIRST_LEADER_TIMEOUT_MS = 10_000;
 
-/** Runs `trials` graceful handovers in one mode. */
+/** A trial result with nothing in it yet. */
+function emptySamples(mode: FollowerStrategy): TrialSamples {
+  return { mode, samples: [], secondary: [], fromAck: [], requests: [], requestsByVerb: {}, failures: 0, failureReasons: [], log: new CountingLogger() };
+}
+
+/**
+ * Runs `trials` handovers in one mode: graceful (the leader's signal aborts, it releases), or with
+ * `directed`, `resign({ to })` naming the first follower.
+ */
 export async function runHandoverTrials(options: TrialOptions): Promise<TrialSamples> {
   const { server, mode, timings } = options;
-  const result: TrialSamples = { mode, samples: [], secondary: [], fromAck: [], failures: 0, failureReasons: [], log: new CountingLogger() };
+  const directed = options.directed ?? false;
+  const result = emptySamples(mode);
   for (let i = 1; i <= options.trials; i++) {
-    const leaseName = `handover-${mode}-${i}`;
+    const leaseName = `${directed ? 'directed' : 'handover'}-${mode}-${i}`;
     server.store.create(NAMESPACE, { metadata: { name: leaseName } });
     const group = new CandidateGroup({ server, namespace: NAMESPACE, leaseName, mode, timings, size: options.replicas, logger: result.log });
     let armedAt: number | undefined;
-    let releasedAt: number | undefined;
+    let committedAt: number | undefined;
+    // Graceful: the release (holder empty). Directed: the handover write (holder: the target).
+    let handedTo = '';
     const watch = server.store.watch({ namespace: NAMESPACE, name: leaseName }, (event) => {
       const holder = (event.object as Lease).spec?.holderIdentity ?? '';
-      if (armedAt !== undefined && releasedAt === undefined && holder === '') releasedAt = performance.now();
+      if (armedAt !== undefined && committedAt === undefined && holder === handedTo) committedAt = performance.now();
     });
     let sample: number | undefined;
+    let resigned: Promise<void> | undefined;
     group.start();
     try {
       const first = await group.nextTakeover(0, [], FIRST_LEADER_TIMEOUT_MS);
+      const target = directed ? group.candidates.find((c) => c !== first.candidate)! : undefined;
       await sleep(settleMs(timings));
+      const before = server.counters.snapshot('leases');
+      handedTo = target?.identity ?? '';
       armedAt = performance.now();
-      first.candidate.stop.abort();
+      if (target) resigned = first.candidate.elector.resign({ to: target.identity });
+      else first.candidate.stop.abort();
       const next = await group.nextTakeover(armedAt, [first.candidate], timings.leaseDurationMs + 10_000);
+      if (target && next.candidate !== target) throw new Error(`${next.candidate.identity} took over, not the named ${target.identity}`);
       sample = next.at - armedAt;
+      await sleep(timings.retryPeriodMs / 2);
+      const after = server.counters.snapshot('leases');
+      result.requests.push(after.total - before.total);
+      for (const [verb, n] of Object.entries(after)) {
+        if (verb !== 'total' && n > before[verb as keyof typeof before]) result.requestsByVerb[verb] = (result.requestsByVerb[verb] ?? 0) + n - before[verb as keyof typeof before];
+      }
       result.samples.push(sample);
-      if (releasedAt !== undefined) result.secondary.push(releasedAt - armedAt);
+      if (committedAt !== undefined) result.secondary.push(committedAt - armedAt);
     } catch (err) {
+      sample = undefined;
       result.failures++;
       if (result.failureReasons.length < 5) result.failureReasons.push(`trial ${i}: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       watch.stop();
+      await resigned?.catch(() => undefined);
       await group.stopAll();
     }
     options.onTrial?.(i, sample);
@@ -96,7 +133,7 @@ export async function runHandoverTrials(options: TrialOptions): Promise<TrialSam
 /** Runs `trials` crash failovers in one mode. */
 export async function runFailoverTrials(options: TrialOptions): Promise<TrialSamples> {
   const { server, mode, timings } = options;
-  const result: TrialSamples = { mode, samples: [], secondary: [], fromAck: [], failures: 0, failureReasons: [], log: new CountingLogger() };
+  const result = emptySamples(mode);
   for (let i = 1; i <= options.trials; i++) {
     const leaseName = `failover-${mode}-${i}`;
     server.store.create(NAMESPACE, { metadata: { name: leaseName } });

@@ -6,7 +6,8 @@ describe('parseBenchArgs', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({
       smoke: false,
-      only: ['handover', 'failover', 'cost', 'scale', 'storm'],
+      only: ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout'],
+      rolloutRuns: 3,
       handoverTrials: 20,
       failoverTrials: 10,
       trialTimings: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 500 },
@@ -23,7 +24,7 @@ describe('parseBenchArgs', () => {
 
   it('shrinks everything for the smoke run', () => {
     const o = parseBenchArgs(['--smoke']);
-    expect(o).toMatchObject({ handoverTrials: 3, failoverTrials: 2, costDurationMs: 5000, scaleElectors: 50, scaleDurationMs: 5000, stormDurationMs: 1000 });
+    expect(o).toMatchObject({ handoverTrials: 3, failoverTrials: 2, costDurationMs: 5000, scaleElectors: 50, scaleDurationMs: 5000, stormDurationMs: 1000, rolloutRuns: 1 });
     expect(o.stormTimings).toEqual({ leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 250 });
   });
 
@@ -48,6 +49,11 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--storm-timings', '2000,1500'])).toThrow(/--storm-timings/);
     // The renew deadline must be shorter than the lease: the elector's own rule, reported as a usage error.
     expect(() => parseBenchArgs(['--storm-timings', '2000,2000,500'])).toThrow(UsageError);
+  });
+
+  it('runs the rollout alone with --only rollout and takes --rollout-runs', () => {
+    expect(parseBenchArgs(['--only', 'rollout', '--rollout-runs', '5'])).toMatchObject({ only: ['rollout'], rolloutRuns: 5 });
+    expect(() => parseBenchArgs(['--rollout-runs', '0'])).toThrow(/--rollout-runs/);
   });
 
   it('refuses counts that are not whole numbers', () => {

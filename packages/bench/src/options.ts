@@ -15,7 +15,7 @@ export interface Timings {
 }
 
 /** The scenarios, by name (for `--only`). */
-export const SCENARIOS = ['handover', 'failover', 'cost', 'scale', 'storm'] as const;
+export const SCENARIOS = ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** How every write fails in the retry-storm scenario (for `--storm-kinds`): see storm.ts. */
@@ -29,7 +29,7 @@ export interface BenchOptions {
   readonly smoke: boolean;
   /** Scenarios to run (all by default). */
   readonly only: readonly ScenarioName[];
-  /** Graceful handover trials per follower mode. @default 20 */
+  /** Handover trials per follower mode, each of graceful and directed. @default 20 */
   readonly handoverTrials: number;
   /** Crash failover trials per follower mode. @default 10 */
   readonly failoverTrials: number;
@@ -58,6 +58,8 @@ export interface BenchOptions {
   readonly stormTimings: Timings;
   /** How writes fail in the retry-storm scenario, one run each. @default all of them */
   readonly stormKinds: readonly StormKind[];
+  /** Rollouts per variant (release, directed) and follower mode; trial timings. @default 3 */
+  readonly rolloutRuns: number;
   readonly help: boolean;
 }
 
@@ -76,7 +78,9 @@ export const USAGE = `Usage: pnpm bench [-- options]     (or: node packages/benc
 
 Runs every performance scenario against the embedded Lease API server, watch-mode and poll-mode
 followers side by side, and prints a table:
-  handover  graceful handover: the leader aborts with release -> another replica's onStartedLeading
+  handover  graceful handover: the leader aborts with release -> another replica's onStartedLeading;
+            directed handover: the leader calls resign({ to }) naming a follower -> that follower's
+            onStartedLeading; both with the Lease requests the server received per handover
   failover  crash failover: the leader stops without release and is cut off -> another's onStartedLeading,
             measured from the dead leader's last renewal committed on the server
   cost      steady-state API requests per minute with three replicas, counted by the server
@@ -84,12 +88,15 @@ followers side by side, and prints a table:
             event-loop delay
   storm     retry storm: 3 followers on a free Lease while every write fails (500, 503, 403, hang),
             each follower's requests counted by the server against client-go's budget
+  rollout   3 replicas replaced one by one like a Deployment's RollingUpdate (new one follows, then the
+            oldest stops), old leaders releasing vs handing over to the newest: leadership changes
+            and leaderless time per rollout
 
 Options:
   --json FILE              also write the results as JSON
   --smoke                  few trials and short durations (the CI configuration)
   --trials N               handover and failover trials per mode (default 20 and 10)
-  --handover-trials N      handover trials per mode (default 20)
+  --handover-trials N      handover trials per mode, graceful and directed each (default 20)
   --failover-trials N      failover trials per mode (default 10)
   --cost-seconds S         request-cost duration per mode (default 60)
   --scale-electors N       electors in the scale scenario (default 1000)
@@ -98,6 +105,7 @@ Options:
   --storm-seconds S        retry-storm window per failure kind and strategy (default 10)
   --storm-timings L,D,R    retry-storm lease / renew deadline / retry period in ms (default 15000,10000,2000)
   --storm-kinds LIST       comma-separated subset of: ${STORM_KINDS.join(',')} (default all)
+  --rollout-runs N         rollouts per variant and follower mode (default 3)
   --only LIST              comma-separated subset of: ${SCENARIOS.join(',')}
   -h, --help               show this help
 `;
@@ -153,6 +161,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'storm-seconds': { type: 'string' },
         'storm-timings': { type: 'string' },
         'storm-kinds': { type: 'string' },
+        'rollout-runs': { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -182,6 +191,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     stormDurationMs: count('storm-seconds', values['storm-seconds'], smoke ? 1 : 10, 1, 3600) * 1000,
     stormTimings: values['storm-timings'] === undefined ? (smoke ? SMOKE_TIMINGS : DEFAULT_TIMINGS) : timings('storm-timings', values['storm-timings']),
     stormKinds,
+    rolloutRuns: count('rollout-runs', values['rollout-runs'], smoke ? 1 : 3, 1, 1000),
     help: values.help ?? false,
   };
 }

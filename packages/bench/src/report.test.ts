@@ -3,12 +3,26 @@ import { CountingLogger } from './candidates.js';
 import type { TrialSamples } from './election-trials.js';
 import { parseBenchArgs } from './options.js';
 import { checkTargets, reportLines, toJson, type BenchResults } from './report.js';
+import type { RolloutResult, RolloutRun, RolloutVariant } from './rollout.js';
 import type { StormResult, StormRun } from './storm.js';
 import { clientGoBudget, emptyTally, judge } from './storm-budget.js';
 
-const trial = (mode: 'watch' | 'poll', samples: number[]): TrialSamples => ({
-  mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], failures: 0, failureReasons: [], log: new CountingLogger(),
+const trial = (mode: 'watch' | 'poll', samples: number[], requests: number[] = [], requestsByVerb: Record<string, number> = {}): TrialSamples => ({
+  mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], requests, requestsByVerb, failures: 0, failureReasons: [], log: new CountingLogger(),
 });
+
+const rolloutRun = (variant: RolloutVariant, mode: 'watch' | 'poll', changes: number, leaderlessMs: number): RolloutRun => ({
+  variant, mode, changes, leaderlessMs, durationMs: 5000, leaders: [`rollout-${variant}-${mode}-1-old-1`, `rollout-${variant}-${mode}-1-new-1`],
+});
+
+const rollout: RolloutResult = {
+  runs: [
+    rolloutRun('release', 'watch', 3, 60), rolloutRun('release', 'poll', 2, 900),
+    rolloutRun('directed', 'watch', 1, 12), rolloutRun('directed', 'poll', 4, 700),
+  ],
+  failureReasons: [],
+  log: new CountingLogger(),
+};
 
 function stormRun(strategy: 'watch' | 'poll', gets: number): StormRun {
   const budget = clientGoBudget(10_000, 2000);
@@ -31,7 +45,9 @@ function results(): BenchResults {
     mode, perMinute, perMinuteByVerb: { update: 30 }, requests: perMinute, windowMs: 60_000, openWatches: 2, log: new CountingLogger(),
   });
   return {
-    handover: { watch: trial('watch', [20, 30, 40]), poll: trial('poll', [300, 500]) },
+    handover: { watch: trial('watch', [20, 30, 40], [3, 3, 4]), poll: trial('poll', [300, 500], [4, 6]) },
+    directedHandover: { watch: trial('watch', [3, 4, 9], [2, 2, 3], { update: 6, watch: 1 }), poll: trial('poll', [200, 700], [3, 3]) },
+    rollout,
     failover: { watch: trial('watch', [2005, 2010]), poll: trial('poll', [2600, 3100]) },
     cost: { watch: cost('watch', 30), poll: cost('poll', 67.5) },
     scale: {
@@ -66,6 +82,7 @@ describe('the report', () => {
     const checks = checkTargets(results());
     expect(checks.map((c) => [c.target, c.met])).toEqual([
       ['graceful handover median < 100 ms (watch)', true],
+      ['graceful handover median < 5 ms (watch; the limit, about three loopback round trips)', false],
       ['crash failover <= lease 2000 ms + 200 ms after the last renew, every trial (watch)', true],
       ['crash failover <= lease 2000 ms + 200 ms after the last renew, every trial (poll)', false],
       ['requests/minute with 3 replicas: watch <= half of poll', true],
@@ -74,6 +91,8 @@ describe('the report', () => {
       ['scale: memory < 100 KB per elector', true],
       ["retry storm, 500 InternalError, watch: every follower within client-go's budget", false],
       ["retry storm, 500 InternalError, poll: every follower within client-go's budget", true],
+      ['rollout with handover to the newest: at most one leadership change per old replica (<= 3), ideally 1 (watch)', true],
+      ['rollout with handover to the newest: at most one leadership change per old replica (<= 3), ideally 1 (poll)', false],
     ]);
     expect(reportLines(results()).join('\n')).toContain('MISSED');
   });
@@ -92,5 +111,42 @@ describe('the report', () => {
     expect(table).toHaveLength(6);
     expect(table.filter((line) => line.includes('OVER BUDGET'))).toHaveLength(3);
     expect(table.filter((line) => / poll +#\d .* within$/.test(line))).toHaveLength(3);
+  });
+
+  it('reports the directed handover next to the graceful one, with the requests per handover', () => {
+    const json = toJson(results());
+    expect(json.handoverMs).toEqual({ watch: { p50: 30, p95: 40, n: 3 }, poll: { p50: 300, p95: 500, n: 2 } });
+    expect(json.directedHandoverMs).toEqual({ watch: { p50: 4, p95: 9, n: 3 }, poll: { p50: 200, p95: 700, n: 2 } });
+    const directed = (json.details.directedHandover as Record<string, Record<string, unknown>>).watch!;
+    expect(directed.requestsPerHandover).toEqual({ p50: 2, p95: 3, n: 3, max: 3 });
+    expect(directed.requestsPerHandoverByVerb).toEqual({ update: 2, watch: 0.33 });
+    const lines = reportLines(results());
+    expect(lines.find((l) => l.startsWith('graceful handover'))).toMatch(/30\.0 \/ 40\.0 \/ 40\.0 \(n 3\) +300\.0 \/ 500\.0 \/ 500\.0 \(n 2\)/);
+    expect(lines.find((l) => l.startsWith('directed handover'))).toMatch(/4\.0 \/ 9\.0 \/ 9\.0 \(n 3\) +200\.0 \/ 700\.0 \/ 700\.0 \(n 2\)/);
+    expect(lines.filter((l) => l.includes('Lease requests per handover')).map((l) => l.replace(/ +/g, ' '))).toEqual([
+      ' Lease requests per handover: p50 / max (mean by verb) 3 / 4 4 / 6',
+      ' Lease requests per handover: p50 / max (mean by verb) 2 / 3 (update 2.0, watch 0.3) 3 / 3',
+    ]);
+    expect(toJson({ ...results(), directedHandover: undefined }).directedHandoverMs).toBeNull();
+  });
+
+  it('reports each rollout variant and mode: changes per rollout and leaderless time', () => {
+    const json = toJson(results()).rollout!;
+    expect(json.rows.map((r) => [r.variant, r.mode, r.changes, r.leaderlessP50Ms])).toEqual([
+      ['release', 'watch', [3], 60],
+      ['release', 'poll', [2], 900],
+      ['directed', 'watch', [1], 12],
+      ['directed', 'poll', [4], 700],
+    ]);
+    const rows = reportLines(results()).filter((l) => l.startsWith('(a)') || l.startsWith('(b)'));
+    expect(rows).toHaveLength(4);
+    expect(rows[2]).toMatch(/^\(b\) old leader hands over to the newest +watch +1 +12\.0 \/ 12\.0 \(n 1\) +old-1 > new-1$/);
+    expect(toJson({ ...results(), rollout: undefined }).rollout).toBeNull();
+  });
+
+  it('counts a failed directed rollout against its target', () => {
+    const failed: RolloutResult = { ...rollout, runs: rollout.runs.filter((r) => r.mode === 'poll'), failureReasons: ['directed watch #1: timed out'] };
+    const check = checkTargets({ ...results(), rollout: failed }).find((c) => c.target.startsWith('rollout') && c.target.endsWith('(watch)'))!;
+    expect(check).toMatchObject({ measured: 'no rollout', met: false });
   });
 });

@@ -13,7 +13,12 @@ export interface LeaseChange {
   readonly previous: LeaderElectionRecord | undefined;
   /** When the watch delivered it. */
   readonly at: number;
+  /** The `leasekit.io/handover-from` annotation: a directed handover's write names who handed over. */
+  readonly handoverFrom?: string;
 }
+
+/** The annotation a directed handover (`resign({ to })`, `handoverTo`) writes. */
+export const HANDOVER_FROM_ANNOTATION = 'leasekit.io/handover-from';
 
 /** Watches one Lease until stopped, reconnecting when the stream ends. */
 export class LeaseView {
@@ -121,7 +126,8 @@ export class LeaseView {
       this.releases.push(record.renewTimeMs);
     }
     if (!previous || previous.holderIdentity !== holder || previous.leaseTransitions !== record.leaseTransitions) {
-      this.onChange({ record, previous, at: nowMs() });
+      const handoverFrom = lease.metadata?.annotations?.[HANDOVER_FROM_ANNOTATION];
+      this.onChange({ record, previous, at: nowMs(), ...(handoverFrom ? { handoverFrom } : {}) });
     }
     for (const check of [...this.waiters]) check();
   }

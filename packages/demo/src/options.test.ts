@@ -15,6 +15,7 @@ describe('parseDemoArgs', () => {
       namespace: 'default',
       leaseName: 'leasekit-demo',
       prometheus: false,
+      rollout: false,
       help: false,
     });
     expect(options.svgPath).toMatch(/leasekit-demo-timeline\.svg$/);
@@ -40,6 +41,11 @@ describe('parseDemoArgs', () => {
       /leaseDurationMs \(1000\) must be greater than renewDeadlineMs \(1000\)/,
     );
     expect(() => parseDemoArgs(['--retry-period-ms', '2000'])).toThrow(UsageError);
+  });
+
+  it('takes --rollout, but not together with --prometheus (it would scrape only the first replicas)', () => {
+    expect(parseDemoArgs(['--rollout']).rollout).toBe(true);
+    expect(() => parseDemoArgs(['--rollout', '--prometheus'])).toThrow(/--rollout and --prometheus/);
   });
 
   it('refuses a kubeconfig together with in-cluster config', () => {

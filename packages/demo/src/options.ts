@@ -35,6 +35,11 @@ export interface DemoOptions {
   readonly settleMs: number;
   /** Run a real Prometheus (the `prometheus` binary) scraping the replicas. @default false */
   readonly prometheus: boolean;
+  /**
+   * Instead of the failover and the handover: two rolling updates of every replica, (a) SIGTERM
+   * only, (b) the leader handing over to the newest replica first. @default false
+   */
+  readonly rollout: boolean;
   readonly help: boolean;
 }
 
@@ -70,6 +75,10 @@ Options:
   --svg FILE                where to write the timeline picture (default <tmpdir>/leasekit-demo-timeline.svg)
   --prometheus              also run a real Prometheus (the prometheus binary, Debian package prometheus) on
                             127.0.0.1 scraping every replica; print and draw the is_leader series it scraped
+  --rollout                 instead of the failover and handover: replace every replica one by one the way a
+                            Deployment's RollingUpdate does (start a new one, wait until it follows, SIGTERM the
+                            oldest), twice: (a) SIGTERM alone, (b) the leader first hands over to the newest
+                            replica (handoverTo over the demo's IPC); count leadership changes and leaderless time
   -h, --help                show this help
 `;
 
@@ -103,6 +112,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
         'lease-name': { type: 'string' },
         svg: { type: 'string' },
         prometheus: { type: 'boolean' },
+        rollout: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -121,6 +131,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   }
   if (values.kubeconfig !== undefined && values['in-cluster']) {
     throw new UsageError('--kubeconfig and --in-cluster exclude each other: pick the cluster one way');
+  }
+  if (values.rollout && values.prometheus) {
+    throw new UsageError('--rollout and --prometheus exclude each other: Prometheus would scrape only the replicas started first');
   }
   if (values.kubeconfig === '') throw new UsageError('--kubeconfig: expected a file name');
   const namespace = values.namespace ?? 'default';
@@ -147,6 +160,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     svgPath: resolve(values.svg ?? join(tmpdir(), 'leasekit-demo-timeline.svg')),
     settleMs,
     prometheus: values.prometheus ?? false,
+    rollout: values.rollout ?? false,
     help: values.help ?? false,
   };
 }

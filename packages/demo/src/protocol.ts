@@ -64,6 +64,24 @@ export interface StoppedMessage {
   readonly at: number;
 }
 
+/**
+ * Parent to replica: hand leadership to `to` now (`component.handoverTo(to)`); a no-op unless the
+ * replica leads. What a user who knows the pod names can do before a rolling update stops a pod.
+ */
+export interface HandoverRequest {
+  readonly type: 'handover';
+  readonly to: string;
+}
+
+/** Anything the parent sends a replica. */
+export type ParentMessage = HandoverRequest;
+
+/** True for a well-formed {@link ParentMessage}. */
+export function isParentMessage(value: unknown): value is ParentMessage {
+  const m = value as Partial<HandoverRequest> | null;
+  return m != null && typeof m === 'object' && m.type === 'handover' && typeof m.to === 'string' && m.to !== '';
+}
+
 /** Anything a replica sends. */
 export type ReplicaMessage = ReadyMessage | BusEventMessage | LogMessage | StoppedMessage;
 

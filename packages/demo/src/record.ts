@@ -32,12 +32,30 @@ export interface ReplicaRecord {
   readonly terms: TermRecord[];
 }
 
-/** A signal the demo sent to a replica, and why. */
+/**
+ * A signal the demo sent to a replica, and why; `handoverTo` is the IPC request to the leader to
+ * hand over (the rollout scene), with the replica named in `to`.
+ */
 export interface SignalRecord {
-  readonly signal: 'SIGKILL' | 'SIGTERM';
+  readonly signal: 'SIGKILL' | 'SIGTERM' | 'handoverTo';
   readonly target: string;
   readonly at: number;
-  readonly purpose: 'failover' | 'handover' | 'shutdown';
+  readonly purpose: 'failover' | 'handover' | 'shutdown' | 'rollout';
+  readonly to?: string;
+}
+
+/** One rolling update of `--rollout`: how its old replicas left, and what it did to leadership. */
+export interface RolloutPhaseRecord {
+  readonly variant: 'release' | 'directed';
+  readonly label: string;
+  readonly startAt: number;
+  readonly endAt: number;
+  /** Terms that began in the phase: each is one move of leadership. */
+  readonly changes: number;
+  /** Time in the phase during which no replica led. */
+  readonly leaderlessMs: number;
+  /** Who led, in order (the leader at the phase's start first). */
+  readonly leaders: string[];
 }
 
 /** A timed takeover. */
@@ -73,6 +91,8 @@ export interface DemoRecord {
   readonly measurements: Measurement[];
   /** With `--prometheus`: the replicas' `is_leader` series as Prometheus scraped them. */
   scraped?: ScrapedRecord;
+  /** With `--rollout`: the two rolling updates. */
+  rollout?: RolloutPhaseRecord[];
 }
 
 /** Opens a term (on `leader.became`). */

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElectionComponent, createLeaderElectionBus } from '@leasekit/controller-leaderelection';
 import type { Logger } from '@leasekit/k8s-leaderelection';
-import { REPLICA_CONFIG_ENV, nowMs, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
+import { REPLICA_CONFIG_ENV, isParentMessage, nowMs, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
 
 /** Sends to the parent when it is still there; a replica outliving its parent must not crash on that. */
 function report(message: ReplicaMessage): void {
@@ -89,6 +89,14 @@ async function main(): Promise<void> {
   bus.on('leader.observed', ({ newLeaderIdentity }) =>
     report({ type: 'event', identity, event: 'leader.observed', at: nowMs(), leader: newLeaderIdentity }),
   );
+
+  // The parent may ask the leader to hand over to a named replica (the rollout scene).
+  process.on('message', (message: unknown) => {
+    if (!isParentMessage(message)) return;
+    election.handoverTo(message.to).catch((err: unknown) =>
+      report({ type: 'log', identity, level: 'error', message: `handoverTo(${message.to}) failed: ${err instanceof Error ? err.message : String(err)}`, at: nowMs() }),
+    );
+  });
 
   const http = await serveMetricsAndHealth(election);
   report({ type: 'ready', identity, pid: process.pid, port: (http.address() as AddressInfo).port, at: nowMs() });

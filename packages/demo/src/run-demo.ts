@@ -25,6 +25,7 @@ import { PROMETHEUS_PACKAGE, findExecutable } from './prometheus-tools.js';
 import { nowMs, type BusEventMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
 import { beginTerm, endTerm, type DemoRecord, type Measurement, type ReplicaRecord, type SignalRecord } from './record.js';
 import { ReplicaProcess, describeExit, type ExitInfo } from './replica-process.js';
+import { rolloutSummaryLines, runRolloutPhase, type RolloutStage } from './rollout-scene.js';
 import { describeMeasurement, summaryLines } from './summary.js';
 import { scrapeLeaderSeries, scrapedTimelineLines } from './scraped.js';
 import { renderTimelineSvg } from './svg.js';
@@ -146,6 +147,7 @@ class DemoRun {
     const first = await this.nextLeader(0, [], 30_000 + 2 * o.leaseDurationMs, 'the first leader');
     await this.pause(o.settleMs);
     await this.scrapeReplicas();
+    if (o.rollout) return this.rolloutScenario();
 
     // 5. Crash: SIGKILL the leader. Nobody releases; the others wait for the Lease to expire.
     const failover = await this.takeover(first.identity, 'SIGKILL', o.leaseDurationMs + o.renewDeadlineMs + 10_000);
@@ -170,6 +172,82 @@ class DemoRun {
       for (const line of scrapedTimelineLines(this.record!.scraped, this.startedAt)) this.io.out(line);
       this.io.out('');
     }
+  }
+
+  /**
+   * `--rollout` (after the first leader): two rolling updates of every replica, (a) SIGTERM only,
+   * (b) the leader handing over to the newest replica first (see rollout-scene.ts), then the end.
+   */
+  private async rolloutScenario(): Promise<void> {
+    const o = this.options;
+    const names = (from: number): string[] => Array.from({ length: o.replicas }, (_, i) => `replica-${from + i}`);
+    const stage = this.rolloutStage();
+    const a = await runRolloutPhase(stage, 'release', names(1), names(o.replicas + 1));
+    this.record!.rollout = [a];
+    this.say(rolloutSummaryLines([a])[0]!);
+    await this.pause(o.settleMs);
+    const b = await runRolloutPhase(stage, 'directed', names(o.replicas + 1), names(2 * o.replicas + 1));
+    this.record!.rollout.push(b);
+    this.say(rolloutSummaryLines([b])[0]!);
+    await this.pause(Math.min(o.settleMs, 1500));
+
+    this.say('stopping the remaining replicas (SIGTERM)');
+    await this.stopAll('shutdown');
+    await this.showFinalLease();
+    this.record!.endedAt = nowMs();
+    this.io.out('');
+    for (const line of summaryLines(this.record!, this.requestCounts())) this.io.out(line);
+    this.io.out('');
+    for (const line of rolloutSummaryLines(this.record!.rollout)) this.io.out(line);
+    this.io.out('');
+  }
+
+  /** The rollout scene's view of this run: real processes, their messages and the record. */
+  private rolloutStage(): RolloutStage {
+    const o = this.options;
+    const takeoverBound = o.leaseDurationMs + o.renewDeadlineMs + 10_000;
+    const leader = (): string | undefined => this.record!.replicas.find((r) => r.terms.some((t) => t.endAt === undefined))?.identity;
+    return {
+      addReplica: async (identity) => {
+        const since = this.messages.length;
+        const proc = this.forkReplica(identity);
+        this.say(`rollout: forked ${identity} (pid ${proc.pid ?? '?'}), waiting until it follows the Lease`);
+        await this.waitFor((m) => m.type === 'ready' && m.identity === identity, since, 30_000, `${identity} to start`);
+        await this.waitFor((m) => m.type === 'event' && m.identity === identity && (m.event === 'leader.observed' || m.event === 'leader.became'), since, takeoverBound, `${identity} to follow the Lease`);
+        // It has seen the Lease; a watching follower opens its watch right after. A retry period
+        // covers that (the demo cannot see a real cluster's watches; a Deployment would wait for
+        // readiness here).
+        await this.pause(o.retryPeriodMs);
+      },
+      leader,
+      handOver: async (from, to) => {
+        const proc = this.processes.find((p) => p.identity === from);
+        const since = this.messages.length;
+        this.say(`rollout: telling ${from}, the leader, to hand over to ${to}, the newest replica (IPC -> component.handoverTo('${to}'))`);
+        const at = nowMs();
+        if (!proc?.send({ type: 'handover', to })) throw new DemoFailed(`could not reach ${from} over IPC`);
+        this.record!.signals.push({ signal: 'handoverTo', target: from, to, at, purpose: 'rollout' });
+        const became = await this.nextLeader(since, [from], takeoverBound, `a new leader after ${from}'s handover to ${to}`);
+        this.say(`rollout: ${became.identity} leads ${formatDuration(became.at - at)} after the request${became.identity === to ? '' : ` (not ${to}!)`}`);
+      },
+      stop: async (identity) => {
+        const proc = this.processes.find((p) => p.identity === identity)!;
+        const wasLeader = leader() === identity;
+        const since = this.messages.length;
+        this.say(`rollout: SIGTERM ${identity}${wasLeader ? ', the leader: it releases the Lease and any follower may take it' : ' (a follower)'}`);
+        const at = nowMs();
+        proc.signal('SIGTERM');
+        this.record!.signals.push({ signal: 'SIGTERM', target: identity, at, purpose: 'rollout' });
+        if (!(await proc.waitForExit(o.renewDeadlineMs + 5000))) throw new DemoFailed(`${identity} did not exit within ${formatDuration(o.renewDeadlineMs + 5000)} of SIGTERM`);
+        if (wasLeader) await this.nextLeader(since, [identity], takeoverBound, `a new leader after the SIGTERM of ${identity}`);
+      },
+      untilLeader: async () => {
+        if (leader() === undefined) await this.nextLeader(this.messages.length, [], takeoverBound, 'a leader after the rollout');
+      },
+      terms: () => this.record!.replicas.flatMap((r) => r.terms.map((t) => ({ identity: r.identity, startAt: t.startAt, endAt: t.endAt }))),
+      now: nowMs,
+      say: (text) => this.say(text),
+    };
   }
 
   /** `--prometheus`: a real Prometheus scraping every replica (a `pod` label each), until cleanup. */
@@ -247,40 +325,45 @@ class DemoRun {
 
   private async startReplicas(): Promise<void> {
     const o = this.options;
-    for (let i = 1; i <= o.replicas; i++) {
-      const config: ReplicaConfig = {
-        identity: `replica-${i}`,
-        leaseName: o.leaseName,
-        leaseNamespace: o.namespace,
-        leaseDurationMs: o.leaseDurationMs,
-        renewDeadlineMs: o.renewDeadlineMs,
-        retryPeriodMs: o.retryPeriodMs,
-        followerStrategy: o.followerStrategy,
-        kubeconfig: this.kubeconfigPath,
-      };
-      const replica: ReplicaRecord = {
-        identity: config.identity,
-        forkedAt: nowMs(),
-        pid: undefined,
-        port: undefined,
-        readyAt: undefined,
-        exitedAt: undefined,
-        exit: undefined,
-        terms: [],
-      };
-      this.record!.replicas.push(replica);
-      const proc = new ReplicaProcess(this.replicaScript, config, {
-        onMessage: (message) => this.received(replica, message),
-        onOutput: (line) => this.timeline.line(nowMs(), replica.identity, `| ${line}`),
-        onExit: (exit) => this.exited(replica, exit),
-      });
-      replica.pid = proc.pid;
-      this.processes.push(proc);
-    }
+    for (let i = 1; i <= o.replicas; i++) this.forkReplica(`replica-${i}`);
     this.say(`forked ${this.processes.map((p) => `${p.identity} (pid ${p.pid ?? '?'})`).join(', ')}`);
     for (const proc of this.processes) {
       await this.waitFor((m) => m.type === 'ready' && m.identity === proc.identity, 0, 30_000, `${proc.identity} to start`);
     }
+  }
+
+  /** Forks one replica process (without waiting for it). */
+  private forkReplica(identity: string): ReplicaProcess {
+    const o = this.options;
+    const config: ReplicaConfig = {
+      identity,
+      leaseName: o.leaseName,
+      leaseNamespace: o.namespace,
+      leaseDurationMs: o.leaseDurationMs,
+      renewDeadlineMs: o.renewDeadlineMs,
+      retryPeriodMs: o.retryPeriodMs,
+      followerStrategy: o.followerStrategy,
+      kubeconfig: this.kubeconfigPath,
+    };
+    const replica: ReplicaRecord = {
+      identity: config.identity,
+      forkedAt: nowMs(),
+      pid: undefined,
+      port: undefined,
+      readyAt: undefined,
+      exitedAt: undefined,
+      exit: undefined,
+      terms: [],
+    };
+    this.record!.replicas.push(replica);
+    const proc = new ReplicaProcess(this.replicaScript, config, {
+      onMessage: (message) => this.received(replica, message),
+      onOutput: (line) => this.timeline.line(nowMs(), replica.identity, `| ${line}`),
+      onExit: (exit) => this.exited(replica, exit),
+    });
+    replica.pid = proc.pid;
+    this.processes.push(proc);
+    return proc;
   }
 
   /** Scrapes each replica's /metrics and /healthz once, to show what a Prometheus and a kubelet see. */

@@ -38,7 +38,6 @@ export function summaryLines(record: DemoRecord, requestCounts: string | undefin
   const lines = formatTable(['replica', 'pid', 'metrics+healthz', 'terms', 'tokens', 'led for', 'terms ended by', 'process'], rows);
   const failover = record.measurements.find((m) => m.kind === 'failover');
   const handover = record.measurements.find((m) => m.kind === 'handover');
-  lines.push('');
   const measured: string[][] = [];
   if (failover) {
     measured.push([
@@ -56,7 +55,7 @@ export function summaryLines(record: DemoRecord, requestCounts: string | undefin
       `${handover.from} -> ${handover.to}`,
     ]);
   }
-  lines.push(...formatTable(['takeover', 'from signal', 'from last renew / release', 'who'], measured));
+  if (measured.length > 0) lines.push('', ...formatTable(['takeover', 'from signal', 'from last renew / release', 'who'], measured));
   if (requestCounts) lines.push('', requestCounts);
   return lines;
 }

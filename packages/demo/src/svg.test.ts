@@ -102,6 +102,32 @@ describe('renderTimelineSvg', () => {
     expect(renderTimelineSvg(record)).toMatch(/<text x="[\d.]+" y="\d+" text-anchor="end" fill="#d97706" font-weight="600">SIGTERM replica-2<\/text>/);
   });
 
+  it('with --rollout, draws each rolling update with its leadership changes and leaderless time, and the handover request', () => {
+    const record: DemoRecord = {
+      ...sampleRecord(),
+      measurements: [],
+      signals: [
+        { signal: 'SIGTERM', target: 'replica-1', at: T0 + 3000, purpose: 'rollout' },
+        { signal: 'handoverTo', target: 'replica-2', to: 'replica-<3>&"', at: T0 + 8000, purpose: 'rollout' },
+      ],
+      rollout: [
+        { variant: 'release', label: '(a) SIGTERM releases', startAt: T0 + 2000, endAt: T0 + 6000, changes: 3, leaderlessMs: 60, leaders: [] },
+        { variant: 'directed', label: '(b) handoverTo(newest), then SIGTERM', startAt: T0 + 7000, endAt: T0 + 10_000, changes: 1, leaderlessMs: 12.5, leaders: [] },
+      ],
+    };
+    const svg = renderTimelineSvg(record);
+    expect(xmlProblems(svg)).toEqual([]);
+    expect([...svg.matchAll(/<g class="rollout" data-variant="(\w+)" data-changes="(\d+)" data-leaderless-ms="([\d.]+)"/g)].map((m) => m.slice(1))).toEqual([
+      ['release', '3', '60'],
+      ['directed', '1', '12.5'],
+    ]);
+    expect(svg).toContain('rollout (a) SIGTERM releases: 3 leadership changes, leaderless 60 ms');
+    expect(svg).toContain('rollout (b) handoverTo(newest), then SIGTERM: 1 leadership change, leaderless 13 ms');
+    expect(svg).toContain('data-signal="handoverTo" data-target="replica-2"');
+    expect(svg).toContain('<title>replica-2: handoverTo(replica-&lt;3&gt;&amp;&quot;)</title>');
+    expect(svg).toContain('handoverTo(newest)</text>');
+  });
+
   it('still draws a run that ended before any measurement (an interrupted demo)', () => {
     const record = { ...sampleRecord(), measurements: [], signals: [] };
     expect(xmlProblems(renderTimelineSvg(record))).toEqual([]);

@@ -4,7 +4,7 @@
  * handover as measured spans under the time axis; with `--prometheus`, the replicas' `is_leader`
  * series as Prometheus scraped them, in lanes of their own on the same axis. Open it in a browser.
  */
-import { timeLedMs, type DemoRecord, type Measurement, type ReplicaRecord } from './record.js';
+import { timeLedMs, type DemoRecord, type Measurement, type ReplicaRecord, type RolloutPhaseRecord } from './record.js';
 import { runsOf, type ScrapedRecord } from './scraped.js';
 import { formatDuration } from './timeline.js';
 
@@ -22,6 +22,7 @@ const COLORS = {
   life: '#9ca3af',
   kill: '#dc2626',
   sigterm: '#d97706',
+  handover: '#7c3aed',
   shutdown: '#6b7280',
   text: '#111827',
   muted: '#6b7280',
@@ -52,9 +53,11 @@ export function renderTimelineSvg(record: DemoRecord): string {
   const lanesBottom = LANE_TOP + record.replicas.length * LANE_HEIGHT;
   const axisY = lanesBottom + 8;
   const spansTop = axisY + 40;
-  const scrapedTop = spansTop + record.measurements.length * 34 + 8;
+  const phases = record.rollout ?? [];
+  const spanCount = record.measurements.length + phases.length;
+  const scrapedTop = spansTop + spanCount * 34 + 8;
   const scraped = record.scraped === undefined ? undefined : scrapedSection(record, record.scraped, scrapedTop, x);
-  const height = (scraped ? scrapedTop + scraped.height : spansTop + record.measurements.length * 34) + 24;
+  const height = (scraped ? scrapedTop + scraped.height : spansTop + spanCount * 34) + 24;
   const laneY = (i: number): number => LANE_TOP + i * LANE_HEIGHT + LANE_HEIGHT / 2;
   const laneOf = (identity: string): number => record.replicas.findIndex((r) => r.identity === identity);
 
@@ -68,7 +71,7 @@ export function renderTimelineSvg(record: DemoRecord): string {
     `<text x="20" y="30" font-size="18" font-weight="600" fill="${COLORS.text}">leasekit demo: who led the Lease, and when</text>`,
     `<text x="20" y="50" fill="${COLORS.muted}">${escapeXml(subtitle(record))}</text>`,
   );
-  parts.push(legend(78));
+  parts.push(legend(78, phases.length > 0));
 
   // Grid and time axis.
   const step = tickStepSeconds(span / 1000);
@@ -101,19 +104,23 @@ export function renderTimelineSvg(record: DemoRecord): string {
   }
 
   // The signals, across every lane.
+  // A rollout's many signals carry their names as tooltips only (labels would overlap).
   for (const signal of record.signals) {
     const sx = x(signal.at);
-    const color = signal.purpose === 'failover' ? COLORS.kill : signal.purpose === 'handover' ? COLORS.sigterm : COLORS.shutdown;
+    const color =
+      signal.signal === 'handoverTo' ? COLORS.handover : signal.purpose === 'failover' ? COLORS.kill : signal.purpose === 'shutdown' ? COLORS.shutdown : COLORS.sigterm;
+    const name = signal.signal === 'handoverTo' ? `${signal.target}: handoverTo(${signal.to ?? '?'})` : `${signal.signal} ${signal.target}`;
     parts.push(
       `<g class="signal" data-signal="${signal.signal}" data-target="${escapeXml(signal.target)}">`,
-      `<line x1="${fmt(sx)}" y1="${LANE_TOP - 6}" x2="${fmt(sx)}" y2="${fmt(lanesBottom)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"/>`,
-      signal.purpose === 'shutdown' ? '' : signalLabel(`${signal.signal} ${signal.target}`, sx, color),
+      `<line x1="${fmt(sx)}" y1="${LANE_TOP - 6}" x2="${fmt(sx)}" y2="${fmt(lanesBottom)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"><title>${escapeXml(name)}</title></line>`,
+      signal.purpose === 'shutdown' || signal.purpose === 'rollout' ? '' : signalLabel(name, sx, color),
       `</g>`,
     );
   }
 
-  // The measured spans, under the axis.
+  // The measured spans, under the axis, then the rollouts.
   record.measurements.forEach((m, i) => parts.push(measuredSpan(m, spansTop + i * 34, x)));
+  phases.forEach((p, i) => parts.push(rolloutSpan(p, spansTop + (record.measurements.length + i) * 34, x)));
 
   // What Prometheus scraped, on the same time axis.
   if (scraped) parts.push(scraped.svg);
@@ -133,7 +140,7 @@ function subtitle(record: DemoRecord): string {
   return `${record.replicas.length} replica processes, Lease ${record.leaseNamespace}/${record.leaseName}, lease duration ${seconds} s, ${record.followerStrategy} followers, ${record.target}`;
 }
 
-function legend(y: number): string {
+function legend(y: number, rollout: boolean): string {
   const items: string[] = [];
   let lx = 20;
   const add = (symbol: string, label: string, width: number): void => {
@@ -142,10 +149,14 @@ function legend(y: number): string {
   };
   add(`<rect x="0" y="-6" width="20" height="12" fill="${COLORS.term}" rx="2"/>`, 'leading (a term)', 140);
   add(`<line x1="0" y1="0" x2="20" y2="0" stroke="${COLORS.life}" stroke-width="3"/>`, 'process running', 135);
-  add(`<rect x="0" y="-6" width="20" height="12" fill="url(#dead-lease)"/>`, 'Lease held by a dead process', 210);
-  add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.kill}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'SIGKILL', 90);
+  // A rollout kills nobody: no SIGKILL, no dead process's Lease.
+  if (!rollout) {
+    add(`<rect x="0" y="-6" width="20" height="12" fill="url(#dead-lease)"/>`, 'Lease held by a dead process', 210);
+    add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.kill}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'SIGKILL', 90);
+  }
   add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.sigterm}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'SIGTERM', 90);
-  add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.text}" stroke-width="2"/>`, 'last renew', 100);
+  if (rollout) add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.handover}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'handoverTo(newest)', 150);
+  else add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.text}" stroke-width="2"/>`, 'last renew', 100);
   return `<g class="legend">${items.join('')}</g>`;
 }
 
@@ -238,6 +249,23 @@ function measuredSpan(m: Measurement, y: number, x: (at: number) => number): str
   const text = textPlacement(label, x1, x2);
   return [
     `<g class="measurement" data-kind="${m.kind}">`,
+    `<line x1="${fmt(x1)}" y1="${fmt(y)}" x2="${fmt(x2)}" y2="${fmt(y)}" stroke="${color}" stroke-width="2"/>`,
+    `<line x1="${fmt(x1)}" y1="${fmt(y - 6)}" x2="${fmt(x1)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,
+    `<line x1="${fmt(x2)}" y1="${fmt(y - 6)}" x2="${fmt(x2)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,
+    `<text x="${fmt(text.x)}" y="${fmt(text.above ? y - 9 : y + 4)}" text-anchor="${text.anchor}" fill="${color}" font-weight="600">${escapeXml(label)}</text>`,
+    `</g>`,
+  ].join('');
+}
+
+/** One rolling update of `--rollout`: its extent, leadership changes and leaderless time. */
+function rolloutSpan(p: RolloutPhaseRecord, y: number, x: (at: number) => number): string {
+  const x1 = x(p.startAt);
+  const x2 = Math.max(x(p.endAt), x1 + 2);
+  const color = p.variant === 'directed' ? COLORS.handover : COLORS.sigterm;
+  const label = `rollout ${p.label}: ${p.changes} leadership change${p.changes === 1 ? '' : 's'}, leaderless ${formatDuration(p.leaderlessMs)}`;
+  const text = textPlacement(label, x1, x2);
+  return [
+    `<g class="rollout" data-variant="${p.variant}" data-changes="${p.changes}" data-leaderless-ms="${fmt(p.leaderlessMs)}">`,
     `<line x1="${fmt(x1)}" y1="${fmt(y)}" x2="${fmt(x2)}" y2="${fmt(y)}" stroke="${color}" stroke-width="2"/>`,
     `<line x1="${fmt(x1)}" y1="${fmt(y - 6)}" x2="${fmt(x1)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,
     `<line x1="${fmt(x2)}" y1="${fmt(y - 6)}" x2="${fmt(x2)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,

@@ -23,6 +23,7 @@ describe('timeline formatting', () => {
     expect(describeLeaseChange({ record: record('', 0), previous: undefined, at: 0 })).toBe('free (no holder), transitions 0');
     expect(describeLeaseChange({ record: record('a', 1), previous: record('', 0), at: 0 })).toContain('(acquired a free Lease)');
     expect(describeLeaseChange({ record: record('b', 2), previous: record('a', 1), at: 0 })).toContain('taken over from a after it expired');
+    expect(describeLeaseChange({ record: record('b', 2), previous: record('a', 1), at: 0, handoverFrom: 'a' })).toContain('(handed over by a; b takes it with its next write)');
     expect(describeLeaseChange({ record: record('', 2), previous: record('b', 2), at: 0 })).toBe('released by b: holder empty, transitions 2');
   });
 

@@ -67,6 +67,7 @@ export function describeLeaseChange(change: LeaseChange): string {
   let how = '';
   if (previous) {
     if (previous.holderIdentity === '') how = ' (acquired a free Lease)';
+    else if (previous.holderIdentity !== record.holderIdentity && change.handoverFrom === previous.holderIdentity) how = ` (handed over by ${previous.holderIdentity}; ${record.holderIdentity} takes it with its next write)`;
     else if (previous.holderIdentity !== record.holderIdentity) how = ` (taken over from ${previous.holderIdentity} after it expired)`;
   }
   return `holder ${record.holderIdentity}, ${transitions}${duration}${how}`;

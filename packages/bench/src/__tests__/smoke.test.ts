@@ -52,7 +52,7 @@ describe('pnpm bench --smoke', () => {
     expect(run.stdout).toContain(`JSON written to ${jsonPath}`);
 
     const report = JSON.parse(await readFile(jsonPath, 'utf8')) as Record<string, Record<string, Record<string, unknown> | unknown>>;
-    for (const key of ['handoverMs', 'failoverMs'] as const) {
+    for (const key of ['handoverMs', 'directedHandoverMs', 'failoverMs'] as const) {
       for (const mode of ['watch', 'poll'] as const) {
         const q = (report[key] as Record<string, Record<string, unknown>>)[mode]!;
         expect({ key, mode, p50: isNumber(q.p50), p95: isNumber(q.p95), n: isNumber(q.n) && (q.n as number) > 0 }).toEqual({ key, mode, p50: true, p95: true, n: true });
@@ -71,6 +71,12 @@ describe('pnpm bench --smoke', () => {
       for (const f of run.followers) {
         expect({ run: `${run.kind} ${run.strategy}`, counts: [f.gets, f.writes, f.watches, f.total].every(isNumber) }).toEqual({ run: `${run.kind} ${run.strategy}`, counts: true });
       }
+    }
+    const rollout = report.rollout as { rows: { variant: string; mode: string; changes: unknown[]; leaderlessMs: unknown[] }[] };
+    expect(rollout.rows.map((r) => `${r.variant} ${r.mode}`)).toEqual(['release watch', 'release poll', 'directed watch', 'directed poll']);
+    for (const row of rollout.rows) {
+      const ok = row.changes.length > 0 && row.changes.every(isNumber) && row.leaderlessMs.length === row.changes.length && row.leaderlessMs.every(isNumber);
+      expect({ row: `${row.variant} ${row.mode}`, ok }).toEqual({ row: `${row.variant} ${row.mode}`, ok: true });
     }
     expect(report.machine).toEqual(expect.objectContaining({ cpus: expect.any(Number), node: process.version }));
   }, 120_000);

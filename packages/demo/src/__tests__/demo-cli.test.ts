@@ -105,6 +105,35 @@ describe('pnpm demo', () => {
     expect(svg).toContain('data-kind="handover"');
   }, 60_000);
 
+  it('with --rollout, replaces every replica twice, (a) SIGTERM alone and (b) handing over to the newest, and counts both', async () => {
+    const svgPath = join(dir, 'rollout.svg');
+    const run = await runDemo(['--rollout', ...FAST, '--lease-name', 'e2e-rollout', '--svg', svgPath]);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const a = /^rollout \(a\) SIGTERM releases: (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
+    const b = /^rollout \(b\) handoverTo\(newest\), then SIGTERM: (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
+    expect(a).not.toBeNull();
+    expect(b).not.toBeNull();
+    // (a) moves leadership at least once (the old leader goes), at most once per old replica.
+    expect(Number(a![1])).toBeGreaterThanOrEqual(1);
+    expect(Number(a![1])).toBeLessThanOrEqual(3);
+    // (b): the leader of the fleet replaced second hands over to the newest replica, which stays.
+    expect(Number(b![1])).toBe(1);
+    expect(run.stdout).toMatch(/replica-\d, the leader, to hand over to replica-[789], the newest replica/);
+    expect(run.stdout).toMatch(/reason handed_over/);
+    expect(run.stdout).toContain('at the end: holder empty (released)');
+    const forked = [...run.stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(new Set(forked).size).toBe(9);
+    expect(forked.filter(isRunning)).toEqual([]);
+
+    const svg = await readFile(svgPath, 'utf8');
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg.match(/<g class="lane"/g)).toHaveLength(9);
+    expect(svg.match(/<g class="rollout"/g)).toHaveLength(2);
+    expect(svg).toContain('data-signal="handoverTo"');
+  }, 120_000);
+
   it('stops cleanly on Ctrl-C: exit 130, every replica gone, the Lease released', async () => {
     let interrupted = false;
     const run = await runDemo(['--replicas', '3', ...FAST, '--settle-ms', '20000', '--lease-name', 'interrupted', '--svg', join(dir, 'interrupted.svg')], (line, pid) => {
