@@ -12,7 +12,7 @@
  *   membership and is future work.
  *
  * Counted from the first replacement's start to the moment the last old replica's run() returned
- * and a replica leads (see rollout-count.ts): leadership changes and total leaderless time. In
+ * and a replica leads (see the demo's leadership.ts, shared with `pnpm demo --rollout`): leadership changes and total leaderless time. In
  * process, on one monotonic clock, electors over real HTTP to the embedded server as in the
  * takeover trials.
  */
@@ -21,7 +21,7 @@ import type { LeaseApiServer } from '@leasekit/lease-apiserver';
 import { CountingLogger, sleep } from './candidates.js';
 import { NAMESPACE } from './election-trials.js';
 import type { Timings } from './options.js';
-import { countLeadership, type LeaderTerm, type LeadershipCount } from './rollout-count.js';
+import { countLeadership, type LeaderTerm, type LeadershipCount } from '@leasekit/demo/leadership';
 
 /** How old replicas leave. */
 export type RolloutVariant = 'release' | 'directed';

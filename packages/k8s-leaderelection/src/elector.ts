@@ -740,6 +740,10 @@ export class Elector {
     const record = this.observed!.record;
     this.workFailure = undefined;
     const { term, signal } = this.leadership.begin(record.leaseTransitions, record.acquireTimeMs ?? this.clock.wallNow());
+    // Pace: a replica begins at most one term per retry period, whatever ends it (a resign or a
+    // handover with cooldownMs 0 as soon as it leads would otherwise make replicas pass the lease
+    // around as fast as the API server answers; found by a probe).
+    this.schedule.extendCooldown(this.config.retryPeriodMs);
     this.log.debug('Started leading', { token: term.token });
     notify(this.log, () => this.config.observer?.onAcquired?.({ token: term.token }));
     this.recordEvent('became leader');
@@ -847,12 +851,12 @@ export class Elector {
       }
     }
     if (resign) {
-      this.schedule.startCooldown(resign.cooldownMs);
+      this.schedule.extendCooldown(resign.cooldownMs); // never shorter than the term-start pace floor (lead())
       for (const done of resign.done) done();
     } else if (handoverTo !== undefined) {
       // Handed to a preferredHolder: should the write have failed, the Lease still names us and
       // must not be taken back at once (see handedToUs); it expires for the others instead.
-      this.schedule.startCooldown(this.config.leaseDurationMs);
+      this.schedule.extendCooldown(this.config.leaseDurationMs);
     }
     // A short cooldown, so another replica can take over before this one contends again: longer
     // than a polling follower's longest wait between two tries, 2.2 R.

@@ -219,18 +219,15 @@ export function nextRenewTimeMs(wallNowMs: number, previous: number | null): num
   return next;
 }
 
-/** How a client-go follower sees a record: equal keys look the same to it (whole-second times). */
+/**
+ * How a client-go follower sees a record: equal keys look the same to it (whole-second times).
+ * `strategy` and `preferredHolder` are left out: client-go before v1.31 has no such fields, so a
+ * change of only those is no change to it (found by the simulator: an election controller's
+ * preferredHolder write between two renewals in one second made the second look new).
+ */
 export function goFollowerKey(record: LeaderElectionRecord): string {
   const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
-  return JSON.stringify([
-    record.holderIdentity,
-    record.leaseDurationSeconds,
-    seconds(record.acquireTimeMs),
-    seconds(record.renewTimeMs),
-    record.leaseTransitions,
-    record.strategy ?? null,
-    record.preferredHolder ?? null,
-  ]);
+  return JSON.stringify([record.holderIdentity, record.leaseDurationSeconds, seconds(record.acquireTimeMs), seconds(record.renewTimeMs), record.leaseTransitions]);
 }
 
 /**

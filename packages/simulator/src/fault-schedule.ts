@@ -1,6 +1,7 @@
 /** The fault schedule: when each kind fires, what it does (spikes, watch faults, pauses, crashes, restarts, clock rate changes, wall clocks). */
 import { actorDelete, startReadDeleter, actorRewrite } from './actors.js';
-import { WALL_CLOCK_FAULTS, type ScheduledFault } from './faults.js';
+import { HANDOVER_FAULTS, WALL_CLOCK_FAULTS, type ScheduledFault } from './faults.js';
+import { actorPreferHolder, directedHandover } from './handover.js';
 import { crashGo } from './go-process.js';
 import { apiEpisode, partition, forbidWrites } from './network.js';
 import { startIncarnation, signalStop } from './replicas.js';
@@ -13,7 +14,7 @@ import type { World } from './world.js';
 export function scheduleNext(w: World, kind: ScheduledFault): void {
   const rate = w.rates[kind];
   if (!(rate > 0)) return;
-  const draw = WALL_CLOCK_FAULTS.includes(kind) ? w.wallClockDraw : w.schedule;
+  const draw = WALL_CLOCK_FAULTS.includes(kind) ? w.wallClockDraw : HANDOVER_FAULTS.includes(kind) ? w.handoverDraw : w.schedule;
   w.at(draw.exponential(60_000 / rate), () => {
     if (w.shuttingDown) return;
     inject(w, kind);
@@ -158,6 +159,10 @@ export function inject(w: World, kind: ScheduledFault): void {
       return forbidWrites(w);
     case 'rollout':
       return startRollout(w);
+    case 'directed-handover':
+      return directedHandover(w);
+    case 'actor-prefer-holder':
+      return actorPreferHolder(w);
   }
 }
 

@@ -55,12 +55,26 @@ export const DEFAULT_RATES = {
    * replicas).
    */
   rollout: 0.15,
+  /**
+   * The leader, at a random moment of its term, calls `resign({ to })`: to a live follower most of
+   * the time, sometimes to a crashed, partitioned or paused replica, sometimes to an identity no
+   * replica has (a rate like graceful-restart's).
+   */
+  'directed-handover': 0.5,
+  /**
+   * Someone (a coordinator, or a person) writes `spec.strategy: OldestEmulationVersion` and
+   * `spec.preferredHolder` (a replica, or an identity no replica has) on the Lease with a
+   * compare-and-swap write; a leasekit leader then hands the Lease to the preferred holder.
+   */
+  'actor-prefer-holder': 0.08,
 } as const;
 
 export type ScheduledFault = keyof typeof DEFAULT_RATES;
 
 /** Kinds scheduled from their own stream (`wall-clock`), so adding them shifted no other fault's draws. */
 export const WALL_CLOCK_FAULTS: readonly ScheduledFault[] = ['wall-clock-freeze', 'wall-clock-step-back'];
+/** Kinds scheduled from their own stream (`handover`), so adding them shifted no other fault's draws. */
+export const HANDOVER_FAULTS: readonly ScheduledFault[] = ['directed-handover', 'actor-prefer-holder'];
 export type FaultRates = Partial<Record<ScheduledFault, number>>;
 
 /** Kinds of injected faults as counted (per-call API faults are counted one by one). */
@@ -95,6 +109,12 @@ export const FAULT_KINDS = [
   'rollout',
   'rollout-restart',
   'rollout-partition-and-delete',
+  'directed-handover',
+  'directed-handover-to-live',
+  'directed-handover-to-down',
+  'directed-handover-to-unknown',
+  'actor-prefer-holder',
+  'preferred-holder-yield',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];

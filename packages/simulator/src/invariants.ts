@@ -26,12 +26,15 @@
  *   sliding window of 10 retry periods, in any state, under any fault;
  * - L1: after a healthy window (no fault of any kind, no pause, for the written lease duration
  *   plus the polling slack), some replica leads;
+ * - L2: a directed handover to a live, connected, watching replica out of its cooldown, with no
+ *   fault going on, is followed by that replica leading within 2 R, and by no other replica's
+ *   term before it (handover.ts);
  * - R: no unhandled rejection, run() resolves after stop, and no timer stays pending.
  */
 import { SlidingWindow, type RequestBudget } from './budget.js';
 import type { Trace } from './trace.js';
 
-export const INVARIANTS = ['S1', 'S2', 'S3', 'S4', 'G', 'B', 'L1', 'R'] as const;
+export const INVARIANTS = ['S1', 'S2', 'S3', 'S4', 'G', 'B', 'L1', 'L2', 'R'] as const;
 export type Invariant = (typeof INVARIANTS)[number];
 
 export interface Violation {

@@ -150,3 +150,46 @@ describe('elector bugs the simulator found with the issue 11 checks', () => {
     expect(tokens[0]).toBeGreaterThan(5);
   });
 });
+
+describe('elector bugs the simulator found (open)', () => {
+  // Found as S4 in `pnpm sim --seed 6` (H6's sweep): a coordinator wrote preferredHolder naming
+  // the leader itself, and the leader's next renewal landed in the same wall second as its last
+  // one. The pure package's goFollowerKey counts strategy and preferredHolder, so the elector
+  // counted that renewal's guarantee from its own send time; a client-go follower whose record has
+  // no such fields (before v1.31; the simulator's model) saw no change and kept timing from the
+  // earlier renewal: the guarantee ran 123 ms past the moment it could take over.
+  it('counts a renewal that differs from its last write only in preferredHolder from that write (invisible to a client-go follower before v1.31)', async () => {
+    const clock = new FakeClock();
+    const store = new LeaseStore({ clock });
+    store.create('default', { metadata: { name: 'l' }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 } });
+    const elector = new Elector(
+      { identity: 'a', leaseName: 'l', leaseNamespace: 'default', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200, clock, random: seededRandom(1), followerStrategy: 'poll' },
+      new MemoryLeaseClient(store, { clock }),
+      {},
+      {},
+    );
+    const stop = new AbortController();
+    const done = elector.run(stop.signal);
+    try {
+    expect(await clock.advanceUntil(() => elector.isLeader(), 5_000)).toBe(true);
+    const renewSecond = (): string => (store.peek('default', 'l')?.spec?.renewTime ?? '').slice(0, 19);
+    // W1: the first renewal in a new wall second.
+    const before = renewSecond();
+    expect(await clock.advanceUntil(() => renewSecond() !== before, 2_000, 1)).toBe(true);
+    const second = renewSecond();
+    const afterW1 = elector.snapshot().guaranteedUntilMs;
+    // The coordinator names the leader itself (which changes nothing for it), by compare-and-swap.
+    const lease = store.peek('default', 'l')!;
+    store.update('default', 'l', { ...lease, spec: { ...lease.spec, strategy: 'OldestEmulationVersion', preferredHolder: 'a' } });
+    const rv = store.resourceVersion;
+    // W2: the leader's next renewal, in the same wall second.
+    expect(await clock.advanceUntil(() => store.resourceVersion !== rv && store.peek('default', 'l')?.spec?.holderIdentity === 'a', 900, 1)).toBe(true);
+    expect(renewSecond()).toBe(second);
+    expect(elector.snapshot().guaranteedUntilMs).toBe(afterW1);
+    } finally {
+      stop.abort();
+      await clock.advance(10_000);
+      await done;
+    }
+  });
+});

@@ -2,6 +2,7 @@
 import type { ElectorConfig, Lease, LeadershipTerm, Logger } from '@leasekit/k8s-leaderelection';
 import { MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import { clientGoBudget } from './budget.js';
+import { handoverTermEnded, handoverTermStarted } from './handover.js';
 import { healthyLatency, requestLatency, callFault } from './network.js';
 import { ReplicaClock } from './replica-clock.js';
 import { Draw, deriveRandom } from './rng.js';
@@ -61,14 +62,12 @@ export function startIncarnation(w: World, slot: Slot): void {
     followerStrategy: slot.followerStrategy,
     clock,
     random: deriveRandom(w.seed, `elector:${key}`),
-    ...(verbose
-      ? {
-          observer: {
-            onRequest: (info) =>
-              w.trace.detail(`${key} ${info.purpose} ${info.verb} ${Math.round(info.durationMs)}ms${info.errorReason ? ` -> ${info.errorReason}` : ''}`),
-          },
-        }
-      : {}),
+    observer: {
+      onRequest: (info) => {
+        if (info.errorReason !== undefined) w.lastFailedRequestMs.set(slot.id, w.clock.now());
+        if (verbose) w.trace.detail(`${key} ${info.purpose} ${info.verb} ${Math.round(info.durationMs)}ms${info.errorReason ? ` -> ${info.errorReason}` : ''}`);
+      },
+    },
   };
   const elector = w.factory(
     config,
@@ -88,9 +87,11 @@ export function startIncarnation(w: World, slot: Slot): void {
         leadership.id = started.id;
         signal.addEventListener('abort', started.end, { once: true });
         startUserWork(w, inc, leadership);
+        handoverTermStarted(w, inc);
       },
       onStoppedLeading: (info) => {
         w.trace.add(`${key} stopped leading: ${info.reason}`);
+        handoverTermEnded(w, inc, info.reason);
         if (info.reason !== 'released') return undefined;
         return slowShutdown(w, inc);
       },

@@ -27,6 +27,8 @@ const CAUGHT_BY: Record<Exclude<VariantName, 'safe'>, Invariant[]> = {
   'go-invisible-renewals': ['S4'],
   'repeats-renew-time': ['S1'],
   'term-without-validity': ['S1'],
+  'hands-over-before-stepping-down': ['S1', 'S2'],
+  'hands-over-by-releasing': ['L2'],
 };
 
 /** The CI sweep's seeds with each variant, started together (each in its own process). */
@@ -49,7 +51,7 @@ async function caught(variant: Exclude<VariantName, 'safe'>): Promise<Record<str
 }
 
 describe('unsafe variants are caught by the CI sweep', () => {
-  it('lists a variant for each fix: the three original ones, one per defect of issue 11, and the still wall clock', () => {
+  it('lists a variant for each fix: the three original ones, one per defect of issue 11, the still wall clock, and two directed handover orders', () => {
     expect([...UNSAFE_VARIANTS].sort()).toEqual(Object.keys(CAUGHT_BY).sort());
   });
 
@@ -134,6 +136,24 @@ describe('unsafe variants are caught by the CI sweep', () => {
     'catches an elector whose renewals over its own record repeat it when its wall clock stands still (leasekit-only fleets)',
     async () => {
       expect((await caught('repeats-renew-time')).S1).toBeGreaterThan(0);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
+
+  it(
+    'catches a handover that names the target before the old term has ended (two leaders while the target takes it)',
+    async () => {
+      const counts = await caught('hands-over-before-stepping-down');
+      expect(counts.S1).toBeGreaterThan(0);
+      expect(counts.S2).toBeGreaterThan(0);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
+
+  it(
+    'catches a handover done as a plain release (another replica leads before the named target) with L2',
+    async () => {
+      expect((await caught('hands-over-by-releasing')).L2).toBeGreaterThan(0);
     },
     SWEEP_TIMEOUT_MS,
   );

@@ -4,8 +4,8 @@
  * package's test-only seam (`withReplacedSteps`, internal entry). Never use them for anything but
  * tests and sweeps.
  */
-import { Elector, type ElectorConfig, type LeaderCallbacks, type LeadershipTerm, type Logger } from '@leasekit/k8s-leaderelection';
-import { withReplacedSteps, type StepOverrides } from '@leasekit/k8s-leaderelection/internal';
+import { Elector, type ElectorConfig, type LeaderCallbacks, type LeadershipTerm, type LeaseClient, type Logger, type ResignOptions } from '@leasekit/k8s-leaderelection';
+import { formatMicroTime, systemClock, withReplacedSteps, type StepOverrides } from '@leasekit/k8s-leaderelection/internal';
 
 /**
  * Keeps claiming leadership while renewals fail: no guarantee deadline, no renew deadline (the
@@ -96,6 +96,52 @@ function termWithoutValidity(callbacks: LeaderCallbacks): LeaderCallbacks {
   };
 }
 
+/**
+ * An elector whose `resign({ to })` is replaced by `handover` (given the elector's own resign).
+ * Not a step: directed handover's order (term first, then the write) lives in the elector's loop,
+ * so these variants wrap the public call the way a hand-rolled handover in user code would.
+ */
+function withHandover(handover: (elector: Elector, resign: (options?: ResignOptions) => Promise<void>, options: ResignOptions & { to: string }) => Promise<void>): ElectorFactory {
+  return (config, client, callbacks, logger) => {
+    const elector = new Elector(config, client, callbacks, logger);
+    const resign = elector.resign.bind(elector);
+    elector.resign = (options = {}) => (options.to === undefined ? resign(options) : handover(elector, resign, { ...options, to: options.to }));
+    return elector;
+  };
+}
+
+/**
+ * Writes the record naming the target first and lets its term end after, when its next renewal
+ * finds the Lease taken (the order bug directed handover avoids; a hand-rolled handover that edits
+ * the Lease): the target takes it on its watch while the old leader still leads.
+ */
+function handsOverBeforeSteppingDown(config: ElectorConfig, client: unknown, callbacks: LeaderCallbacks, logger?: Logger): Elector {
+  const leases = client as LeaseClient;
+  const clock = config.clock ?? systemClock;
+  return withHandover(async (elector, resign, { to, cooldownMs }) => {
+    if (elector.isLeader()) {
+      try {
+        const current = await leases.get(config.leaseNamespace, config.leaseName);
+        const spec = current.spec ?? {};
+        if (spec.holderIdentity === config.identity) {
+          const now = formatMicroTime(clock.wallNow());
+          await leases.update(config.leaseNamespace, { ...current, spec: { ...spec, holderIdentity: to, acquireTime: now, renewTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } });
+          return; // the next renewal ends the term (lease_taken)
+        }
+      } catch {
+        // A failed handover: step down as asked; the Lease expires.
+      }
+    }
+    return resign(cooldownMs === undefined ? {} : { cooldownMs });
+  })(config, client, callbacks, logger);
+}
+
+/**
+ * Implements `resign({ to })` as a plain resign: it releases the Lease and any follower may take
+ * it, the named target only if it happens to be first (caught by L2, not by a safety invariant).
+ */
+const handsOverByReleasing = withHandover((_elector, resign, { cooldownMs }) => resign(cooldownMs === undefined ? {} : { cooldownMs }));
+
 /** Builds an elector; the simulator takes one so that variants can be swapped in. */
 export type ElectorFactory = (config: ElectorConfig, client: unknown, callbacks: LeaderCallbacks, logger?: Logger) => Elector;
 
@@ -112,6 +158,8 @@ export const VARIANTS = {
   'go-invisible-renewals': unsafe(goInvisibleRenewals),
   'repeats-renew-time': unsafe(repeatsRenewTime),
   'term-without-validity': (config, client, callbacks, logger) => new Elector(config, client, termWithoutValidity(callbacks), logger),
+  'hands-over-before-stepping-down': handsOverBeforeSteppingDown,
+  'hands-over-by-releasing': handsOverByReleasing,
 } as const satisfies Record<string, ElectorFactory>;
 
 export type VariantName = keyof typeof VARIANTS;

@@ -34,6 +34,16 @@ export class World {
   readonly actors: Draw;
   /** Wall-clock faults: when, whom, how long (their own stream: adding them shifted no other draw). */
   readonly wallClockDraw: Draw;
+  /** Directed handovers and preferredHolder writes: when, by whom, to whom (their own stream). */
+  readonly handoverDraw: Draw;
+  /** A directed handover to a live, connected, watching replica, awaiting that replica's term (L2). */
+  pendingHandover: { readonly target: Slot; readonly from: string; readonly sinceMs: number; readonly quietSinceMs: number } | undefined;
+  /** Leaders asked to `resign({ to })` whose call has not resolved yet (their `handed_over` is no preferredHolder yield). */
+  readonly directedHandovers = new Set<Incarnation>();
+  /** When each replica's last term ended (virtual ms): a replica in its cooldown does not take a handover at once. */
+  readonly lastTermEndMs = new Map<string, number>();
+  /** Per slot id: when one of its requests last failed (the elector backs off after it; L2 waits it out). */
+  readonly lastFailedRequestMs = new Map<string, number>();
   /** No client-go replica, and every elector runs with `clientGoFollowers: false` (shorter leases allowed). */
   readonly leasekitOnly: boolean;
   /** The timing the run starts with. */
@@ -97,6 +107,7 @@ export class World {
     this.user = new Draw(deriveRandom(this.seed, 'user'));
     this.actors = new Draw(deriveRandom(this.seed, 'actors'));
     this.wallClockDraw = new Draw(deriveRandom(this.seed, 'wall-clock'));
+    this.handoverDraw = new Draw(deriveRandom(this.seed, 'handover'));
     const clientGo = options.clientGo ?? 'auto';
     const withGo = clientGo === 'auto' ? this.setup.chance(CLIENT_GO_SEED_SHARE) : clientGo !== 'none';
     this.clientGoExpiry = !withGo ? undefined : clientGo === 'auto' ? (this.setup.chance(0.5) ? 'record' : 'configured') : clientGo === 'none' ? undefined : clientGo;
