@@ -37,25 +37,22 @@ import { JITTER_FACTOR, resolveConfig, type ElectorConfig, type ResolvedConfig }
 import { ConfigError, LeaseKitError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound } from './errors.js';
 import { LeaseFollower } from './follower.js';
 import { GuaranteeBase } from './guarantee-base.js';
-import { resolveSteps, type ElectorSteps } from './steps.js';
+import { acquiredRecord, handoverRecord, releasedRecord, renewedRecord, withHandoverAnnotation, type RecordWriter } from './records.js';
+import { resolveSteps, safeSteps, type ElectorSteps } from './steps.js';
 import { LeaderEvents, type LeaderEventAction } from './leader-events.js';
 import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
 import { LeaseObservation, type Observation } from './observation.js';
 import type { RequestPurpose, StopReason } from './observer.js';
-import { MAX_INT32, leaseWithRecord, nextRenewTimeMs, sameForGoFollower, type LeaderElectionRecord } from './record.js';
+import { MAX_INT32, leaseWithRecord, type LeaderElectionRecord } from './record.js';
 import { LeaseRequests } from './lease-requests.js';
-import { FollowerSchedule, failureBackoffMs } from './schedule.js';
+import { FollowerSchedule } from './schedule.js';
 import { linkSignals } from './signals.js';
-import { Leadership, guaranteeDeadline, type LeadershipTerm, type StoppedLeadingInfo } from './term.js';
+import { Leadership, type LeadershipTerm, type StoppedLeadingInfo } from './term.js';
 
 export { CLAIM_ANNOTATION } from './claim.js';
 
-/**
- * Annotation on a directed handover's record (value: the identity that handed the Lease over).
- * For people and tools only: nothing relies on it for safety. It stays until the next handover.
- */
-export const HANDOVER_ANNOTATION = 'leasekit.io/handover-from';
+export { HANDOVER_ANNOTATION } from './records.js';
 export { FAILURE_LOG_INTERVAL_MS } from './lease-requests.js';
 export type { Observation } from './observation.js';
 export type { LeadershipTerm, StoppedLeadingInfo } from './term.js';
@@ -172,7 +169,14 @@ export class Elector {
     this.callbacks = callbacks ?? {};
     this.log = toSafeLogger(logger, { identity: this.config.identity, lease: `${this.config.leaseNamespace}/${this.config.leaseName}` });
     const { clock, log } = this;
-    this.steps = resolveSteps(this.safeSteps(), this.config);
+    this.steps = resolveSteps(
+      safeSteps(this.config, {
+        guardedUntil: () => this.leadership.guardedUntil,
+        termToken: () => this.leadership.current?.token,
+        observations: () => this.observations,
+      }),
+      this.config,
+    );
     this.observations = new LeaseObservation({ clock, log, fallbackDurationMs: this.config.leaseDurationMs });
     this.schedule = new FollowerSchedule({ clock, config: this.config, backoffMs: (failures) => this.steps.failureBackoffMs(failures) });
     this.leadership = new Leadership({
@@ -529,38 +533,16 @@ export class Elector {
   }
 
   private renewedRecord(previous: LeaderElectionRecord): LeaderElectionRecord {
-    const now = this.clock.wallNow();
-    return {
-      ...previous,
-      holderIdentity: this.config.identity,
-      leaseDurationSeconds: this.config.leaseDurationSeconds,
-      acquireTimeMs: previous.acquireTimeMs ?? now,
-      renewTimeMs: this.steps.renewTimeOver(previous, now),
-    };
+    return renewedRecord(this.writer(), previous, this.clock.wallNow());
   }
 
   private acquiredRecord(previous: LeaderElectionRecord): LeaderElectionRecord {
-    const now = this.clock.wallNow();
-    const { highestTokenAny } = this.observations;
-    const record: LeaderElectionRecord = {
-      holderIdentity: this.config.identity,
-      leaseDurationSeconds: this.config.leaseDurationSeconds,
-      acquireTimeMs: now,
-      renewTimeMs: this.steps.renewTimeOver(previous, now),
-      // Above both the record's token and any we saw before (a Lease recreated by someone who
-      // never saw the old one). int32 in the API: at the (theoretical) limit the token stops
-      // increasing rather than the write failing forever.
-      leaseTransitions: Math.min(Math.max(previous.leaseTransitions, highestTokenAny) + 1, MAX_INT32),
-    };
-    // Taking over our own claim bumps the token too: with a wall clock standing still, a takeover
-    // keeping the claim's token would write the claim's record again, and a follower that saw the
-    // claim would time our term from the claim's creation (found by a probe).
-    if (previous.strategy !== undefined) record.strategy = previous.strategy;
-    // A preferredHolder naming another replica is dropped on acquisition (client-go's
-    // tryAcquireOrRenew writes neither field): kept, it would make this term yield at once.
-    const preferred = previous.preferredHolder;
-    if (preferred !== undefined && (preferred === '' || preferred === this.config.identity)) record.preferredHolder = preferred;
-    return record;
+    return acquiredRecord(this.writer(), previous, this.clock.wallNow(), this.observations.highestTokenAny);
+  }
+
+  /** What the records this replica writes depend on (see records.ts). */
+  private writer(): RecordWriter {
+    return { identity: this.config.identity, leaseDurationSeconds: this.config.leaseDurationSeconds, renewTimeOver: this.steps.renewTimeOver };
   }
 
   /**
@@ -902,24 +884,10 @@ export class Elector {
         return;
       }
       const now = this.clock.wallNow();
-      const released: LeaderElectionRecord = {
-        ...observation.record,
-        holderIdentity: '',
-        leaseDurationSeconds: 1,
-        acquireTimeMs: now,
-        renewTimeMs: now,
-      };
-      let lease = leaseWithRecord(released, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current);
-      if (handover) {
-        const handed: LeaderElectionRecord = {
-          ...released,
-          holderIdentity: handover.to,
-          leaseDurationSeconds: this.config.leaseDurationSeconds,
-          leaseTransitions: Math.min(Math.max(handover.token, observation.record.leaseTransitions) + 1, MAX_INT32),
-        };
-        lease = leaseWithRecord(handed, { name: this.config.leaseName, namespace: this.config.leaseNamespace }, current);
-        lease.metadata = { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [HANDOVER_ANNOTATION]: this.config.identity } };
-      }
+      const meta = { name: this.config.leaseName, namespace: this.config.leaseNamespace };
+      const lease = handover
+        ? withHandoverAnnotation(leaseWithRecord(handoverRecord(this.writer(), observation.record, handover, now), meta, current), this.config.identity)
+        : leaseWithRecord(releasedRecord(observation.record, now), meta, current);
       try {
         const written = await this.requests.send('release', 'update', deadline, undefined, (signal) => this.client.update(this.config.leaseNamespace, lease, { signal }));
         this.observe(written);
@@ -974,43 +942,6 @@ export class Elector {
     this.events.record(action, this.observed?.lease.metadata?.uid);
   }
 
-  /**
-   * The elector's own safety-critical steps (see {@link ElectorSteps}); tests replace them only
-   * through {@link withReplacedSteps}, from the internal entry.
-   */
-  private safeSteps(): ElectorSteps {
-    const { config } = this;
-    return {
-      // The lease duration, less a margin for our clock running slow and a follower's running fast (each by at most r).
-      guaranteeUntil: (sentAtMs) => guaranteeDeadline(sentAtMs, config.leaseDurationMs, config.maxClockDriftRate),
-      // The renew deadline, capped at the guarantee.
-      renewRoundDeadline: (roundStartMs) => Math.min(roundStartMs + config.renewDeadlineMs, this.leadership.guardedUntil),
-      enforcesGuaranteeOnWake: () => true,
-      // Judged only from our own monotonic observation time.
-      isExpired: (obs) => this.observations.isExpired(obs),
-      // Only a lease that still names us may be released.
-      mayRelease: (record) => record.holderIdentity === config.identity,
-      failureBackoffMs: (failures) => failureBackoffMs(config, failures),
-      // The longest lease duration any peer may use, or the longest seen written, whichever is longer.
-      creationHoldMs: () => Math.max(config.maxPeerLeaseDurationMs, this.observations.longestSeenDurationMs),
-      // A leader recreating its Lease keeps its term's token; anyone else continues above the
-      // highest token it has seen (0 if none).
-      createdLeaseToken: (byLeader) => {
-        const term = this.leadership.current;
-        if (byLeader && term !== undefined) return term.token;
-        const { highestTokenAny } = this.observations;
-        return highestTokenAny < 0 ? 0 : Math.min(highestTokenAny + 1, MAX_INT32);
-      },
-      goVisibleRenewal: (previous, next) => !config.clientGoFollowers || !sameForGoFollower(previous, next),
-      // Among leasekit replicas a guarantee counts from every write, so a write over our own
-      // record must differ from it even when the wall clock stands still or steps back
-      // (nextRenewTimeMs). With client-go followers the wall clock is written as is: their
-      // whole-second view is accounted for by GuaranteeBase, and a renewTime held above the wall
-      // clock would hide renewals from them.
-      renewTimeOver: (previous, wallNowMs) =>
-        config.clientGoFollowers || previous.holderIdentity !== config.identity ? wallNowMs : nextRenewTimeMs(wallNowMs, previous.renewTimeMs),
-    };
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Owns the test-only seam for the elector's safety-critical steps: the table of steps an unsafe
- * variant may replace, and the one way to build an elector with replacements.
+ * Owns the elector's safety-critical steps: their defaults, the table an unsafe variant may
+ * replace, and the one (test-only) way to build an elector with replacements.
  *
  * Each step is one decision a safety fix depends on (until when a renewal guarantees leadership,
  * when a record has expired, what a created Lease's token is...). The simulator's unsafe variants
@@ -9,8 +9,10 @@
  * could override to break safety.
  */
 import type { ResolvedConfig } from './config.js';
-import type { Observation } from './observation.js';
-import type { LeaderElectionRecord } from './record.js';
+import type { LeaseObservation, Observation } from './observation.js';
+import { MAX_INT32, nextRenewTimeMs, sameForGoFollower, type LeaderElectionRecord } from './record.js';
+import { failureBackoffMs } from './schedule.js';
+import { guaranteeDeadline } from './term.js';
 
 /** The replaceable steps (the elector's own implementations are the defaults). */
 export interface ElectorSteps {
@@ -41,6 +43,49 @@ export interface ElectorSteps {
  * back to them; `config` is the elector's resolved configuration.
  */
 export type StepOverrides = (safe: Readonly<ElectorSteps>, config: ResolvedConfig) => Partial<ElectorSteps>;
+
+/** What the elector's own steps read of its state. */
+export interface StepState {
+  /** Monotonic ms until which leadership is guaranteed. */
+  guardedUntil(): number;
+  /** The current (or last) term's token, undefined before any. */
+  termToken(): number | undefined;
+  observations(): LeaseObservation;
+}
+
+/** The elector's own safety-critical steps, the defaults every replacement starts from. */
+export function safeSteps(config: ResolvedConfig, state: StepState): ElectorSteps {
+  return {
+    // The lease duration, less a margin for our clock running slow and a follower's running fast (each by at most r).
+    guaranteeUntil: (sentAtMs) => guaranteeDeadline(sentAtMs, config.leaseDurationMs, config.maxClockDriftRate),
+    // The renew deadline, capped at the guarantee.
+    renewRoundDeadline: (roundStartMs) => Math.min(roundStartMs + config.renewDeadlineMs, state.guardedUntil()),
+    enforcesGuaranteeOnWake: () => true,
+    // Judged only from our own monotonic observation time.
+    isExpired: (obs) => state.observations().isExpired(obs),
+    // Only a lease that still names us may be released.
+    mayRelease: (record) => record.holderIdentity === config.identity,
+    failureBackoffMs: (failures) => failureBackoffMs(config, failures),
+    // The longest lease duration any peer may use, or the longest seen written, whichever is longer.
+    creationHoldMs: () => Math.max(config.maxPeerLeaseDurationMs, state.observations().longestSeenDurationMs),
+    // A leader recreating its Lease keeps its term's token; anyone else continues above the
+    // highest token it has seen (0 if none).
+    createdLeaseToken: (byLeader) => {
+      const token = state.termToken();
+      if (byLeader && token !== undefined) return token;
+      const { highestTokenAny } = state.observations();
+      return highestTokenAny < 0 ? 0 : Math.min(highestTokenAny + 1, MAX_INT32);
+    },
+    goVisibleRenewal: (previous, next) => !config.clientGoFollowers || !sameForGoFollower(previous, next),
+    // Among leasekit replicas a guarantee counts from every write, so a write over our own record
+    // must differ from it even when the wall clock stands still or steps back (nextRenewTimeMs).
+    // With client-go followers the wall clock is written as is: their whole-second view is
+    // accounted for by GuaranteeBase, and a renewTime held above the wall clock would hide
+    // renewals from them.
+    renewTimeOver: (previous, wallNowMs) =>
+      config.clientGoFollowers || previous.holderIdentity !== config.identity ? wallNowMs : nextRenewTimeMs(wallNowMs, previous.renewTimeMs),
+  };
+}
 
 let pending: StepOverrides | undefined;
 
