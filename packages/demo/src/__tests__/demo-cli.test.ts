@@ -180,7 +180,9 @@ describe('pnpm demo --prometheus', () => {
 
   run('runs a real Prometheus beside the demo, prints the is_leader series it scraped and draws them', async () => {
     const svgPath = join(dir, 'prometheus.svg');
-    const result = await runDemo(['--replicas', '3', ...FAST, '--lease-name', 'e2e-prometheus', '--svg', svgPath, '--prometheus']);
+    // Each leader holds for at least three 500 ms scrapes (FAST's 300 ms settle could fall between
+    // two scrapes on a busy machine: a CI run once saw only the first leader).
+    const result = await runDemo(['--replicas', '3', ...FAST, '--settle-ms', '1500', '--lease-name', 'e2e-prometheus', '--svg', svgPath, '--prometheus']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const url = /prometheus (http:\/\/127\.0\.0\.1:\d+) scrapes the 3 replicas every 500 ms/.exec(result.stdout)?.[1];
