@@ -5,7 +5,7 @@
  * work failed keeping the lease. Each test failed on the elector before the fix.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { LEASE, NS, runChecked, tryTimes, world, type Replica } from './__tests__/harness.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { CLAIM_ANNOTATION, FAILURE_LOG_INTERVAL_MS } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
@@ -25,20 +25,6 @@ const unavailable = (retryAfterSeconds: number): Fault => ({
 const forbidden = (): Fault => ({ kind: 'error', error: new ApiError(makeStatus(403, 'Forbidden', 'admission webhook "deny.example.com" denied the request')) });
 const isWrite = (call: MemoryCall): boolean => call.verb === 'update' || call.verb === 'create';
 
-/**
- * Start times of acquire tries: a GET, or a write no GET of its own preceded (a watching
- * follower takes a free or expired record it saw with one write).
- */
-function tryTimes(calls: readonly MemoryCall[]): number[] {
-  const times: number[] = [];
-  let previous: string | undefined;
-  for (const call of calls) {
-    if (call.verb === 'watch' || call.verb === 'recordEvent') continue;
-    if (call.verb === 'get' || previous !== 'get') times.push(call.atMs);
-    previous = call.verb;
-  }
-  return times;
-}
 
 /** A released lease (its last holder gave it up at token 4), so every follower wants to take it. */
 function expiredLease(w: ReturnType<typeof world>): void {

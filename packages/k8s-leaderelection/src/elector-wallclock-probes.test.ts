@@ -8,12 +8,11 @@
  * in their comment); they pass once it is fixed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, world, type Replica, type World } from './__tests__/harness.js';
+import { LEASE, NS, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
 import type { Clock } from './clock.js';
 import type { FollowerStrategy } from './config.js';
 import { seededRandom } from './random.js';
 import { goFollowerKey, leaseWithRecord, recordFromLease, type LeaderElectionRecord } from './record.js';
-import type { MemoryCall } from './testing/memory-lease-client.js';
 
 const R = 2_000;
 /** client-go's most tries in a window: one at once, then one per >= R. */
@@ -139,18 +138,6 @@ async function runSafe(w: World, replicas: readonly Replica[], ms: number, optio
     const leaders = [...liveLeaders(replicas), ...gos.filter((g) => g.leading).map((g) => g.id)];
     if (leaders.length > 1) throw new Error(`two leaders at ${w.clock.now()} ms: ${leaders.join(', ')}`);
   }
-}
-
-/** Acquire tries of a follower: GETs, and writes no GET of their own preceded. */
-function tryTimes(calls: readonly MemoryCall[]): number[] {
-  const times: number[] = [];
-  let previous: string | undefined;
-  for (const call of calls) {
-    if (call.verb === 'watch' || call.verb === 'recordEvent') continue;
-    if (call.verb === 'get' || previous !== 'get') times.push(call.atMs);
-    previous = call.verb;
-  }
-  return times;
 }
 
 /** Starts `leader` alone on a released lease and waits until it leads. */

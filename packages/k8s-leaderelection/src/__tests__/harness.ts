@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { seededRandom } from '../random.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { LeaseStore } from '../testing/lease-store.js';
-import { MemoryLeaseClient, type MemoryLeaseClientOptions } from '../testing/memory-lease-client.js';
+import { MemoryLeaseClient, type MemoryCall, type MemoryLeaseClientOptions } from '../testing/memory-lease-client.js';
 
 export const NS = 'default';
 export const LEASE = 'my-lease';
@@ -120,4 +120,20 @@ export async function runChecked(clock: FakeClock, replicas: Replica[], ms: numb
     const leaders = replicas.filter((r) => r.elector.isLeader()).map((r) => r.id);
     if (leaders.length > 1) throw new Error(`two leaders at ${clock.now()} ms: ${leaders.join(', ')}`);
   }
+}
+
+/**
+ * Start times of a replica's acquire tries on its Lease: a GET, or a write no GET of its own
+ * preceded (a watching follower takes a free or expired record it saw with one write). Watches,
+ * Events and any other verb are not tries.
+ */
+export function tryTimes(calls: readonly MemoryCall[]): number[] {
+  const times: number[] = [];
+  let previous: string | undefined;
+  for (const call of calls) {
+    if (call.verb !== 'get' && call.verb !== 'update' && call.verb !== 'create') continue;
+    if (call.verb === 'get' || previous !== 'get') times.push(call.atMs);
+    previous = call.verb;
+  }
+  return times;
 }
