@@ -115,7 +115,7 @@ async function main(): Promise<number> {
   }
 
   if (wants('rollout')) {
-    console.log(`rollout: 3 replicas replaced one by one, old leaders releasing vs handing over to the newest, ${options.rolloutRuns} per variant and mode`);
+    console.log(`rollout: 3 replicas replaced one by one, stopped as SIGTERM stops them, old leaders releasing vs handoverOnShutdown 'newest', ${options.rolloutRuns} per variant and mode`);
     const server = await startLeaseApiServer({ host: '127.0.0.1', port: 0 });
     try {
       rollout = await runRollouts({

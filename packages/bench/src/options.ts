@@ -58,7 +58,7 @@ export interface BenchOptions {
   readonly stormTimings: Timings;
   /** How writes fail in the retry-storm scenario, one run each. @default all of them */
   readonly stormKinds: readonly StormKind[];
-  /** Rollouts per variant (release, directed) and follower mode; trial timings. @default 3 */
+  /** Rollouts per variant (release, newest) and follower mode; trial timings. @default 3 */
   readonly rolloutRuns: number;
   readonly help: boolean;
 }
@@ -89,8 +89,8 @@ followers side by side, and prints a table:
   storm     retry storm: 3 followers on a free Lease while every write fails (500, 503, 403, hang),
             each follower's requests counted by the server against client-go's budget
   rollout   3 replicas replaced one by one like a Deployment's RollingUpdate (new one follows, then the
-            oldest stops), old leaders releasing vs handing over to the newest: leadership changes
-            and leaderless time per rollout
+            oldest stops, as SIGTERM stops it), old leaders releasing vs handoverOnShutdown 'newest':
+            leadership changes and leaderless time per rollout
 
 Options:
   --json FILE              also write the results as JSON

@@ -18,7 +18,7 @@ const rolloutRun = (variant: RolloutVariant, mode: 'watch' | 'poll', changes: nu
 const rollout: RolloutResult = {
   runs: [
     rolloutRun('release', 'watch', 3, 60), rolloutRun('release', 'poll', 2, 900),
-    rolloutRun('directed', 'watch', 1, 12), rolloutRun('directed', 'poll', 4, 700),
+    rolloutRun('newest', 'watch', 1, 12), rolloutRun('newest', 'poll', 4, 700),
   ],
   failureReasons: [],
   log: new CountingLogger(),
@@ -91,8 +91,8 @@ describe('the report', () => {
       ['scale: memory < 100 KB per elector', true],
       ["retry storm, 500 InternalError, watch: every follower within client-go's budget", false],
       ["retry storm, 500 InternalError, poll: every follower within client-go's budget", true],
-      ['rollout with handover to the newest: at most one leadership change per old replica (<= 3), ideally 1 (watch)', true],
-      ['rollout with handover to the newest: at most one leadership change per old replica (<= 3), ideally 1 (poll)', false],
+      ["rollout with handoverOnShutdown 'newest' (SIGTERM alone): at most one leadership change per old replica (<= 3), ideally 1 (watch)", true],
+      ["rollout with handoverOnShutdown 'newest' (SIGTERM alone): at most one leadership change per old replica (<= 3), ideally 1 (poll)", false],
     ]);
     expect(reportLines(results()).join('\n')).toContain('MISSED');
   });
@@ -135,17 +135,17 @@ describe('the report', () => {
     expect(json.rows.map((r) => [r.variant, r.mode, r.changes, r.leaderlessP50Ms])).toEqual([
       ['release', 'watch', [3], 60],
       ['release', 'poll', [2], 900],
-      ['directed', 'watch', [1], 12],
-      ['directed', 'poll', [4], 700],
+      ['newest', 'watch', [1], 12],
+      ['newest', 'poll', [4], 700],
     ]);
     const rows = reportLines(results()).filter((l) => l.startsWith('(a)') || l.startsWith('(b)'));
     expect(rows).toHaveLength(4);
-    expect(rows[2]).toMatch(/^\(b\) old leader hands over to the newest +watch +1 +12\.0 \/ 12\.0 \(n 1\) +old-1 > new-1$/);
+    expect(rows[2]).toMatch(/^\(b\) SIGTERM, handoverOnShutdown: 'newest' +watch +1 +12\.0 \/ 12\.0 \(n 1\) +old-1 > new-1$/);
     expect(toJson({ ...results(), rollout: undefined }).rollout).toBeNull();
   });
 
-  it('counts a failed directed rollout against its target', () => {
-    const failed: RolloutResult = { ...rollout, runs: rollout.runs.filter((r) => r.mode === 'poll'), failureReasons: ['directed watch #1: timed out'] };
+  it('counts a failed rollout with handover on shutdown against its target', () => {
+    const failed: RolloutResult = { ...rollout, runs: rollout.runs.filter((r) => r.mode === 'poll'), failureReasons: ['newest watch #1: timed out'] };
     const check = checkTargets({ ...results(), rollout: failed }).find((c) => c.target.startsWith('rollout') && c.target.endsWith('(watch)'))!;
     expect(check).toMatchObject({ measured: 'no rollout', met: false });
   });

@@ -5,8 +5,8 @@ import { formatTable } from './table.js';
 
 /** How each old replica left, in words. */
 export const ROLLOUT_VARIANT_LABELS: Record<RolloutVariant, string> = {
-  release: '(a) old leader releases',
-  directed: '(b) old leader hands over to the newest',
+  release: '(a) SIGTERM, old leader releases',
+  newest: "(b) SIGTERM, handoverOnShutdown: 'newest'",
 };
 
 /** One variant and mode in the JSON. */
@@ -29,7 +29,7 @@ export interface RolloutJson {
 
 function groups(r: RolloutResult): { variant: RolloutVariant; mode: 'watch' | 'poll'; runs: RolloutRun[] }[] {
   const out: { variant: RolloutVariant; mode: 'watch' | 'poll'; runs: RolloutRun[] }[] = [];
-  for (const variant of ['release', 'directed'] as const) {
+  for (const variant of ['release', 'newest'] as const) {
     for (const mode of ['watch', 'poll'] as const) out.push({ variant, mode, runs: r.runs.filter((run) => run.variant === variant && run.mode === mode) });
   }
   return out;
@@ -75,14 +75,14 @@ export function rolloutLines(r: RolloutResult, runsPerRow: number): string[] {
   ];
 }
 
-/** Directed rollouts move leadership at most once per old leader, so at most 3 times. */
+/** Rollouts with handover on shutdown move leadership at most once per old leader, so at most 3 times. */
 export function rolloutTargets(r: RolloutResult): { target: string; measured: string; met: boolean }[] {
   return (['watch', 'poll'] as const).map((mode) => {
-    const runs = r.runs.filter((run) => run.variant === 'directed' && run.mode === mode);
+    const runs = r.runs.filter((run) => run.variant === 'newest' && run.mode === mode);
     const changes = runs.map((run) => run.changes);
-    const failed = r.failureReasons.filter((reason) => reason.startsWith(`directed ${mode} `)).length;
+    const failed = r.failureReasons.filter((reason) => reason.startsWith(`newest ${mode} `)).length;
     return {
-      target: `rollout with handover to the newest: at most one leadership change per old replica (<= 3), ideally 1 (${mode})`,
+      target: `rollout with handoverOnShutdown 'newest' (SIGTERM alone): at most one leadership change per old replica (<= 3), ideally 1 (${mode})`,
       measured: changes.length > 0 ? `${changes.join(', ')} change(s)${failed > 0 ? `, ${failed} failed` : ''}` : 'no rollout',
       met: runs.length > 0 && failed === 0 && changes.every((c) => c <= 3),
     };

@@ -4,28 +4,31 @@
  * Lease, and for a watching replica until its watch is open, then stop the oldest old one), twice
  * on the same fleet's Lease:
  *
- * - `release`: each old replica is stopped the default way (its run() signal aborts; a leader
- *   releases the Lease and any follower may take it).
- * - `directed`: the same, but before an old replica that leads is stopped, it hands over to the
- *   newest replica with `resign({ to })` (what a user who knows the pod names can do today), and
- *   the scene waits for that replica to lead. An automatic pick at SIGTERM needs replica
- *   membership and is future work.
+ * - `release`: the replicas run the adapter (`LeaderElectionComponent`) without handover on
+ *   shutdown; each old replica is stopped the way SIGTERM stops it (its run() signal aborts): a
+ *   leader releases the Lease and any follower may take it.
+ * - `newest`: every replica runs the adapter with `handoverOnShutdown: 'newest'` (a membership
+ *   Lease each, timings from the demo's `membershipTimings`); each old replica is stopped the same
+ *   way and nothing else: a leader hands the Lease to the most recently joined live replica.
  *
- * Counted from the first replacement's start to the moment the last old replica's run() returned
- * and a replica leads (see the demo's leadership.ts, shared with `pnpm demo --rollout`): leadership changes and total leaderless time. In
- * process, on one monotonic clock, electors over real HTTP to the embedded server as in the
- * takeover trials.
+ * The replicas are the demo replica's component (`@leasekit/demo/replica-component`, the same
+ * options as `pnpm demo --rollout`), in process rather than in child processes so every time is on
+ * one monotonic clock. Counted from the first replacement's start to the moment the last old
+ * replica's run() returned and a replica leads (see the demo's leadership.ts, shared with
+ * `pnpm demo --rollout`): leadership changes and total leaderless time. Over real HTTP to the
+ * embedded server as in the takeover trials.
  */
-import { Elector, type FollowerStrategy, type Logger } from '@leasekit/k8s-leaderelection';
+import { membershipLeaseName, type FollowerStrategy, type Logger } from '@leasekit/k8s-leaderelection';
 import type { LeaseApiServer } from '@leasekit/lease-apiserver';
 import { CountingLogger, sleep } from './candidates.js';
 import { NAMESPACE } from './election-trials.js';
 import type { Timings } from './options.js';
 import { countLeadership, type LeaderTerm, type LeadershipCount } from '@leasekit/demo/leadership';
+import { createReplicaComponent, membershipTimings } from '@leasekit/demo/replica-component';
 
 /** How old replicas leave. */
-export type RolloutVariant = 'release' | 'directed';
-export const ROLLOUT_VARIANTS: readonly RolloutVariant[] = ['release', 'directed'];
+export type RolloutVariant = 'release' | 'newest';
+export const ROLLOUT_VARIANTS: readonly RolloutVariant[] = ['release', 'newest'];
 
 /** One rollout of three replicas. */
 export interface RolloutRun extends LeadershipCount {
@@ -45,7 +48,7 @@ export interface RolloutResult {
 
 interface Replica {
   readonly identity: string;
-  readonly elector: Elector;
+  readonly component: ReturnType<typeof createReplicaComponent>['component'];
   readonly stop: AbortController;
   done: Promise<void>;
 }
@@ -59,13 +62,21 @@ class Fleet {
     private readonly leaseName: string,
     private readonly mode: FollowerStrategy,
     private readonly timings: Timings,
+    private readonly handoverOnShutdown: boolean,
     private readonly logger: Logger,
   ) {}
 
   /** Starts one more replica. */
   add(identity: string): Replica {
-    const elector = new Elector(
-      { identity, leaseName: this.leaseName, leaseNamespace: NAMESPACE, ...this.timings, followerStrategy: this.mode },
+    const { component } = createReplicaComponent(
+      {
+        identity,
+        leaseName: this.leaseName,
+        leaseNamespace: NAMESPACE,
+        ...this.timings,
+        followerStrategy: this.mode,
+        ...(this.handoverOnShutdown ? { handoverOnShutdown: membershipTimings(this.timings.leaseDurationMs) } : {}),
+      },
       this.server.kubeConfig({ token: `${identity}-token`, namespace: NAMESPACE }),
       {
         onStartedLeading: (signal) => {
@@ -77,8 +88,8 @@ class Fleet {
       },
       this.logger,
     );
-    const replica: Replica = { identity, elector, stop: new AbortController(), done: Promise.resolve() };
-    replica.done = elector.run(replica.stop.signal);
+    const replica: Replica = { identity, component, stop: new AbortController(), done: Promise.resolve() };
+    replica.done = component.run(replica.stop.signal);
     return replica;
   }
 
@@ -119,30 +130,35 @@ export async function runOneRollout(o: RolloutOptions): Promise<RolloutRun> {
   const { server, mode, variant, timings } = o;
   const leaseName = `rollout-${variant}-${mode}-${o.index}`;
   server.store.create(NAMESPACE, { metadata: { name: leaseName } });
-  const fleet = new Fleet(server, leaseName, mode, timings, o.log);
+  const handover = variant === 'newest';
+  const fleet = new Fleet(server, leaseName, mode, timings, handover, o.log);
+  /** With handover on shutdown, a replica counts once its membership Lease exists. */
+  const joined = (identity: string): boolean => {
+    if (!handover) return true;
+    const name = membershipLeaseName(leaseName, identity);
+    return server.store.list(NAMESPACE).items.some((lease) => lease.metadata?.name === name);
+  };
   const replicas: Replica[] = [];
   const waitBound = timings.leaseDurationMs + 10_000;
   try {
     for (let i = 1; i <= ROLLOUT_REPLICAS; i++) replicas.push(fleet.add(`${leaseName}-old-${i}`));
     await fleet.until(() => fleet.leader() !== undefined, 10_000, 'the first leader');
+    await fleet.until(() => replicas.every((r) => joined(r.identity)), waitBound, 'every replica to join the membership');
     await sleep(2 * timings.retryPeriodMs);
     const fromAt = performance.now();
     for (let i = 1; i <= ROLLOUT_REPLICAS; i++) {
-      // Surge: a new replica, followed by the Lease (and, watching, with its watch open).
+      // Surge: a new replica, followed by the Lease (and, watching, with its watch open; with
+      // handover on shutdown, a member).
       const watchesBefore = server.counters.get('watch');
       const added = fleet.add(`${leaseName}-new-${i}`);
       replicas.push(added);
       await fleet.until(
-        () => added.elector.snapshot().observedRecord !== undefined && (mode === 'poll' || server.counters.get('watch') > watchesBefore),
+        () => added.component.snapshot().observedRecord !== undefined && (mode === 'poll' || server.counters.get('watch') > watchesBefore) && joined(added.identity),
         waitBound,
         `${added.identity} to follow the Lease`,
       );
-      // Then one old replica goes: the oldest still running.
+      // Then one old replica goes, the oldest still running, the way SIGTERM stops it: nothing else.
       const old = replicas.find((r) => r.identity.includes('-old-') && !r.stop.signal.aborted)!;
-      if (variant === 'directed' && fleet.leader() === old.identity) {
-        await old.elector.resign({ to: added.identity });
-        await fleet.until(() => fleet.leader() === added.identity, waitBound, `${added.identity} to lead after the handover`);
-      }
       old.stop.abort();
       await old.done;
     }

@@ -18,6 +18,7 @@ import {
   DEFAULT_LEASE_DURATION_MS,
   Elector,
   LeaseKitError,
+  Membership,
   type Clock,
   type ElectorObserver,
   type ElectorSnapshot,
@@ -29,7 +30,7 @@ import {
   type StoppedLeadingInfo,
 } from '@leasekit/k8s-leaderelection';
 import { describeError, isPromiseLike, systemClock, toSafeLogger } from '@leasekit/k8s-leaderelection/internal';
-import { resolveComponentOptions, type LeaderElectionComponentConfig } from './config.js';
+import { resolveComponentOptions, type LeaderElectionComponentConfig, type MembershipOptions } from './config.js';
 import {
   LEADER_ELECTION_EVENTS,
   deliver,
@@ -40,6 +41,7 @@ import {
 } from './events.js';
 import { DEFAULT_HEALTH_TOLERANCE_MS, createHealthHandler, type HealthHandler, type HealthHandlerOptions } from './health.js';
 import { LeaseMetrics } from './metrics.js';
+import { ShutdownHandover } from './shutdown-handover.js';
 import { STANDALONE_IDENTITY, Standalone } from './standalone.js';
 
 /** The component's state: the elector's snapshot plus what the component adds. */
@@ -81,6 +83,8 @@ export class LeaderElectionComponent<Bus extends LeaderElectionBus = LeaderElect
   private readonly metrics: LeaseMetrics;
   private readonly clock: Clock;
   private readonly log: SafeLogger;
+  /** Set with `handoverOnShutdown: 'newest'` (and election enabled). */
+  private readonly shutdownHandover: ShutdownHandover | undefined;
   private running = false;
 
   /**
@@ -143,6 +147,8 @@ export class LeaderElectionComponent<Bus extends LeaderElectionBus = LeaderElect
       this.name = typeof config.name === 'string' && config.name !== '' ? config.name : this.leaseName || STANDALONE_IDENTITY;
     }
     this.log = toSafeLogger(logger, { identity: this.identity, lease: `${this.leaseNamespace}/${this.leaseName}` });
+    this.shutdownHandover =
+      elector && options.handoverOnShutdown === 'newest' ? new ShutdownHandover(membershipFor(elector, options.membership, kubeConfigOrLeaseClient, logger), this.identity, this.log) : undefined;
     this.engine =
       elector ??
       new Standalone({
@@ -169,7 +175,8 @@ export class LeaderElectionComponent<Bus extends LeaderElectionBus = LeaderElect
     const stop = signal ?? new AbortController().signal;
     try {
       this.publish(LEADER_ELECTION_EVENTS.started, { identity: this.identity, leaseName: this.leaseName, leaseNamespace: this.leaseNamespace });
-      await this.engine.run(stop);
+      if (this.shutdownHandover) await this.shutdownHandover.run(this.engine, stop);
+      else await this.engine.run(stop);
     } finally {
       // The engine ends every term through onLeadershipEnded; this covers any path it missed.
       this.metrics.leadershipEnded();
@@ -325,6 +332,26 @@ function chainObservers(ours: () => ElectorObserver, user: ElectorObserver | und
       }
     },
   };
+}
+
+/**
+ * The membership for `handoverOnShutdown`: the elector's identity, Lease and clock; its retry
+ * period; its renew deadline as the request bound. Its ConfigErrors name `membership.<field>`
+ * (or `client` for a client without list and delete).
+ */
+function membershipFor(elector: Elector, options: MembershipOptions, client: unknown, logger: Logger | undefined): Membership {
+  const { identity, leaseName, leaseNamespace, clock, retryPeriodMs, renewDeadlineMs } = elector.config;
+  try {
+    const { durationMs, renewIntervalMs, labels } = options;
+    const timings = { ...(durationMs !== undefined ? { durationMs } : {}), ...(renewIntervalMs !== undefined ? { renewIntervalMs } : {}) };
+    return new Membership({ identity, leaseName, leaseNamespace, clock, retryPeriodMs, requestTimeoutMs: renewDeadlineMs, ...timings, ...(labels !== undefined ? { labels } : {}) }, client, logger);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const field = err.field === 'client' ? 'client' : `membership.${err.field}`;
+    const wrapped = new ConfigError(err.code, field, `handoverOnShutdown: ${err.message}`);
+    Object.defineProperty(wrapped, 'cause', { value: err, enumerable: false, writable: true, configurable: true });
+    throw wrapped;
+  }
 }
 
 /** The elector's ConfigErrors, with code and field kept and the message saying where they came from. */

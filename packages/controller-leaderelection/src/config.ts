@@ -3,7 +3,7 @@
  * The elector validates its own fields; this file validates the additions.
  */
 import { Registry } from 'prom-client';
-import { ConfigError, type ElectorConfig } from '@leasekit/k8s-leaderelection';
+import { ConfigError, type ElectorConfig, type MembershipConfig } from '@leasekit/k8s-leaderelection';
 import { DEFAULT_METRICS_PREFIX, isValidMetricsPrefix } from './metrics.js';
 
 /** The elector's config plus the component's options. */
@@ -29,20 +29,38 @@ export interface LeaderElectionComponentConfig extends ElectorConfig {
    * @default 'leasekit'
    */
   readonly metricsPrefix?: string;
+  /**
+   * Directed handover on shutdown (issue 14). `'newest'`: every replica keeps a membership Lease
+   * (`<leaseName>-member-<hash>`, see docs/membership.md); when `run()`'s signal aborts while this
+   * replica leads, it hands the lease to the most recently joined live member (`leader.lost` with
+   * reason `handed_over`), so a rolling update moves leadership once. With no other live member,
+   * or when the list fails or times out (the renew deadline), it releases as usual. Needs a client
+   * with `list` and `delete` (a KubeConfig has them) and RBAC `list`/`delete` on leases. Ignored
+   * when `enabled` is false.
+   * @default false
+   */
+  readonly handoverOnShutdown?: 'newest' | false;
+  /** The membership's timings and labels when `handoverOnShutdown` is on. @default 60 s duration, 20 s renew interval */
+  readonly membership?: MembershipOptions;
 }
+
+/** The membership options the component passes through (see `MembershipConfig`). */
+export type MembershipOptions = Pick<MembershipConfig, 'durationMs' | 'renewIntervalMs' | 'labels'>;
 
 /** The component's own options, validated, with defaults applied. */
 export interface ComponentOptions {
   readonly enabled: boolean;
   readonly registry: Registry;
   readonly metricsPrefix: string;
+  readonly handoverOnShutdown: 'newest' | false;
+  readonly membership: MembershipOptions;
   /** The config without the component's fields, for the elector. */
   readonly electorConfig: ElectorConfig;
 }
 
-/** Validates the component's fields (enabled, registry, metricsPrefix) in that order. */
+/** Validates the component's fields (enabled, registry, metricsPrefix, handoverOnShutdown, membership) in that order. */
 export function resolveComponentOptions(config: LeaderElectionComponentConfig): ComponentOptions {
-  const { enabled = true, registry, metricsPrefix = DEFAULT_METRICS_PREFIX, ...electorConfig } = config;
+  const { enabled = true, registry, metricsPrefix = DEFAULT_METRICS_PREFIX, handoverOnShutdown = false, membership = {}, ...electorConfig } = config;
   if (typeof enabled !== 'boolean') {
     throw new ConfigError('FIELD_TYPE', 'enabled', `enabled must be a boolean, got ${typeof enabled}`);
   }
@@ -56,7 +74,17 @@ export function resolveComponentOptions(config: LeaderElectionComponentConfig): 
       `metricsPrefix (${JSON.stringify(metricsPrefix)}) must be a Prometheus metric name: letters, digits, '_' and ':', not starting with a digit`,
     );
   }
-  return { enabled, registry: registry ?? new Registry(), metricsPrefix, electorConfig };
+  if (handoverOnShutdown !== false && handoverOnShutdown !== 'newest') {
+    throw new ConfigError('OPTION_INVALID', 'handoverOnShutdown', `handoverOnShutdown must be 'newest' or false, got ${JSON.stringify(handoverOnShutdown) ?? String(handoverOnShutdown)}`);
+  }
+  if (handoverOnShutdown !== false && electorConfig.coordinated === true) {
+    // The coordinator picks the holder in coordinated mode; resign({ to }) is refused there.
+    throw new ConfigError('OPTION_INVALID', 'handoverOnShutdown', "handoverOnShutdown cannot be used with coordinated: true (the coordinator picks the next holder; a coordinated leader releases on shutdown)");
+  }
+  if (membership === null || typeof membership !== 'object' || Array.isArray(membership)) {
+    throw new ConfigError('FIELD_TYPE', 'membership', 'membership must be an object ({ durationMs, renewIntervalMs, labels })');
+  }
+  return { enabled, registry: registry ?? new Registry(), metricsPrefix, handoverOnShutdown, membership, electorConfig };
 }
 
 function isRegistry(value: unknown): value is Registry {

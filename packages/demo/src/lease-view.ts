@@ -7,7 +7,7 @@ import type { LeaderElectionRecord, Lease, LeaseClient } from '@leasekit/k8s-lea
 import { recordFromLease } from '@leasekit/k8s-leaderelection/internal';
 import { nowMs } from './protocol.js';
 
-/** A change of holder or transitions, as seen by the watch. */
+/** A change of holder, transitions or preferredHolder, as seen by the watch. */
 export interface LeaseChange {
   readonly record: LeaderElectionRecord;
   readonly previous: LeaderElectionRecord | undefined;
@@ -125,7 +125,7 @@ export class LeaseView {
     if (holder === '' && previous !== undefined && previous.holderIdentity !== '' && record.renewTimeMs !== null) {
       this.releases.push(record.renewTimeMs);
     }
-    if (!previous || previous.holderIdentity !== holder || previous.leaseTransitions !== record.leaseTransitions) {
+    if (!previous || previous.holderIdentity !== holder || previous.leaseTransitions !== record.leaseTransitions || previous.preferredHolder !== record.preferredHolder) {
       const handoverFrom = lease.metadata?.annotations?.[HANDOVER_FROM_ANNOTATION];
       this.onChange({ record, previous, at: nowMs(), ...(handoverFrom ? { handoverFrom } : {}) });
     }

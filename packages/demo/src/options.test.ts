@@ -16,6 +16,7 @@ describe('parseDemoArgs', () => {
       leaseName: 'leasekit-demo',
       prometheus: false,
       rollout: false,
+      coordinated: false,
       help: false,
     });
     expect(options.svgPath).toMatch(/leasekit-demo-timeline\.svg$/);
@@ -46,6 +47,15 @@ describe('parseDemoArgs', () => {
   it('takes --rollout, but not together with --prometheus (it would scrape only the first replicas)', () => {
     expect(parseDemoArgs(['--rollout']).rollout).toBe(true);
     expect(() => parseDemoArgs(['--rollout', '--prometheus'])).toThrow(/--rollout and --prometheus/);
+  });
+
+  it('takes --coordinated on the embedded server, alone among the scenes, with its fixed three replicas', () => {
+    expect(parseDemoArgs(['--coordinated']).coordinated).toBe(true);
+    expect(() => parseDemoArgs(['--coordinated', '--rollout'])).toThrow(/--coordinated excludes/);
+    expect(() => parseDemoArgs(['--coordinated', '--prometheus'])).toThrow(/--coordinated excludes/);
+    expect(() => parseDemoArgs(['--coordinated', '--kubeconfig', 'k'])).toThrow(/embedded server/);
+    expect(() => parseDemoArgs(['--coordinated', '--in-cluster'])).toThrow(/embedded server/);
+    expect(() => parseDemoArgs(['--coordinated', '--replicas', '5'])).toThrow(/--replicas does not apply/);
   });
 
   it('refuses a kubeconfig together with in-cluster config', () => {

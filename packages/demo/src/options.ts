@@ -36,10 +36,15 @@ export interface DemoOptions {
   /** Run a real Prometheus (the `prometheus` binary) scraping the replicas. @default false */
   readonly prometheus: boolean;
   /**
-   * Instead of the failover and the handover: two rolling updates of every replica, (a) SIGTERM
-   * only, (b) the leader handing over to the newest replica first. @default false
+   * Instead of the failover and the handover: two rolling updates of every replica by SIGTERM,
+   * (a) old replicas that release, (b) old replicas with `handoverOnShutdown: 'newest'`. @default false
    */
   readonly rollout: boolean;
+  /**
+   * Instead of the failover and the handover: coordinated leader election on the embedded server
+   * with its coordinator, three candidates of emulation versions 1.33, 1.32 and (later) 1.31. @default false
+   */
+  readonly coordinated: boolean;
   readonly help: boolean;
 }
 
@@ -77,8 +82,13 @@ Options:
                             127.0.0.1 scraping every replica; print and draw the is_leader series it scraped
   --rollout                 instead of the failover and handover: replace every replica one by one the way a
                             Deployment's RollingUpdate does (start a new one, wait until it follows, SIGTERM the
-                            oldest), twice: (a) SIGTERM alone, (b) the leader first hands over to the newest
-                            replica (handoverTo over the demo's IPC); count leadership changes and leaderless time
+                            oldest), twice, by SIGTERM alone: (a) old replicas that release, (b) old replicas
+                            with handoverOnShutdown: 'newest' (the leader hands over to the newest replica);
+                            count leadership changes and leaderless time
+  --coordinated             instead of the failover and handover: coordinated leader election (the embedded
+                            server's coordinator picks the holder): candidates of emulation versions 1.33 and
+                            1.32, then 1.31 joins and takes over; prints kubectl get leasecandidates and leases
+                            (embedded server only; always 3 replicas)
   -h, --help                show this help
 `;
 
@@ -113,6 +123,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
         svg: { type: 'string' },
         prometheus: { type: 'boolean' },
         rollout: { type: 'boolean' },
+        coordinated: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -134,6 +145,15 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   }
   if (values.rollout && values.prometheus) {
     throw new UsageError('--rollout and --prometheus exclude each other: Prometheus would scrape only the replicas started first');
+  }
+  if (values.coordinated && (values.rollout || values.prometheus)) {
+    throw new UsageError('--coordinated excludes --rollout and --prometheus: pick one scene');
+  }
+  if (values.coordinated && (values.kubeconfig !== undefined || values['in-cluster'])) {
+    throw new UsageError('--coordinated runs on the embedded server (its coordinator elects the holder); a cluster needs the CoordinatedLeaderElection feature gate: not with --kubeconfig or --in-cluster');
+  }
+  if (values.coordinated && values.replicas !== undefined) {
+    throw new UsageError('--coordinated always runs 3 replicas (emulation versions 1.33, 1.32, 1.31): --replicas does not apply');
   }
   if (values.kubeconfig === '') throw new UsageError('--kubeconfig: expected a file name');
   const namespace = values.namespace ?? 'default';
@@ -161,6 +181,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     settleMs,
     prometheus: values.prometheus ?? false,
     rollout: values.rollout ?? false,
+    coordinated: values.coordinated ?? false,
     help: values.help ?? false,
   };
 }

@@ -22,6 +22,13 @@ export interface ReplicaConfig {
   readonly followerStrategy: FollowerStrategy;
   /** A kubeconfig file to load; undefined means the in-cluster service account. */
   readonly kubeconfig: string | undefined;
+  /**
+   * `handoverOnShutdown: 'newest'` with these membership timings: on SIGTERM a leader hands the
+   * Lease to the newest live replica (the rollout scene's new replicas). Undefined: it releases.
+   */
+  readonly handoverOnShutdown?: { readonly membershipDurationMs: number; readonly membershipRenewIntervalMs: number };
+  /** Coordinated mode (`coordinated: true`) with these versions (the coordinated scene). */
+  readonly coordinated?: { readonly binaryVersion: string; readonly emulationVersion: string };
 }
 
 /** The replica serves /metrics and /healthz here. */
@@ -62,24 +69,6 @@ export interface StoppedMessage {
   readonly type: 'stopped';
   readonly identity: string;
   readonly at: number;
-}
-
-/**
- * Parent to replica: hand leadership to `to` now (`component.handoverTo(to)`); a no-op unless the
- * replica leads. What a user who knows the pod names can do before a rolling update stops a pod.
- */
-export interface HandoverRequest {
-  readonly type: 'handover';
-  readonly to: string;
-}
-
-/** Anything the parent sends a replica. */
-export type ParentMessage = HandoverRequest;
-
-/** True for a well-formed {@link ParentMessage}. */
-export function isParentMessage(value: unknown): value is ParentMessage {
-  const m = value as Partial<HandoverRequest> | null;
-  return m != null && typeof m === 'object' && m.type === 'handover' && typeof m.to === 'string' && m.to !== '';
 }
 
 /** Anything a replica sends. */

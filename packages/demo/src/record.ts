@@ -32,21 +32,20 @@ export interface ReplicaRecord {
   readonly terms: TermRecord[];
 }
 
-/**
- * A signal the demo sent to a replica, and why; `handoverTo` is the IPC request to the leader to
- * hand over (the rollout scene), with the replica named in `to`.
- */
+/** A signal the demo sent to a replica, and why. */
 export interface SignalRecord {
-  readonly signal: 'SIGKILL' | 'SIGTERM' | 'handoverTo';
+  readonly signal: 'SIGKILL' | 'SIGTERM';
   readonly target: string;
   readonly at: number;
-  readonly purpose: 'failover' | 'handover' | 'shutdown' | 'rollout';
-  readonly to?: string;
+  readonly purpose: 'failover' | 'handover' | 'shutdown' | 'rollout' | 'coordinated';
 }
 
-/** One rolling update of `--rollout`: how its old replicas left, and what it did to leadership. */
+/**
+ * One rolling update of `--rollout`: how its old replicas left on SIGTERM (`release`: they
+ * released; `newest`: `handoverOnShutdown: 'newest'`), and what it did to leadership.
+ */
 export interface RolloutPhaseRecord {
-  readonly variant: 'release' | 'directed';
+  readonly variant: 'release' | 'newest';
   readonly label: string;
   readonly startAt: number;
   readonly endAt: number;
@@ -55,6 +54,27 @@ export interface RolloutPhaseRecord {
   /** Time in the phase during which no replica led. */
   readonly leaderlessMs: number;
   /** Who led, in order (the leader at the phase's start first). */
+  readonly leaders: string[];
+}
+
+/**
+ * `--coordinated`: candidates of different emulation versions under the server's coordinator; the
+ * counted window runs from the oldest candidate's start until it leads.
+ */
+export interface CoordinatedRecord {
+  /** Each candidate's emulation version. */
+  readonly versions: Record<string, string>;
+  /** The candidate with the oldest emulation version, started last. */
+  readonly oldest: string;
+  /** Candidates that never led during the scene (the newest must be among them). */
+  readonly neverLed: string[];
+  readonly startAt: number;
+  readonly endAt: number;
+  /** Terms that began in the window. */
+  readonly changes: number;
+  /** Time in the window during which no candidate led. */
+  readonly leaderlessMs: number;
+  /** Who led in the window, in order. */
   readonly leaders: string[];
 }
 
@@ -93,6 +113,8 @@ export interface DemoRecord {
   scraped?: ScrapedRecord;
   /** With `--rollout`: the two rolling updates. */
   rollout?: RolloutPhaseRecord[];
+  /** With `--coordinated`: the takeover by the oldest candidate. */
+  coordinated?: CoordinatedRecord;
 }
 
 /** Opens a term (on `leader.became`). */

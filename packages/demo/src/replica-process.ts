@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { REPLICA_CONFIG_ENV, isReplicaMessage, type ParentMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
+import { REPLICA_CONFIG_ENV, isReplicaMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
 
 /** How a process ended. */
 export interface ExitInfo {
@@ -72,12 +72,6 @@ export class ReplicaProcess {
   signal(signal: 'SIGTERM' | 'SIGKILL'): boolean {
     if (!this.alive) return false;
     return this.child.kill(signal);
-  }
-
-  /** Sends a message over IPC if the process is alive and connected; true when it was sent. */
-  send(message: ParentMessage): boolean {
-    if (!this.alive || !this.child.connected) return false;
-    return this.child.send(message);
   }
 
   /** Waits for the exit at most `timeoutMs`; true when it exited in time. */

@@ -3,14 +3,15 @@
  * controller built on `LeaderElectionComponent`. It serves `/metrics` and `/healthz` on a loopback
  * port, forwards every bus event to the parent, and shuts down the way a pod should: on SIGTERM
  * (or SIGINT from a terminal's Ctrl-C, or the parent going away) it stops leading, releases the
- * Lease, and exits 0. SIGKILL it to see a crash.
+ * Lease (or, with `handoverOnShutdown`, hands it to the newest live replica), and exits 0. SIGKILL it to see a crash.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LeaderElectionComponent, createLeaderElectionBus } from '@leasekit/controller-leaderelection';
+import type { LeaderElectionComponent } from '@leasekit/controller-leaderelection';
 import type { Logger } from '@leasekit/k8s-leaderelection';
-import { REPLICA_CONFIG_ENV, isParentMessage, nowMs, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
+import { REPLICA_CONFIG_ENV, nowMs, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
+import { createReplicaComponent } from './replica-component.js';
 
 /** Sends to the parent when it is still there; a replica outliving its parent must not crash on that. */
 function report(message: ReplicaMessage): void {
@@ -61,25 +62,9 @@ function serveMetricsAndHealth(election: LeaderElectionComponent): Promise<Serve
 async function main(): Promise<void> {
   const config = readConfig();
   const { identity } = config;
-  const bus = createLeaderElectionBus();
-  const election = new LeaderElectionComponent(
-    {
-      identity,
-      leaseName: config.leaseName,
-      leaseNamespace: config.leaseNamespace,
-      leaseDurationMs: config.leaseDurationMs,
-      renewDeadlineMs: config.renewDeadlineMs,
-      retryPeriodMs: config.retryPeriodMs,
-      // Every replica of the demo uses this one lease duration, so a replica that creates the
-      // missing Lease waits one lease duration before leading, not the 15 s default for unknown peers.
-      maxPeerLeaseDurationMs: config.leaseDurationMs,
-      followerStrategy: config.followerStrategy,
-    },
-    loadKubeConfig(config),
-    bus,
-    {},
-    parentLogger(identity),
-  );
+  // With `handoverOnShutdown` in the config, a leader's SIGTERM hands the Lease to the newest
+  // live replica instead of releasing it; in coordinated mode the coordinator picks the holder.
+  const { component: election, bus } = createReplicaComponent(config, loadKubeConfig(config), {}, parentLogger(identity));
 
   // Timestamps are taken here rather than from the payload: the payload's Date has whole
   // milliseconds, and the listener runs synchronously when the event is published.
@@ -89,14 +74,6 @@ async function main(): Promise<void> {
   bus.on('leader.observed', ({ newLeaderIdentity }) =>
     report({ type: 'event', identity, event: 'leader.observed', at: nowMs(), leader: newLeaderIdentity }),
   );
-
-  // The parent may ask the leader to hand over to a named replica (the rollout scene).
-  process.on('message', (message: unknown) => {
-    if (!isParentMessage(message)) return;
-    election.handoverTo(message.to).catch((err: unknown) =>
-      report({ type: 'log', identity, level: 'error', message: `handoverTo(${message.to}) failed: ${err instanceof Error ? err.message : String(err)}`, at: nowMs() }),
-    );
-  });
 
   const http = await serveMetricsAndHealth(election);
   report({ type: 'ready', identity, pid: process.pid, port: (http.address() as AddressInfo).port, at: nowMs() });

@@ -16,8 +16,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeLeaseClient, isNotFound, type LeaseClient } from '@leasekit/k8s-leaderelection';
-import { describeError, recordFromLease } from '@leasekit/k8s-leaderelection/internal';
-import { startLeaseApiServer, type LeaseApiServer } from '@leasekit/lease-apiserver';
+import { describeError, recordFromLease, systemClock } from '@leasekit/k8s-leaderelection/internal';
+import { candidatesFor } from '@leasekit/k8s-leaderelection/testing';
+import { Coordinator, startLeaseApiServer, type LeaseApiServer } from '@leasekit/lease-apiserver';
 import { LeaseView } from './lease-view.js';
 import type { DemoOptions } from './options.js';
 import { PrometheusServer } from './prometheus.js';
@@ -25,7 +26,10 @@ import { PROMETHEUS_PACKAGE, findExecutable } from './prometheus-tools.js';
 import { nowMs, type BusEventMessage, type ReplicaConfig, type ReplicaMessage } from './protocol.js';
 import { beginTerm, endTerm, type DemoRecord, type Measurement, type ReplicaRecord, type SignalRecord } from './record.js';
 import { ReplicaProcess, describeExit, type ExitInfo } from './replica-process.js';
-import { rolloutSummaryLines, runRolloutPhase, type RolloutStage } from './rollout-scene.js';
+import { coordinatedSummaryLines, runCoordinatedScene, type CoordinatedStage } from './coordinated-scene.js';
+import { resourceTables } from './kubectl-tables.js';
+import { membershipTimings } from './replica-component.js';
+import { rolloutSummaryLines, runRolloutPhase, type RolloutReplicaOptions, type RolloutStage } from './rollout-scene.js';
 import { describeMeasurement, summaryLines } from './summary.js';
 import { scrapeLeaderSeries, scrapedTimelineLines } from './scraped.js';
 import { renderTimelineSvg } from './svg.js';
@@ -85,6 +89,10 @@ class DemoRun {
   /** With `--prometheus`: the server, and when it started scraping. */
   private prometheus: PrometheusServer | undefined;
   private prometheusFromMs = 0;
+  /** With `--coordinated`: the embedded server's coordinator, once started. */
+  private coordinator: Coordinator | undefined;
+  /** Replicas forked with `handoverOnShutdown: 'newest'`. */
+  private readonly handingOver = new Set<string>();
 
   constructor(
     private readonly options: DemoOptions,
@@ -131,12 +139,15 @@ class DemoRun {
     this.record = this.emptyRecord(target);
     this.say(`Lease API: ${target}`);
 
-    // 2. The Lease, and our own watch on it (the timeline's "lease" lines).
-    await this.ensureLease();
-    this.view = new LeaseView(this.client!, o.namespace, o.leaseName, (change) => this.timeline.line(change.at, 'lease', describeLeaseChange(change)));
-    await this.view.start(5000);
+    // 2. The Lease, and our own watch on it (the timeline's "lease" lines). In coordinated mode
+    // the coordinator creates it once there are candidates.
+    if (!o.coordinated) await this.ensureLease();
+    this.view = new LeaseView(this.client!, o.namespace, o.leaseName, (change) => this.timeline.line(change.at, 'lease', describeLeaseChange(change, o.coordinated)));
+    await this.view.start(o.coordinated ? 0 : 5000);
     this.say('watch the Lease live from another terminal:');
     this.io.out(`             ${this.kubectlCommand()}`);
+
+    if (o.coordinated) return this.coordinatedScenario();
 
     // 3. The replicas: real processes, each a small controller serving /metrics and /healthz.
     this.say(`starting ${o.replicas} replica processes (lease ${formatDuration(o.leaseDurationMs)}, renew deadline ${formatDuration(o.renewDeadlineMs)}, retry period ${formatDuration(o.retryPeriodMs)}, ${o.followerStrategy} followers)`);
@@ -182,16 +193,20 @@ class DemoRun {
     const o = this.options;
     const names = (from: number): string[] => Array.from({ length: o.replicas }, (_, i) => `replica-${from + i}`);
     const stage = this.rolloutStage();
+    // The first replicas release on SIGTERM; every replica a rollout forks hands over to the newest.
     const a = await runRolloutPhase(stage, 'release', names(1), names(o.replicas + 1));
     this.record!.rollout = [a];
     this.say(rolloutSummaryLines([a])[0]!);
     await this.pause(o.settleMs);
-    const b = await runRolloutPhase(stage, 'directed', names(o.replicas + 1), names(2 * o.replicas + 1));
+    const b = await runRolloutPhase(stage, 'newest', names(o.replicas + 1), names(2 * o.replicas + 1));
     this.record!.rollout.push(b);
     this.say(rolloutSummaryLines([b])[0]!);
     await this.pause(Math.min(o.settleMs, 1500));
 
-    this.say('stopping the remaining replicas (SIGTERM)');
+    // Followers first: a leader stopped with live members would hand the Lease to one that is
+    // stopping too. Stopped last, alone, it releases.
+    this.say('stopping the remaining replicas (SIGTERM), the followers first, then the leader (no live member left: it releases)');
+    await this.stopAll('shutdown', (identity) => identity !== stage.leader());
     await this.stopAll('shutdown');
     await this.showFinalLease();
     this.record!.endedAt = nowMs();
@@ -208,33 +223,24 @@ class DemoRun {
     const takeoverBound = o.leaseDurationMs + o.renewDeadlineMs + 10_000;
     const leader = (): string | undefined => this.record!.replicas.find((r) => r.terms.some((t) => t.endAt === undefined))?.identity;
     return {
-      addReplica: async (identity) => {
+      addReplica: async (identity, options) => {
         const since = this.messages.length;
-        const proc = this.forkReplica(identity);
-        this.say(`rollout: forked ${identity} (pid ${proc.pid ?? '?'}), waiting until it follows the Lease`);
+        const proc = this.forkReplica(identity, options);
+        this.say(`rollout: forked ${identity} (pid ${proc.pid ?? '?'})${options.handoverOnShutdown ? ` with handoverOnShutdown: 'newest'` : ''}, waiting until it follows the Lease`);
         await this.waitFor((m) => m.type === 'ready' && m.identity === identity, since, 30_000, `${identity} to start`);
         await this.waitFor((m) => m.type === 'event' && m.identity === identity && (m.event === 'leader.observed' || m.event === 'leader.became'), since, takeoverBound, `${identity} to follow the Lease`);
-        // It has seen the Lease; a watching follower opens its watch right after. A retry period
-        // covers that (the demo cannot see a real cluster's watches; a Deployment would wait for
-        // readiness here).
+        // It has seen the Lease; a watching follower opens its watch right after, and its
+        // membership Lease is written when it starts. A retry period covers that (the demo cannot
+        // see a real cluster's watches; a Deployment would wait for readiness here).
         await this.pause(o.retryPeriodMs);
       },
       leader,
-      handOver: async (from, to) => {
-        const proc = this.processes.find((p) => p.identity === from);
-        const since = this.messages.length;
-        this.say(`rollout: telling ${from}, the leader, to hand over to ${to}, the newest replica (IPC -> component.handoverTo('${to}'))`);
-        const at = nowMs();
-        if (!proc?.send({ type: 'handover', to })) throw new DemoFailed(`could not reach ${from} over IPC`);
-        this.record!.signals.push({ signal: 'handoverTo', target: from, to, at, purpose: 'rollout' });
-        const became = await this.nextLeader(since, [from], takeoverBound, `a new leader after ${from}'s handover to ${to}`);
-        this.say(`rollout: ${became.identity} leads ${formatDuration(became.at - at)} after the request${became.identity === to ? '' : ` (not ${to}!)`}`);
-      },
       stop: async (identity) => {
         const proc = this.processes.find((p) => p.identity === identity)!;
         const wasLeader = leader() === identity;
         const since = this.messages.length;
-        this.say(`rollout: SIGTERM ${identity}${wasLeader ? ', the leader: it releases the Lease and any follower may take it' : ' (a follower)'}`);
+        const how = this.handingOver.has(identity) ? `hands the Lease to the newest live replica (handoverOnShutdown: 'newest')` : 'releases the Lease and any follower may take it';
+        this.say(`rollout: SIGTERM ${identity}${wasLeader ? `, the leader: it ${how}` : ' (a follower)'}`);
         const at = nowMs();
         proc.signal('SIGTERM');
         this.record!.signals.push({ signal: 'SIGTERM', target: identity, at, purpose: 'rollout' });
@@ -244,6 +250,86 @@ class DemoRun {
       untilLeader: async () => {
         if (leader() === undefined) await this.nextLeader(this.messages.length, [], takeoverBound, 'a leader after the rollout');
       },
+      terms: () => this.record!.replicas.flatMap((r) => r.terms.map((t) => ({ identity: r.identity, startAt: t.startAt, endAt: t.endAt }))),
+      now: nowMs,
+      say: (text) => this.say(text),
+    };
+  }
+
+  /**
+   * `--coordinated`: the coordinator on the embedded server picks the holder among three
+   * coordinated replicas of different emulation versions (see coordinated-scene.ts); then what
+   * kubectl shows, and the end.
+   */
+  private async coordinatedScenario(): Promise<void> {
+    const o = this.options;
+    const c = this.coordinatorTimings();
+    this.say(
+      `coordinated replicas (lease ${formatDuration(o.leaseDurationMs)}, renew deadline ${formatDuration(o.renewDeadlineMs)}, retry period ${formatDuration(o.retryPeriodMs)}, ${o.followerStrategy} followers); ` +
+        `the coordinator waits ${formatDuration(c.electionDurationMs)} for ping answers, looks again every ${formatDuration(c.requeueIntervalMs)}, writes leaseDurationSeconds ${c.leaseDurationSeconds}`,
+    );
+    const result = await runCoordinatedScene(this.coordinatedStage());
+    this.record!.coordinated = result;
+    await this.pause(Math.min(o.settleMs, 1500));
+
+    this.io.out('');
+    for (const line of await resourceTables(
+      { kubeconfigPath: this.kubeconfigPath!, cacheDir: join(this.tmpDir!, 'kubectl-cache'), serverUrl: this.server!.url, namespace: o.namespace },
+      ['leasecandidates', 'leases'],
+    )) {
+      this.io.out(`  ${line}`);
+    }
+    this.io.out('');
+
+    this.say('stopping the replicas (SIGTERM): the holder releases; the coordinator keeps the candidates (as kube-apiserver does) until they expire');
+    await this.stopAll('shutdown');
+    await this.showFinalLease();
+    this.record!.endedAt = nowMs();
+    this.io.out('');
+    for (const line of summaryLines(this.record!, this.requestCounts())) this.io.out(line);
+    this.io.out('');
+    for (const line of coordinatedSummaryLines(result)) this.io.out(line);
+    this.io.out('');
+  }
+
+  /** The coordinator's timings for the demo: a fraction of the real 5 s, the demo's lease duration. */
+  private coordinatorTimings(): { electionDurationMs: number; requeueIntervalMs: number; leaseDurationSeconds: number } {
+    return { electionDurationMs: 1000, requeueIntervalMs: 1000, leaseDurationSeconds: Math.max(1, Math.ceil(this.options.leaseDurationMs / 1000)) };
+  }
+
+  /** The coordinated scene's view of this run. */
+  private coordinatedStage(): CoordinatedStage {
+    const o = this.options;
+    const bound = o.leaseDurationMs + o.renewDeadlineMs + 15_000;
+    return {
+      addCandidate: async ({ identity, version }) => {
+        const since = this.messages.length;
+        const proc = this.forkReplica(identity, { coordinatedVersion: version });
+        this.say(`forked ${identity} (pid ${proc.pid ?? '?'}), coordinated: true, binaryVersion = emulationVersion = ${version}`);
+        await this.waitFor((m) => m.type === 'ready' && m.identity === identity, since, 30_000, `${identity} to start`);
+        // Its LeaseCandidate, in the server's store (this scene runs on the embedded server only).
+        const deadline = nowMs() + bound;
+        while (!candidatesFor(this.server!.candidates, o.namespace, o.leaseName).some((c) => c.metadata?.name === identity)) {
+          if (nowMs() > deadline) throw new DemoFailed(`${identity} did not create its LeaseCandidate within ${formatDuration(bound)}`);
+          await this.pause(50);
+        }
+        this.say(`${identity}'s LeaseCandidate is registered`);
+      },
+      startCoordinator: () => {
+        const timings = this.coordinatorTimings();
+        this.coordinator = new Coordinator({ ...timings, leases: this.server!.store, candidates: this.server!.candidates, clock: systemClock }).start();
+        this.say('the coordinator starts (OldestEmulationVersion): it pings the candidates, ranks them and writes the holder into the Lease');
+      },
+      leader: () => this.record!.replicas.find((r) => r.terms.some((t) => t.endAt === undefined))?.identity,
+      untilLeader: async () => {
+        const open = this.record!.replicas.find((r) => r.terms.some((t) => t.endAt === undefined));
+        if (open) return open.identity;
+        return (await this.nextLeader(0, [], bound, 'the coordinator to name a leader')).identity;
+      },
+      untilLeads: async (identity) => {
+        await this.waitFor((m) => m.type === 'event' && m.event === 'leader.became' && m.identity === identity, 0, bound, `${identity} to lead`);
+      },
+      settle: () => this.pause(o.settleMs),
       terms: () => this.record!.replicas.flatMap((r) => r.terms.map((t) => ({ identity: r.identity, startAt: t.startAt, endAt: t.endAt }))),
       now: nowMs,
       say: (text) => this.say(text),
@@ -293,7 +379,7 @@ class DemoRun {
       this.tmpDir = await mkdtemp(join(tmpdir(), 'leasekit-demo-'));
       this.kubeconfigPath = await this.server.writeKubeconfig(join(this.tmpDir, 'kubeconfig'), { namespace: o.namespace });
       kubeConfig.loadFromFile(this.kubeconfigPath);
-      target = `embedded server ${this.server.url} (no cluster needed)`;
+      target = `embedded server ${this.server.url} (no cluster needed${o.coordinated ? '; its coordinator will elect the holder' : ''})`;
     }
     this.client = createKubeLeaseClient(kubeConfig, { requestTimeoutMs: 5000 });
     return target;
@@ -333,8 +419,9 @@ class DemoRun {
   }
 
   /** Forks one replica process (without waiting for it). */
-  private forkReplica(identity: string): ReplicaProcess {
+  private forkReplica(identity: string, options: Partial<RolloutReplicaOptions> & { coordinatedVersion?: string } = {}): ReplicaProcess {
     const o = this.options;
+    if (options.handoverOnShutdown) this.handingOver.add(identity);
     const config: ReplicaConfig = {
       identity,
       leaseName: o.leaseName,
@@ -344,6 +431,8 @@ class DemoRun {
       retryPeriodMs: o.retryPeriodMs,
       followerStrategy: o.followerStrategy,
       kubeconfig: this.kubeconfigPath,
+      ...(options.handoverOnShutdown ? { handoverOnShutdown: membershipTimings(o.leaseDurationMs) } : {}),
+      ...(options.coordinatedVersion !== undefined ? { coordinated: { binaryVersion: options.coordinatedVersion, emulationVersion: options.coordinatedVersion } } : {}),
     };
     const replica: ReplicaRecord = {
       identity: config.identity,
@@ -413,8 +502,9 @@ class DemoRun {
     return measurement;
   }
 
-  private async stopAll(purpose: SignalRecord['purpose']): Promise<void> {
-    const alive = this.processes.filter((p) => p.alive);
+  /** SIGTERMs every live replica (those `which` selects) and waits for them to exit. */
+  private async stopAll(purpose: SignalRecord['purpose'], which: (identity: string) => boolean = () => true): Promise<void> {
+    const alive = this.processes.filter((p) => p.alive && which(p.identity));
     // One that already reported 'stopped' is exiting by itself (after a Ctrl-C reached it
     // directly); a signal now could only race its exit.
     const stopped = new Set(this.messages.filter((m) => m.type === 'stopped').map((m) => m.identity));
@@ -442,7 +532,7 @@ class DemoRun {
         'lease',
         record.holderIdentity === ''
           ? `at the end: holder empty (released), transitions ${record.leaseTransitions}`
-          : `at the end: holder ${record.holderIdentity} (not released!), transitions ${record.leaseTransitions}`,
+          : `at the end: holder ${record.holderIdentity} (${this.options.coordinated ? 'named by the coordinator after the holder released' : 'not released!'}), transitions ${record.leaseTransitions}`,
       );
     } catch (err) {
       this.say(`could not read the Lease at the end: ${describeError(err)}`);
@@ -541,6 +631,7 @@ class DemoRun {
       if (abnormal && this.client && this.record) await this.showFinalLease();
     } finally {
       await this.prometheus?.stop();
+      this.coordinator?.stop();
       await this.view?.stop();
       await this.server?.close();
       if (this.tmpDir) await rm(this.tmpDir, { recursive: true, force: true });

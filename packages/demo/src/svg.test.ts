@@ -102,30 +102,45 @@ describe('renderTimelineSvg', () => {
     expect(renderTimelineSvg(record)).toMatch(/<text x="[\d.]+" y="\d+" text-anchor="end" fill="#d97706" font-weight="600">SIGTERM replica-2<\/text>/);
   });
 
-  it('with --rollout, draws each rolling update with its leadership changes and leaderless time, and the handover request', () => {
+  it('with --rollout, draws each rolling update with its leadership changes and leaderless time, and the SIGTERMs without labels', () => {
     const record: DemoRecord = {
       ...sampleRecord(),
       measurements: [],
       signals: [
-        { signal: 'SIGTERM', target: 'replica-1', at: T0 + 3000, purpose: 'rollout' },
-        { signal: 'handoverTo', target: 'replica-2', to: 'replica-<3>&"', at: T0 + 8000, purpose: 'rollout' },
+        { signal: 'SIGTERM', target: 'replica-<1>&"', at: T0 + 3000, purpose: 'rollout' },
+        { signal: 'SIGTERM', target: 'replica-2', at: T0 + 8000, purpose: 'rollout' },
       ],
       rollout: [
-        { variant: 'release', label: '(a) SIGTERM releases', startAt: T0 + 2000, endAt: T0 + 6000, changes: 3, leaderlessMs: 60, leaders: [] },
-        { variant: 'directed', label: '(b) handoverTo(newest), then SIGTERM', startAt: T0 + 7000, endAt: T0 + 10_000, changes: 1, leaderlessMs: 12.5, leaders: [] },
+        { variant: 'release', label: '(a) SIGTERM, old replicas release', startAt: T0 + 2000, endAt: T0 + 6000, changes: 3, leaderlessMs: 60, leaders: [] },
+        { variant: 'newest', label: "(b) SIGTERM, old replicas with handoverOnShutdown: 'newest'", startAt: T0 + 7000, endAt: T0 + 10_000, changes: 1, leaderlessMs: 12.5, leaders: [] },
       ],
     };
     const svg = renderTimelineSvg(record);
     expect(xmlProblems(svg)).toEqual([]);
     expect([...svg.matchAll(/<g class="rollout" data-variant="(\w+)" data-changes="(\d+)" data-leaderless-ms="([\d.]+)"/g)].map((m) => m.slice(1))).toEqual([
       ['release', '3', '60'],
-      ['directed', '1', '12.5'],
+      ['newest', '1', '12.5'],
     ]);
-    expect(svg).toContain('rollout (a) SIGTERM releases: 3 leadership changes, leaderless 60 ms');
-    expect(svg).toContain('rollout (b) handoverTo(newest), then SIGTERM: 1 leadership change, leaderless 13 ms');
-    expect(svg).toContain('data-signal="handoverTo" data-target="replica-2"');
-    expect(svg).toContain('<title>replica-2: handoverTo(replica-&lt;3&gt;&amp;&quot;)</title>');
-    expect(svg).toContain('handoverTo(newest)</text>');
+    expect(svg).toContain('rollout (a) SIGTERM, old replicas release: 3 leadership changes, leaderless 60 ms');
+    expect(svg).toContain('rollout (b) SIGTERM, old replicas with handoverOnShutdown: &apos;newest&apos;: 1 leadership change, leaderless 13 ms');
+    expect(svg).toContain('data-signal="SIGTERM" data-target="replica-&lt;1&gt;&amp;&quot;"');
+    // Many signals: names in tooltips only, and no SIGKILL in the legend (a rollout kills nobody).
+    expect(svg).not.toContain('>SIGTERM replica-2</text>');
+    expect(svg).toContain('<title>SIGTERM replica-2</title>');
+    expect(svg).not.toContain('>SIGKILL</text>');
+  });
+
+  it('with --coordinated, draws the takeover by the oldest candidate with its leadership changes and leaderless time', () => {
+    const record: DemoRecord = {
+      ...sampleRecord(),
+      measurements: [],
+      signals: [],
+      coordinated: { versions: { 'replica-1': '1.33.0' }, oldest: 'replica-3', neverLed: ['replica-1'], startAt: T0 + 5000, endAt: T0 + 7000, changes: 1, leaderlessMs: 40, leaders: ['replica-2', 'replica-3'] },
+    };
+    const svg = renderTimelineSvg(record);
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg).toMatch(/<g class="coordinated" data-changes="1" data-leaderless-ms="40">/);
+    expect(svg).toContain('coordinated: 1 leadership change, leaderless 40 ms after replica-3 joined');
   });
 
   it('still draws a run that ended before any measurement (an interrupted demo)', () => {

@@ -4,7 +4,7 @@
  * handover as measured spans under the time axis; with `--prometheus`, the replicas' `is_leader`
  * series as Prometheus scraped them, in lanes of their own on the same axis. Open it in a browser.
  */
-import { timeLedMs, type DemoRecord, type Measurement, type ReplicaRecord, type RolloutPhaseRecord } from './record.js';
+import { timeLedMs, type CoordinatedRecord, type DemoRecord, type Measurement, type ReplicaRecord, type RolloutPhaseRecord } from './record.js';
 import { runsOf, type ScrapedRecord } from './scraped.js';
 import { formatDuration } from './timeline.js';
 
@@ -54,7 +54,8 @@ export function renderTimelineSvg(record: DemoRecord): string {
   const axisY = lanesBottom + 8;
   const spansTop = axisY + 40;
   const phases = record.rollout ?? [];
-  const spanCount = record.measurements.length + phases.length;
+  const coordinated = record.coordinated;
+  const spanCount = record.measurements.length + phases.length + (coordinated ? 1 : 0);
   const scrapedTop = spansTop + spanCount * 34 + 8;
   const scraped = record.scraped === undefined ? undefined : scrapedSection(record, record.scraped, scrapedTop, x);
   const height = (scraped ? scrapedTop + scraped.height : spansTop + spanCount * 34) + 24;
@@ -71,7 +72,7 @@ export function renderTimelineSvg(record: DemoRecord): string {
     `<text x="20" y="30" font-size="18" font-weight="600" fill="${COLORS.text}">leasekit demo: who led the Lease, and when</text>`,
     `<text x="20" y="50" fill="${COLORS.muted}">${escapeXml(subtitle(record))}</text>`,
   );
-  parts.push(legend(78, phases.length > 0));
+  parts.push(legend(78, phases.length > 0 || coordinated !== undefined));
 
   // Grid and time axis.
   const step = tickStepSeconds(span / 1000);
@@ -107,13 +108,12 @@ export function renderTimelineSvg(record: DemoRecord): string {
   // A rollout's many signals carry their names as tooltips only (labels would overlap).
   for (const signal of record.signals) {
     const sx = x(signal.at);
-    const color =
-      signal.signal === 'handoverTo' ? COLORS.handover : signal.purpose === 'failover' ? COLORS.kill : signal.purpose === 'shutdown' ? COLORS.shutdown : COLORS.sigterm;
-    const name = signal.signal === 'handoverTo' ? `${signal.target}: handoverTo(${signal.to ?? '?'})` : `${signal.signal} ${signal.target}`;
+    const color = signal.purpose === 'failover' ? COLORS.kill : signal.purpose === 'shutdown' ? COLORS.shutdown : COLORS.sigterm;
+    const name = `${signal.signal} ${signal.target}`;
     parts.push(
       `<g class="signal" data-signal="${signal.signal}" data-target="${escapeXml(signal.target)}">`,
       `<line x1="${fmt(sx)}" y1="${LANE_TOP - 6}" x2="${fmt(sx)}" y2="${fmt(lanesBottom)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"><title>${escapeXml(name)}</title></line>`,
-      signal.purpose === 'shutdown' || signal.purpose === 'rollout' ? '' : signalLabel(name, sx, color),
+      signal.purpose === 'shutdown' || signal.purpose === 'rollout' || signal.purpose === 'coordinated' ? '' : signalLabel(name, sx, color),
       `</g>`,
     );
   }
@@ -121,6 +121,7 @@ export function renderTimelineSvg(record: DemoRecord): string {
   // The measured spans, under the axis, then the rollouts.
   record.measurements.forEach((m, i) => parts.push(measuredSpan(m, spansTop + i * 34, x)));
   phases.forEach((p, i) => parts.push(rolloutSpan(p, spansTop + (record.measurements.length + i) * 34, x)));
+  if (coordinated) parts.push(coordinatedSpan(coordinated, spansTop + (record.measurements.length + phases.length) * 34, x));
 
   // What Prometheus scraped, on the same time axis.
   if (scraped) parts.push(scraped.svg);
@@ -140,7 +141,7 @@ function subtitle(record: DemoRecord): string {
   return `${record.replicas.length} replica processes, Lease ${record.leaseNamespace}/${record.leaseName}, lease duration ${seconds} s, ${record.followerStrategy} followers, ${record.target}`;
 }
 
-function legend(y: number, rollout: boolean): string {
+function legend(y: number, calm: boolean): string {
   const items: string[] = [];
   let lx = 20;
   const add = (symbol: string, label: string, width: number): void => {
@@ -149,14 +150,13 @@ function legend(y: number, rollout: boolean): string {
   };
   add(`<rect x="0" y="-6" width="20" height="12" fill="${COLORS.term}" rx="2"/>`, 'leading (a term)', 140);
   add(`<line x1="0" y1="0" x2="20" y2="0" stroke="${COLORS.life}" stroke-width="3"/>`, 'process running', 135);
-  // A rollout kills nobody: no SIGKILL, no dead process's Lease.
-  if (!rollout) {
+  // A rollout or the coordinated scene kills nobody: no SIGKILL, no dead process's Lease.
+  if (!calm) {
     add(`<rect x="0" y="-6" width="20" height="12" fill="url(#dead-lease)"/>`, 'Lease held by a dead process', 210);
     add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.kill}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'SIGKILL', 90);
   }
   add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.sigterm}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'SIGTERM', 90);
-  if (rollout) add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.handover}" stroke-width="1.5" stroke-dasharray="5 3"/>`, 'handoverTo(newest)', 150);
-  else add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.text}" stroke-width="2"/>`, 'last renew', 100);
+  if (!calm) add(`<line x1="10" y1="-8" x2="10" y2="8" stroke="${COLORS.text}" stroke-width="2"/>`, 'last renew', 100);
   return `<g class="legend">${items.join('')}</g>`;
 }
 
@@ -259,13 +259,31 @@ function measuredSpan(m: Measurement, y: number, x: (at: number) => number): str
 
 /** One rolling update of `--rollout`: its extent, leadership changes and leaderless time. */
 function rolloutSpan(p: RolloutPhaseRecord, y: number, x: (at: number) => number): string {
+  const color = p.variant === 'newest' ? COLORS.handover : COLORS.sigterm;
+  const label = `rollout ${p.label}: ${p.changes} leadership change${p.changes === 1 ? '' : 's'}, leaderless ${formatDuration(p.leaderlessMs)}`;
+  return countedSpan(`class="rollout" data-variant="${p.variant}"`, p, label, color, y, x);
+}
+
+/** The coordinated scene's takeover: from the oldest candidate's start until it leads. */
+function coordinatedSpan(c: CoordinatedRecord, y: number, x: (at: number) => number): string {
+  const label = `coordinated: ${c.changes} leadership change${c.changes === 1 ? '' : 's'}, leaderless ${formatDuration(c.leaderlessMs)} after ${c.oldest} joined`;
+  return countedSpan(`class="coordinated"`, c, label, COLORS.handover, y, x);
+}
+
+/** A span under the axis with its leadership changes and leaderless time. */
+function countedSpan(
+  attributes: string,
+  p: { startAt: number; endAt: number; changes: number; leaderlessMs: number },
+  label: string,
+  color: string,
+  y: number,
+  x: (at: number) => number,
+): string {
   const x1 = x(p.startAt);
   const x2 = Math.max(x(p.endAt), x1 + 2);
-  const color = p.variant === 'directed' ? COLORS.handover : COLORS.sigterm;
-  const label = `rollout ${p.label}: ${p.changes} leadership change${p.changes === 1 ? '' : 's'}, leaderless ${formatDuration(p.leaderlessMs)}`;
   const text = textPlacement(label, x1, x2);
   return [
-    `<g class="rollout" data-variant="${p.variant}" data-changes="${p.changes}" data-leaderless-ms="${fmt(p.leaderlessMs)}">`,
+    `<g ${attributes} data-changes="${p.changes}" data-leaderless-ms="${fmt(p.leaderlessMs)}">`,
     `<line x1="${fmt(x1)}" y1="${fmt(y)}" x2="${fmt(x2)}" y2="${fmt(y)}" stroke="${color}" stroke-width="2"/>`,
     `<line x1="${fmt(x1)}" y1="${fmt(y - 6)}" x2="${fmt(x1)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,
     `<line x1="${fmt(x2)}" y1="${fmt(y - 6)}" x2="${fmt(x2)}" y2="${fmt(y + 6)}" stroke="${color}" stroke-width="2"/>`,

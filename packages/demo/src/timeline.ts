@@ -57,18 +57,24 @@ export function describeMessage(message: ReplicaMessage): string | undefined {
 }
 
 /** What a change of the Lease means, in words. */
-export function describeLeaseChange(change: LeaseChange): string {
+export function describeLeaseChange(change: LeaseChange, coordinated = false): string {
   const { record, previous } = change;
   const transitions = `transitions ${record.leaseTransitions}`;
+  const preferred = record.preferredHolder !== undefined && record.preferredHolder !== '' && record.preferredHolder !== record.holderIdentity;
+  const preferredText = preferred ? `, preferredHolder ${record.preferredHolder}` : '';
   if (record.holderIdentity === '') {
     return previous && previous.holderIdentity !== '' ? `released by ${previous.holderIdentity}: holder empty, ${transitions}` : `free (no holder), ${transitions}`;
   }
   const duration = record.leaseDurationSeconds === null ? '' : `, leaseDurationSeconds ${record.leaseDurationSeconds}`;
   let how = '';
-  if (previous) {
+  if (coordinated) {
+    if (preferred) how = ` (the coordinator prefers ${record.preferredHolder}: ${record.holderIdentity} should yield)`;
+    else if (!previous || previous.holderIdentity !== record.holderIdentity) how = ` (named by the coordinator; ${record.holderIdentity} takes it with its next write)`;
+    else how = ` (${record.holderIdentity}'s own write over the coordinator's: it leads)`;
+  } else if (previous) {
     if (previous.holderIdentity === '') how = ' (acquired a free Lease)';
     else if (previous.holderIdentity !== record.holderIdentity && change.handoverFrom === previous.holderIdentity) how = ` (handed over by ${previous.holderIdentity}; ${record.holderIdentity} takes it with its next write)`;
     else if (previous.holderIdentity !== record.holderIdentity) how = ` (taken over from ${previous.holderIdentity} after it expired)`;
   }
-  return `holder ${record.holderIdentity}, ${transitions}${duration}${how}`;
+  return `holder ${record.holderIdentity}, ${transitions}${duration}${preferredText}${how}`;
 }

@@ -404,3 +404,69 @@ describe('resolveConfig: defaults', () => {
     expect(config.leaseDurationMs).toBe(15_000);
   });
 });
+
+describe('resolveConfig: coordinated leader election', () => {
+  const COORDINATED: ElectorConfig = { ...VALID, coordinated: true, binaryVersion: '1.33.2' };
+
+  it('is off by default and then carries no candidate settings', () => {
+    expect(resolveConfig(VALID).coordinated).toBeUndefined();
+    expect(resolveConfig({ ...VALID, coordinated: false, binaryVersion: 'not semver' }).coordinated).toBeUndefined();
+  });
+
+  it('names the LeaseCandidate after the identity, and refuses an identity the API server would refuse as its name', () => {
+    expect(resolveConfig({ ...COORDINATED, identity: 'pod-0.lease-y' }).coordinated?.name).toBe('pod-0.lease-y');
+    const error = (config: ElectorConfig): unknown => {
+      try {
+        resolveConfig(config);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(error({ ...COORDINATED, identity: 'pod-1:8080' })).toMatchObject({ code: 'OPTION_INVALID', field: 'identity' });
+    expect(error({ ...COORDINATED, identity: 'x'.repeat(254) })).toMatchObject({ code: 'OPTION_INVALID', field: 'identity' });
+    // Not coordinated: no LeaseCandidate, so the identity needs no such name.
+    expect(resolveConfig({ ...VALID, identity: 'pod-1:8080' }).coordinated).toBeUndefined();
+  });
+
+  it('defaults emulationVersion to binaryVersion and strategy to OldestEmulationVersion', () => {
+    const name = VALID.identity;
+    expect(resolveConfig(COORDINATED).coordinated).toEqual({ name, binaryVersion: '1.33.2', emulationVersion: '1.33.2', strategy: 'OldestEmulationVersion' });
+    expect(resolveConfig({ ...COORDINATED, emulationVersion: '1.32.0', strategy: 'example.com/newest' }).coordinated).toEqual({
+      name,
+      binaryVersion: '1.33.2',
+      emulationVersion: '1.32.0',
+      strategy: 'example.com/newest',
+    });
+  });
+
+  it('requires binaryVersion when coordinated', () => {
+    expectRule(rejects({ ...VALID, coordinated: true }), 'OPTION_INVALID', 'binaryVersion', 'required');
+  });
+
+  it.each(['v1.33.0', '1.33', '1.33.0.1', '01.2.3', ' 1.2.3'])('rejects binaryVersion %j (not semver without a leading v)', (version) => {
+    expectRule(rejects({ ...COORDINATED, binaryVersion: version }), 'OPTION_INVALID', 'binaryVersion', 'semantic version');
+  });
+
+  it('accepts pre-release and build semver', () => {
+    expect(resolveConfig({ ...COORDINATED, binaryVersion: '1.34.0-alpha.1+abc' }).coordinated?.binaryVersion).toBe('1.34.0-alpha.1+abc');
+  });
+
+  it('rejects an emulationVersion newer than binaryVersion or not semver', () => {
+    expectRule(rejects({ ...COORDINATED, emulationVersion: '1.34.0' }), 'OPTION_INVALID', 'emulationVersion', 'newer than binaryVersion');
+    expectRule(rejects({ ...COORDINATED, emulationVersion: 'latest' }), 'OPTION_INVALID', 'emulationVersion', 'semantic version');
+  });
+
+  it('rejects an unknown strategy and non-string or non-boolean values', () => {
+    expectRule(rejects({ ...COORDINATED, strategy: 'Newest' }), 'OPTION_INVALID', 'strategy', 'OldestEmulationVersion');
+    expectRule(rejects({ ...COORDINATED, strategy: 3 }), 'FIELD_TYPE', 'strategy');
+    expectRule(rejects({ ...COORDINATED, binaryVersion: 133 }), 'FIELD_TYPE', 'binaryVersion');
+    expectRule(rejects({ ...VALID, coordinated: 'yes' }), 'FIELD_TYPE', 'coordinated');
+  });
+
+  it('the Elector refuses coordinated with a client lacking the LeaseCandidate methods, naming client', () => {
+    const err = configError(() => new Elector(COORDINATED, memoryClient()));
+    expect(err.code).toBe('CLIENT_INVALID');
+    expect(err.field).toBe('client');
+  });
+});

@@ -116,6 +116,30 @@ export interface ElectorConfig {
    * @default {}
    */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Coordinated leader election (Kubernetes 1.33+, KEP-4355, client-go's `Coordinated`): the
+   * elector keeps a `coordination.k8s.io/v1beta1` LeaseCandidate named after its identity, and
+   * an election coordinator in the API server picks the holder. The elector never creates or takes
+   * the Lease: it leads only once a record naming it, written by the coordinator, took its own
+   * renewal, and it steps down when the record's `preferredHolder` names another candidate. Needs
+   * a client with the candidate methods and `binaryVersion`. See docs/coordinated.md.
+   * @default false
+   */
+  readonly coordinated?: boolean;
+  /** Coordinated mode: this binary's version, semver without a leading `v` (`1.33.0`). Required when `coordinated`. */
+  readonly binaryVersion?: string;
+  /**
+   * Coordinated mode: the version this binary emulates (semver, at most `binaryVersion`); the
+   * `OldestEmulationVersion` strategy prefers the candidate with the oldest.
+   * @default binaryVersion
+   */
+  readonly emulationVersion?: string;
+  /**
+   * Coordinated mode: the strategy the coordinator should use for this Lease:
+   * `'OldestEmulationVersion'` or a custom strategy with a domain prefix (`example.com/x`).
+   * @default 'OldestEmulationVersion'
+   */
+  readonly strategy?: string;
   /** Time source (tests inject a fake clock). @default the system clock */
   readonly clock?: Clock;
   /** Randomness for jitter (tests inject a seeded source). @default Math.random */
@@ -144,12 +168,27 @@ export interface ResolvedConfig {
   readonly clientGoFollowers: boolean;
   /** Frozen; {} when none. */
   readonly labels: LeaseLabels;
+  /** Coordinated leader election: the candidate's settings, or undefined when not coordinated. */
+  readonly coordinated: CandidateSettings | undefined;
   readonly clock: Clock;
   readonly random: Random;
   readonly observer: ElectorObserver | undefined;
   /** `leaseDurationMs` as written in the Lease: whole seconds, rounded up. */
   readonly leaseDurationSeconds: number;
 }
+
+/** What the LeaseCandidate of a coordinated elector says about it. */
+export interface CandidateSettings {
+  /** The LeaseCandidate's name: the identity (the coordinator writes it as the Lease's holder). */
+  readonly name: string;
+  readonly binaryVersion: string;
+  /** The configured emulation version, or the binary version when none was given. */
+  readonly emulationVersion: string;
+  readonly strategy: string;
+}
+
+/** The strategy the Kubernetes coordinator implements (and the default). */
+export const OLDEST_EMULATION_VERSION = 'OldestEmulationVersion';
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
@@ -296,6 +335,7 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
     );
   }
   const labels = resolveLabels(config.labels);
+  const coordinated = flag(config.coordinated, 'coordinated', false) ? resolveCandidate(config) : undefined;
   const name = config.name === undefined ? leaseName : requireString(config.name, 'name', 'OPTION_INVALID', 'name cannot be empty');
   const clock = config.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function' || typeof clock.wallNow !== 'function') {
@@ -324,11 +364,71 @@ export function resolveConfig(config: ElectorConfig | null | undefined, checks: 
     onStartedLeadingFailure,
     clientGoFollowers,
     labels,
+    coordinated,
     clock,
     random,
     observer: config.observer,
     leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
   });
+}
+
+// Semver 2.0 without a leading 'v', as the API validates LeaseCandidate versions.
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+// A custom strategy: a qualified name with a DNS-subdomain prefix (`example.com/name`).
+/** A LeaseCandidate name, as the API server checks it (a ConfigMap key). */
+const CANDIDATE_NAME = /^[-._a-zA-Z0-9]+$/;
+const CUSTOM_STRATEGY = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+function resolveCandidate(config: ElectorConfig): CandidateSettings {
+  const binaryVersion = semver(config.binaryVersion, 'binaryVersion', true)!;
+  const emulationVersion = semver(config.emulationVersion, 'emulationVersion', false) ?? binaryVersion;
+  if (compareCore(emulationVersion, binaryVersion) > 0) {
+    throw new ConfigError('OPTION_INVALID', 'emulationVersion', `emulationVersion (${emulationVersion}) must not be newer than binaryVersion (${binaryVersion})`);
+  }
+  const strategy = config.strategy ?? OLDEST_EMULATION_VERSION;
+  if (typeof strategy !== 'string') {
+    throw new ConfigError('FIELD_TYPE', 'strategy', `strategy must be a string, got ${typeof strategy} (${safeString(strategy)})`);
+  }
+  if (strategy !== OLDEST_EMULATION_VERSION && !CUSTOM_STRATEGY.test(strategy)) {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'strategy',
+      `strategy (${JSON.stringify(strategy)}) must be '${OLDEST_EMULATION_VERSION}' or a custom strategy with a domain prefix (example.com/name)`,
+    );
+  }
+  // The coordinator writes the candidate's name as the Lease's holderIdentity, so the candidate is
+  // named after the identity (as kube-controller-manager and kube-scheduler do).
+  const name = config.identity;
+  if (typeof name !== 'string' || name.length > 253 || !CANDIDATE_NAME.test(name)) {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'identity',
+      `identity (${safeString(name)}) names the LeaseCandidate in coordinated mode and must be 1 to 253 letters, digits, '-', '.' or '_'`,
+    );
+  }
+  return Object.freeze({ name, binaryVersion, emulationVersion, strategy });
+}
+
+function semver(value: unknown, field: string, required: boolean): string | undefined {
+  if (value === undefined || value === null || value === '') {
+    if (!required) return undefined;
+    throw new ConfigError('OPTION_INVALID', field, `${field} is required when coordinated is true (semver, e.g. 1.33.0)`);
+  }
+  if (typeof value !== 'string') {
+    throw new ConfigError('FIELD_TYPE', field, `${field} must be a string, got ${typeof value} (${safeString(value)})`);
+  }
+  if (!SEMVER.test(value)) {
+    throw new ConfigError('OPTION_INVALID', field, `${field} (${JSON.stringify(value)}) must be a semantic version without a leading 'v' (e.g. 1.33.0)`);
+  }
+  return value;
+}
+
+/** Compares major.minor.patch (pre-release and build ignored). */
+function compareCore(a: string, b: string): number {
+  const core = (v: string): number[] => v.split(/[-+]/)[0]!.split('.').map(Number);
+  const [x, y] = [core(a), core(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return 0;
 }
 
 function requireString(

@@ -31,8 +31,10 @@
  */
 import { sleep, type Clock } from './clock.js';
 import { notify, invoke, settleWithin } from './callbacks.js';
+import { CandidateKeeper, candidateClientOf } from './candidate.js';
 import { asClaim, isClaim, withoutClaim } from './claim.js';
 import { leaseClientFor } from './client-factory.js';
+import { coordinatedTakeable } from './coordinated.js';
 import { JITTER_FACTOR, resolveConfig, type ElectorConfig, type ResolvedConfig } from './config.js';
 import { ConfigError, LeaseKitError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound } from './errors.js';
 import { LeaseFollower } from './follower.js';
@@ -124,6 +126,8 @@ export class Elector {
   /** The validated configuration with defaults applied. */
   readonly config: ResolvedConfig;
   private readonly client: LeaseClient;
+  /** The client was built here (from a KubeConfig), so run() closes its pooled connections when it ends. */
+  private readonly ownsClient: boolean;
   private readonly callbacks: LeaderCallbacks;
   private readonly log: SafeLogger;
   private readonly clock: Clock;
@@ -140,6 +144,8 @@ export class Elector {
   private readonly follower: LeaseFollower;
   /** The safety-critical steps (replaceable only through the test-only seam, see steps.ts). */
   private readonly steps: ElectorSteps;
+  /** Coordinated mode: keeps this replica's LeaseCandidate (undefined otherwise). */
+  private readonly candidate: CandidateKeeper | undefined;
 
   private running = false;
   private reportedLeader = '';
@@ -166,9 +172,12 @@ export class Elector {
     this.config = resolveConfig(config, { client });
     this.clock = this.config.clock;
     this.client = leaseClientFor(client, this.config.renewDeadlineMs);
+    this.ownsClient = this.client !== client;
     this.callbacks = callbacks ?? {};
     this.log = toSafeLogger(logger, { identity: this.config.identity, lease: `${this.config.leaseNamespace}/${this.config.leaseName}` });
     const { clock, log } = this;
+    const settings = this.config.coordinated;
+    this.candidate = settings && new CandidateKeeper({ client: candidateClientOf(this.client), config: this.config, settings, clock, log });
     this.steps = resolveSteps(
       safeSteps(this.config, {
         guardedUntil: () => this.leadership.guardedUntil,
@@ -266,6 +275,9 @@ export class Elector {
       return Promise.reject(new ConfigError('OPTION_INVALID', 'cooldownMs', `cooldownMs (${String(cooldownMs)}) must be a finite number >= 0`));
     }
     const { to } = options;
+    if (to !== undefined && this.config.coordinated) {
+      return Promise.reject(new ConfigError('OPTION_INVALID', 'to', 'to is not supported with coordinated: true: the election coordinator chooses the next holder'));
+    }
     if (to !== undefined && !(typeof to === 'string' && to !== '' && to !== this.config.identity)) {
       const why = to === this.config.identity ? 'is this replica itself' : 'must be a non-empty string';
       return Promise.reject(new ConfigError('OPTION_INVALID', 'to', `to (${JSON.stringify(to) ?? String(to)}) ${why}: name the replica to hand the lease to`));
@@ -293,6 +305,10 @@ export class Elector {
     this.running = true;
     const stop = signal ?? new AbortController().signal;
     this.log.info('Starting leader election loop');
+    // Coordinated mode: the LeaseCandidate is kept while run() runs, leading or not.
+    const candidateStop = new AbortController();
+    const linked = linkSignals([stop, candidateStop.signal]);
+    const candidateKept = this.candidate?.run(linked.signal);
     try {
       while (!stop.aborted) {
         if (!(await this.acquire(stop))) break;
@@ -305,7 +321,12 @@ export class Elector {
       if (this.leadership.active) await this.endTerm('renew_failed');
     } finally {
       this.follower.stop();
+      candidateStop.abort();
+      await candidateKept;
+      linked.dispose();
       await this.events.settled();
+      // A client built here from a KubeConfig drops its idle connections: nothing lingers after run().
+      if (this.ownsClient) this.client.close?.();
       this.running = false;
       this.log.info('Leader election loop stopped');
     }
@@ -341,6 +362,7 @@ export class Elector {
   private worthTrying(): boolean {
     const obs = this.observed;
     if (!this.watching() || !obs || this.observations.missingSince !== undefined) return true;
+    if (this.config.coordinated) return this.takeableCoordinated(obs);
     return obs.record.holderIdentity === '' || obs.record.holderIdentity === this.config.identity || this.steps.isExpired(obs) || this.claimNeedsRaise(obs);
   }
 
@@ -364,7 +386,9 @@ export class Elector {
   private followerDelayMs(): number {
     const obs = this.observed;
     let watched = this.watching() && obs && this.observations.missingSince === undefined
-      ? { free: obs.record.holderIdentity === '' || this.handedToUs(obs), expiresAtMs: this.observations.expiresAtMs(obs) }
+      ? this.config.coordinated
+        ? { free: this.takeableCoordinated(obs), expiresAtMs: Infinity } // only a record naming us is worth a try; else a slow safety poll
+        : { free: obs.record.holderIdentity === '' || this.handedToUs(obs), expiresAtMs: this.observations.expiresAtMs(obs) }
       : undefined;
     // A watched lease due now is tried at once; should there be nothing to try (an overridden
     // isExpired that disagrees with the due time), poll instead of waking again at once forever.
@@ -429,12 +453,16 @@ export class Elector {
       }
       if (purpose === 'renew') this.sawNotFoundWhileRenewing = true;
       this.observations.markMissing();
+      // Coordinated: the coordinator creates the Lease, never a candidate (client-go: NotFound -> false).
+      if (this.config.coordinated) return purpose === 'renew' ? 'failed' : 'held';
       return this.createMissing(purpose, deadlineMs, stop);
     }
 
     // 3. Record what we saw: the observation time is ours, from our monotonic clock.
     const observation = this.observe(current);
     const { record } = observation;
+    // Coordinated: a term begins only on a record the coordinator wrote naming us.
+    if (this.config.coordinated && purpose === 'acquire' && !this.takeableCoordinated(observation)) return 'held';
 
     // 4. Held by someone else (or by our own pending claim) and not expired by our own
     //    observation: nothing to do.
@@ -478,6 +506,7 @@ export class Elector {
     const obs = this.observed;
     if (!this.watching() || !obs || this.observations.missingSince !== undefined || obs === this.takeFailedOn) return undefined;
     if (obs.lease.metadata?.resourceVersion === undefined || isClaim(obs.lease)) return undefined;
+    if (this.config.coordinated) return this.takeableCoordinated(obs) ? obs : undefined;
     const holder = obs.record.holderIdentity;
     return holder === '' || this.handedToUs(obs) || this.steps.isExpired(obs) ? obs : undefined;
   }
@@ -491,6 +520,11 @@ export class Elector {
    */
   private handedToUs(obs: Observation): boolean {
     return obs.record.holderIdentity === this.config.identity && !isClaim(obs.lease) && !this.leadership.active;
+  }
+
+  /** Coordinated mode: whether a follower may begin a term on `obs` (see coordinatedTakeable). */
+  private takeableCoordinated(obs: Observation): boolean {
+    return !this.leadership.active && coordinatedTakeable(obs, this.config.identity);
   }
 
   /**
@@ -635,6 +669,8 @@ export class Elector {
 
   /** Whether `obs` is another replica's claim carrying a token no higher than one we have seen. */
   private claimNeedsRaise(obs: Observation): boolean {
+    // Coordinated: never a write over a record naming another replica.
+    if (this.config.coordinated) return false;
     return isClaim(obs.lease) && obs.record.holderIdentity !== this.config.identity && obs.record.leaseTransitions <= this.observations.highestToken;
   }
 
@@ -821,9 +857,11 @@ export class Elector {
 
     const resign = this.resignRequest;
     this.resignRequest = undefined;
-    const handoverTo = reason === 'handed_over' ? (resign?.to ?? this.yieldTo) : undefined;
+    // Coordinated: yielding to a preferredHolder releases (the coordinator writes the next holder).
+    const handoverTo = reason === 'handed_over' && !this.config.coordinated ? (resign?.to ?? this.yieldTo) : undefined;
     this.yieldTo = undefined;
-    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned' || reason === 'work_failed' || handoverTo !== undefined;
+    const yielded = reason === 'handed_over' && this.config.coordinated !== undefined;
+    const shouldRelease = (reason === 'released' && this.config.releaseOnCancel) || reason === 'resigned' || reason === 'work_failed' || handoverTo !== undefined || yielded;
     if (shouldRelease) {
       if (settled) await this.release(handoverTo !== undefined ? { to: handoverTo, token: term.token } : undefined);
       else {

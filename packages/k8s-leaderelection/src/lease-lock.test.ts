@@ -14,6 +14,7 @@ import { ApiError, NetworkError, RequestTimeoutError, isAlreadyExists, isConflic
 import { KubeLeaseClient, isKubeConfig, mapClientError } from './lease-lock.js';
 import type { Lease, LeaseWatchEvent } from './lease.js';
 import { silentLogger } from './logger.js';
+import { Membership } from './membership.js';
 import { isStrictMicroTime } from './record.js';
 import { LeaseStore } from './testing/lease-store.js';
 
@@ -93,12 +94,21 @@ async function route(s: TestServer, req: IncomingMessage, res: ServerResponse): 
   if (lease) {
     const [, namespace = '', name] = lease;
     if (method === 'GET' && name === undefined && url.searchParams.get('watch') === 'true') return serveWatch(s.store, namespace, url.searchParams, res);
-    if (method === 'GET' && name === undefined) return sendJson(res, 200, s.store.list(namespace));
+    if (method === 'GET' && name === undefined) {
+      const labelSelector = url.searchParams.get('labelSelector');
+      return sendJson(res, 200, s.store.list(namespace, labelSelector !== null ? { labelSelector } : {}));
+    }
     if (method === 'GET') return sendJson(res, 200, s.store.get(namespace, name!));
     if (method === 'POST' && name === undefined) return sendJson(res, 201, s.store.create(namespace, body));
     if (method === 'PUT' && name !== undefined) {
       const result = s.store.update(namespace, name, body);
       return sendJson(res, result.created ? 201 : 200, result.lease);
+    }
+    if (method === 'DELETE' && name !== undefined) {
+      const pre = (body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)?.preconditions;
+      const deleted = s.store.delete(namespace, name, pre ? { preconditions: pre } : {});
+      // The generic registry's answer for an object without finalizers.
+      return sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'leases', uid: deleted.metadata?.uid } });
     }
   }
   const events = EVENTS.exec(url.pathname);
@@ -184,6 +194,24 @@ describe('KubeLeaseClient over HTTP: reads and writes', () => {
     expect(isKubeConfig(null)).toBe(false);
   });
 
+  it('sends consecutive requests over one kept-alive connection, and close() lets it go', async () => {
+    const s = await startServer();
+    let connections = 0;
+    s.server.on('connection', () => connections++);
+    const client = new KubeLeaseClient(kubeConfig(s.url, { token: 'abc' }));
+    let lease = await client.create(NS, { metadata: { name: NAME }, spec: { holderIdentity: 'a' } });
+    for (let i = 0; i < 5; i++) lease = await client.update(NS, lease);
+    await client.get(NS, NAME);
+    expect(s.requests).toHaveLength(7);
+    expect(connections).toBe(1);
+    client.close();
+    await waitFor('the client to close its socket', () => s.sockets.size === 0, 200);
+    // Still usable after close(): the next request connects again.
+    await client.get(NS, NAME);
+    expect(connections).toBe(2);
+    client.close();
+  });
+
   it('creates, reads and updates a lease, keeping six-digit MicroTime strings intact', async () => {
     const s = await startServer();
     const client = new KubeLeaseClient(kubeConfig(s.url));
@@ -207,6 +235,75 @@ describe('KubeLeaseClient over HTTP: reads and writes', () => {
     expect(updated.spec?.acquireTime).toBe(ACQUIRE);
     expect(Number(updated.metadata?.resourceVersion)).toBeGreaterThan(Number(read.metadata?.resourceVersion));
     expect(s.store.get(NS, NAME).spec?.renewTime).toBe(RENEW);
+  });
+});
+
+describe('KubeLeaseClient over HTTP: list and delete', () => {
+  function member(name: string, labels: Record<string, string>): Lease {
+    return { metadata: { name, labels }, spec: { holderIdentity: name, leaseDurationSeconds: 60, renewTime: ACQUIRE } };
+  }
+
+  it('lists the leases of a namespace by label selector, with the list resourceVersion', async () => {
+    const s = await startServer();
+    s.store.create(NS, member('m-a', { 'leasekit.io/member-of': 'x' }));
+    s.store.create(NS, member('m-b', { 'leasekit.io/member-of': 'x' }));
+    s.store.create(NS, member('other', { 'leasekit.io/member-of': 'y' }));
+    s.store.create('elsewhere', member('m-c', { 'leasekit.io/member-of': 'x' }));
+    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const list = await client.list(NS, { labelSelector: 'leasekit.io/member-of=x' });
+    expect(list.items.map((l) => l.metadata?.name)).toEqual(['m-a', 'm-b']);
+    expect(list.items[0]?.spec?.renewTime).toBe(ACQUIRE);
+    expect(list.resourceVersion).toBe(s.store.resourceVersion);
+    expect(s.requests.at(-1)?.query.get('labelSelector')).toBe('leasekit.io/member-of=x');
+    expect((await client.list(NS)).items).toHaveLength(3);
+  });
+
+  it('maps a label selector the server refuses to an ApiError with reason BadRequest', async () => {
+    const s = await startServer();
+    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).list(NS, { labelSelector: 'a in (' }));
+    expect(err).toMatchObject({ statusCode: 400, reason: 'BadRequest' });
+  });
+
+  it('deletes a lease, sending its uid precondition, and refuses when the uid differs with Conflict', async () => {
+    const s = await startServer();
+    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const created = await client.create(NS, newLease());
+    const wrongUid = await failure(client.delete(NS, NAME, { preconditions: { uid: 'not-the-uid' } }));
+    expect(wrongUid).toMatchObject({ statusCode: 409, reason: 'Conflict' });
+    expect(s.store.peek(NS, NAME)).toBeDefined();
+    await client.delete(NS, NAME, { preconditions: { uid: created.metadata!.uid! } });
+    expect(s.requests.at(-1)).toMatchObject({ method: 'DELETE', body: { preconditions: { uid: created.metadata!.uid } } });
+    expect(s.store.peek(NS, NAME)).toBeUndefined();
+  });
+
+  it('rejects deleting a missing lease with an ApiError whose reason is NotFound', async () => {
+    const s = await startServer();
+    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).delete(NS, 'missing'));
+    expect(isNotFound(err)).toBe(true);
+  });
+
+  it('bounds list and delete by requestTimeoutMs like every other request', async () => {
+    const s = await startServer();
+    s.intercept = () => true; // never answers
+    const client = new KubeLeaseClient(kubeConfig(s.url), { requestTimeoutMs: 100 });
+    expect(await failure(client.list(NS))).toBeInstanceOf(RequestTimeoutError);
+    expect(await failure(client.delete(NS, NAME))).toBeInstanceOf(RequestTimeoutError);
+  });
+});
+
+describe('Membership over HTTP with a KubeConfig', () => {
+  it('joins, is listed as a live member, and deletes its Lease when its signal aborts', async () => {
+    const s = await startServer();
+    const membership = new Membership({ identity: 'pod-a', leaseName: NAME, leaseNamespace: NS, durationMs: 5_000, renewIntervalMs: 1_000 }, kubeConfig(s.url), silentLogger);
+    const controller = new AbortController();
+    const run = membership.run(controller.signal);
+    await waitFor('the membership Lease', () => s.store.peek(NS, membership.memberName) !== undefined);
+    expect((await membership.members()).map((m) => m.identity)).toEqual(['pod-a']);
+    expect(s.requests.at(-1)?.query.get('labelSelector')).toBe(`leasekit.io/member-of=${NAME}`);
+    controller.abort();
+    await run;
+    expect(s.store.peek(NS, membership.memberName)).toBeUndefined();
+    expect(s.requests.at(-1)).toMatchObject({ method: 'DELETE', body: { preconditions: { uid: expect.any(String) } } });
   });
 });
 
@@ -578,7 +675,9 @@ describe('Elector over HTTP with a KubeConfig', () => {
     second.controller.abort();
     await runs.get(second.id);
     expect(s.store.get(NS, NAME).spec?.holderIdentity).toBe('');
-    await waitFor('every watch and socket to close', () => s.store.watcherCount === 0 && s.sockets.size === 0);
+    // run() closes the connections its client kept open: well before the test server's 5 s
+    // keep-alive timeout would close an idle one.
+    await waitFor('every watch and socket to close', () => s.store.watcherCount === 0 && s.sockets.size === 0, 200);
   });
 });
 

@@ -1,16 +1,31 @@
 /**
  * The only file that talks to @kubernetes/client-node: a {@link LeaseClient} over a KubeConfig.
- * It bounds every request (client-node has no timeout of its own), maps `ApiException` to
- * {@link ApiError} by the Status `reason` (and a watch's bare HTTP status by its code), and turns
- * connection failures into NetworkError.
+ * client-node gives the server URL, credentials and TLS (`applyToHTTPSOptions`, asked before every
+ * request, so rotated credentials are used); the requests are our own (kube-http.ts for the JSON
+ * verbs, on a keep-alive connection pool; watches here), bounded, with errors mapped to
+ * {@link ApiError} by the Status `reason` (a watch's bare HTTP status by its code) and connection
+ * failures to NetworkError.
  */
 import { randomInt } from 'node:crypto';
 import { STATUS_CODES, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions as RequestOptionsHttps } from 'node:https';
 import { createInterface } from 'node:readline';
-import { ApiException, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease, type CoreV1Event } from '@kubernetes/client-node';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import { ApiError, NetworkError, RequestTimeoutError, apiErrorFromHttpStatus, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
-import type { Lease, LeaseClient, LeaseEventRecord, LeaseWatchEvent, RequestOptions, WatchOptions } from './lease.js';
+import type {
+  DeleteRequestOptions,
+  Lease,
+  LeaseCandidate,
+  LeaseCandidateWatchOptions,
+  LeaseClient,
+  LeaseEventRecord,
+  LeaseListResult,
+  ListRequestOptions,
+  RequestOptions,
+  SetWatchOptions,
+  WatchOptions,
+} from './lease.js';
+import { KubeHttp, type Endpoint } from './kube-http.js';
 import { eventBodyOf } from './record.js';
 
 export interface KubeLeaseClientOptions {
@@ -22,34 +37,6 @@ export interface KubeLeaseClientOptions {
 export function isKubeConfig(value: unknown): value is KubeConfig {
   const kc = value as Partial<KubeConfig> | null;
   return kc != null && typeof kc.makeApiClient === 'function' && typeof kc.getCurrentCluster === 'function';
-}
-
-/** A minimal Observable (all client-node's generated code asks of one) that yields `value`. */
-function just<T>(value: T): { toPromise(): Promise<T>; pipe<S>(fn: (v: T) => S | Promise<S>): unknown } {
-  return { toPromise: () => Promise.resolve(value), pipe: (fn) => just(Promise.resolve(value).then(fn)) };
-}
-
-type CallOptions = Parameters<CoordinationV1Api['readNamespacedLease']>[1];
-
-/** Per-call options that attach an AbortSignal to the underlying fetch. */
-function withSignal(signal: AbortSignal): CallOptions {
-  return {
-    middleware: [
-      {
-        pre: (ctx: { setSignal(s: AbortSignal): void }) => {
-          ctx.setSignal(signal);
-          return just(ctx);
-        },
-        post: <T>(ctx: T) => just(ctx),
-      },
-    ],
-    middlewareMergeStrategy: 'append' as const,
-  } as unknown as CallOptions;
-}
-
-/** client-node may hand out Date objects typed as MicroTime; the rest of leasekit wants plain JSON. */
-function toPlainLease(lease: V1Lease): Lease {
-  return JSON.parse(JSON.stringify(lease)) as Lease;
 }
 
 function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
@@ -99,35 +86,69 @@ function describeFailure(err: unknown): string {
 
 /** A LeaseClient over client-node. Usually built for you by `new Elector(config, kubeConfig)`. */
 export class KubeLeaseClient implements LeaseClient {
-  private readonly leases: CoordinationV1Api;
-  private readonly core: CoreV1Api;
-  private readonly requestTimeoutMs: number;
+  private readonly http: KubeHttp;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
     options: KubeLeaseClientOptions = {},
   ) {
-    this.leases = kubeConfig.makeApiClient(CoordinationV1Api);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.http = new KubeHttp(() => this.pooledEndpoint(), options.requestTimeoutMs ?? 10_000);
   }
 
   get(namespace: string, name: string, options?: RequestOptions): Promise<Lease> {
-    return this.send(options, (o) => this.leases.readNamespacedLease({ name, namespace }, o)).then(toPlainLease);
+    return this.http.request('GET', leasePath(namespace, name), undefined, options);
   }
 
   create(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.send(options, (o) => this.leases.createNamespacedLease({ namespace, body: lease as V1Lease }, o)).then(toPlainLease);
+    return this.http.request('POST', leasePath(namespace), lease, options);
   }
 
   update(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    const name = lease.metadata?.name ?? '';
-    return this.send(options, (o) => this.leases.replaceNamespacedLease({ name, namespace, body: lease as V1Lease }, o)).then(toPlainLease);
+    return this.http.request('PUT', leasePath(namespace, lease.metadata?.name ?? ''), lease, options);
+  }
+
+  /** Lists a namespace's Leases (`labelSelector` when given); one request, no paging. */
+  async list(namespace: string, options?: ListRequestOptions): Promise<LeaseListResult> {
+    const labelSelector = options?.labelSelector;
+    const query = labelSelector !== undefined ? `?${new URLSearchParams({ labelSelector }).toString()}` : '';
+    const list = await this.http.request<{ items?: Lease[] | null; metadata?: { resourceVersion?: string } }>('GET', `${leasePath(namespace)}${query}`, undefined, options);
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  /** Deletes one Lease, with the optional uid/resourceVersion preconditions (`Conflict` when they fail). */
+  async delete(namespace: string, name: string, options?: DeleteRequestOptions): Promise<void> {
+    const pre = options?.preconditions;
+    const body = pre
+      ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { ...(pre.uid !== undefined ? { uid: pre.uid } : {}), ...(pre.resourceVersion !== undefined ? { resourceVersion: pre.resourceVersion } : {}) } }
+      : undefined;
+    await this.http.request('DELETE', leasePath(namespace, name), body, options);
+  }
+
+  getCandidate(namespace: string, name: string, options?: RequestOptions): Promise<LeaseCandidate> {
+    return this.http.request('GET', candidatePath(namespace, name), undefined, options);
+  }
+
+  createCandidate(namespace: string, candidate: LeaseCandidate, options?: RequestOptions): Promise<LeaseCandidate> {
+    return this.http.request('POST', candidatePath(namespace), candidate, options);
+  }
+
+  updateCandidate(namespace: string, candidate: LeaseCandidate, options?: RequestOptions): Promise<LeaseCandidate> {
+    return this.http.request('PUT', candidatePath(namespace, candidate.metadata?.name ?? ''), candidate, options);
+  }
+
+  /** Watches one LeaseCandidate by name, like {@link watch} (same request, abort and error behaviour). */
+  watchCandidate(namespace: string, name: string, options: LeaseCandidateWatchOptions): Promise<void> {
+    return this.watchOne('coordination.k8s.io/v1beta1', 'leasecandidates', namespace, { fieldSelector: `metadata.name=${name}` }, options);
   }
 
   async recordEvent(event: LeaseEventRecord, options?: RequestOptions): Promise<void> {
     const body = { apiVersion: 'v1', kind: 'Event', metadata: { name: eventName(event), namespace: event.namespace }, ...eventBodyOf(event) };
-    await this.send(options, (o) => this.core.createNamespacedEvent({ namespace: event.namespace, body: body as unknown as CoreV1Event }, o));
+    await this.http.request('POST', `/api/v1/namespaces/${encodeURIComponent(event.namespace)}/events`, body, options);
+  }
+
+  /** Closes the pooled connections. The client stays usable: the next request connects again. */
+  close(): void {
+    this.http.close();
   }
 
   /**
@@ -145,11 +166,27 @@ export class KubeLeaseClient implements LeaseClient {
    * error behaviour, and no client-side watch timeout (2.x's Watch ends a quiet stream after 30 s).
    */
   watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
+    return this.watchOne('coordination.k8s.io/v1', 'leases', namespace, { fieldSelector: `metadata.name=${name}` }, options);
+  }
+
+  /** Watches the Leases matching `options.labelSelector`, like {@link watch} (same request, abort and error behaviour). */
+  watchSet(namespace: string, options: SetWatchOptions): Promise<void> {
+    return this.watchOne('coordination.k8s.io/v1', 'leases', namespace, { labelSelector: options.labelSelector }, options);
+  }
+
+  /** One watch on `resource` by field or label selector (see {@link watch}). */
+  private watchOne<E>(
+    groupVersion: string,
+    resource: string,
+    namespace: string,
+    selector: { fieldSelector: string } | { labelSelector: string },
+    options: RequestOptions & { resourceVersion?: string; onEvent(event: E): void; onOpen?(): void },
+  ): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) return Promise.resolve();
-    const query = new URLSearchParams({ watch: 'true', fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: 'true' });
+    const query = new URLSearchParams({ watch: 'true', ...selector, allowWatchBookmarks: 'true' });
     if (options.resourceVersion !== undefined) query.set('resourceVersion', options.resourceVersion);
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases?${query.toString()}`;
+    const path = `/apis/${groupVersion}/namespaces/${encodeURIComponent(namespace)}/${resource}?${query.toString()}`;
     return new Promise<void>((resolve, reject) => {
       let ended = false;
       let request: ClientRequest | undefined;
@@ -178,7 +215,7 @@ export class KubeLeaseClient implements LeaseClient {
       const onResponse = (res: IncomingMessage): void => {
         res.on('error', (err) => finish(mapClientError(err)));
         if (res.statusCode !== 200) {
-          finish(watchHttpError(res));
+          finish(watchHttpError(res, resource));
           return;
         }
         res.on('close', () => finish(res.complete ? null : new NetworkError('the watch stream was cut off')));
@@ -187,17 +224,18 @@ export class KubeLeaseClient implements LeaseClient {
         createInterface({ input: res, crlfDelay: Infinity })
           .on('error', (err) => finish(mapClientError(err)))
           .on('line', (line: string) => {
-            const event = parseWatchLine(line);
+            const event = parseWatchLine<E>(line);
             if (event && !ended) callHook(() => options.onEvent(event));
           });
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.watchRequestOptions()
+      this.endpoint()
         .then(({ url, requestOptions }) => {
           // Aborted while client-node prepared the request (auth plugins may take a while): send nothing.
           if (ended) return;
           const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-          request = send(`${url}${path}`, requestOptions, onResponse);
+          const headers = { ...requestOptions.headers, accept: 'application/json' };
+          request = send(`${url}${path}`, { ...requestOptions, method: 'GET', headers }, onResponse);
           request.on('error', (err) => finish(mapClientError(err)));
           request.on('socket', (socket) => socket.setKeepAlive(true, WATCH_KEEPALIVE_MS));
           request.end();
@@ -206,46 +244,54 @@ export class KubeLeaseClient implements LeaseClient {
     });
   }
 
-  /** The server URL and node:https options (credentials, TLS, agent) the KubeConfig gives. */
-  private async watchRequestOptions(): Promise<{ url: string; requestOptions: RequestOptionsHttps }> {
+  /**
+   * The endpoint for pooled requests. client-node's `applyToHTTPSOptions` builds a new agent for
+   * every call (so every request would open a new connection); without a proxy, its TLS options
+   * and credentials are all in the request options too, so the agent is dropped and KubeHttp's
+   * keep-alive pool is used. Through a proxy, client-node's proxy agent is kept.
+   */
+  private async pooledEndpoint(): Promise<Endpoint> {
+    const { url, requestOptions } = await this.endpoint();
+    if (this.kubeConfig.getCurrentCluster()?.proxyUrl) return { url, requestOptions };
+    const { agent: _perCallAgent, ...options } = requestOptions;
+    return { url, requestOptions: options };
+  }
+
+  /** The server URL and node:https options (credentials, TLS, proxy agent) the KubeConfig gives. */
+  private async endpoint(): Promise<Endpoint> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('No currently active cluster');
     const requestOptions: RequestOptionsHttps = {};
     await this.kubeConfig.applyToHTTPSOptions(requestOptions);
-    requestOptions.method = 'GET';
-    requestOptions.headers = { ...requestOptions.headers, accept: 'application/json' };
     return { url: cluster.server.replace(/\/+$/, ''), requestOptions };
   }
+}
 
-  private async send<T>(options: RequestOptions | undefined, call: (o: CallOptions) => Promise<T>): Promise<T> {
-    const signal = options?.signal
-      ? AbortSignal.any([options.signal, AbortSignal.timeout(this.requestTimeoutMs)])
-      : AbortSignal.timeout(this.requestTimeoutMs);
-    try {
-      return await call(withSignal(signal));
-    } catch (err) {
-      throw mapClientError(err, signal);
-    }
-  }
+function leasePath(namespace: string, name?: string): string {
+  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}
+
+function candidatePath(namespace: string, name?: string): string {
+  return `/apis/coordination.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/leasecandidates${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
 /** TCP keep-alive on a watch's socket, as client-node sets it (client-go uses 30 s too). */
 const WATCH_KEEPALIVE_MS = 30_000;
 
 /** An HTTP error answer to a watch: classified by its status code, `Retry-After` read. */
-function watchHttpError(res: IncomingMessage): ApiError {
+function watchHttpError(res: IncomingMessage, resource: string): ApiError {
   const statusCode = res.statusCode ?? 500;
   const statusText = res.statusMessage || STATUS_CODES[statusCode] || '';
-  return apiErrorFromHttpStatus(statusCode, `watch leases: HTTP ${statusCode}${statusText ? ` ${statusText}` : ''}`, {
+  return apiErrorFromHttpStatus(statusCode, `watch ${resource}: HTTP ${statusCode}${statusText ? ` ${statusText}` : ''}`, {
     retryAfterSeconds: parseRetryAfterSeconds(res.headers['retry-after']),
   });
 }
 
 /** One line of a watch stream as an event; undefined for what is not one (as client-node skips it). */
-function parseWatchLine(line: string): LeaseWatchEvent | undefined {
+function parseWatchLine<E>(line: string): E | undefined {
   try {
     const data = JSON.parse(line) as { type?: unknown; object?: unknown } | null;
-    if (data && typeof data.type === 'string' && data.object && typeof data.object === 'object') return data as LeaseWatchEvent;
+    if (data && typeof data.type === 'string' && data.object && typeof data.object === 'object') return data as E;
   } catch {
     // not JSON (a keep-alive blank line, a cut line): skip
   }

@@ -27,6 +27,10 @@ export interface CliOptions {
   readonly maxBodyBytes: number | undefined;
   readonly historyLimit: number | undefined;
   readonly logRequests: boolean;
+  /** Run the coordinated-leader-election coordinator. */
+  readonly coordinated: boolean;
+  /** The coordinator's election duration and requeue interval (ms); undefined: 5000, the real one's. */
+  readonly electionDurationMs: number | undefined;
   readonly help: boolean;
   readonly faults: readonly CliFault[];
 }
@@ -39,8 +43,9 @@ export class CliUsageError extends Error {
 /** The `--help` text. */
 export const USAGE = `Usage: lease-apiserver [options]
 
-A Kubernetes API server for coordination.k8s.io/v1 Leases (and Events), in memory, over plain
-HTTP, for demos, tests and benchmarks. Runs until SIGINT or SIGTERM.
+A Kubernetes API server for coordination.k8s.io/v1 Leases, coordination.k8s.io/v1beta1
+LeaseCandidates (and Events), in memory, over plain HTTP, for demos, tests and benchmarks. Runs
+until SIGINT or SIGTERM.
 
 Options:
   --host HOST                  address to bind (default 127.0.0.1; loopback only unless --allow-remote)
@@ -51,6 +56,11 @@ Options:
   --max-body-bytes N           answer 413 beyond this body size (default 3145728)
   --history-limit N            watch events kept for resuming; older resourceVersions get 410 (default 1000)
   --log-requests               print one line per request
+  --coordinated-leader-election
+                               run the coordinator: elects a holder for each Lease with LeaseCandidates
+                               (strategy OldestEmulationVersion), as kube-apiserver does with the
+                               CoordinatedLeaderElection feature
+  --election-duration MS       the coordinator's ping wait and requeue interval (default 5000)
   -h, --help                   show this help
   --version                    print the package version and exit
 
@@ -173,6 +183,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         'max-body-bytes': { type: 'string' },
         'history-limit': { type: 'string' },
         'log-requests': { type: 'boolean' },
+        'coordinated-leader-election': { type: 'boolean' },
+        'election-duration': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         latency: { type: 'string', multiple: true },
         'error-rate': { type: 'string', multiple: true },
@@ -193,6 +205,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     ...(v['drop-response-rate'] ?? []).map(dropFault),
     ...(v.partition ?? []).map(partitionFault),
   ];
+  if (v['election-duration'] !== undefined && !v['coordinated-leader-election']) {
+    throw new CliUsageError('--election-duration: only with --coordinated-leader-election');
+  }
   if (v['cut-watches-after'] !== undefined) faults.push({ kind: 'watch-lifetime', lifetime: duration('--cut-watches-after', v['cut-watches-after']) });
   return {
     host: v.host ?? '127.0.0.1',
@@ -203,6 +218,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     maxBodyBytes: v['max-body-bytes'] === undefined ? undefined : integer('--max-body-bytes', v['max-body-bytes'], 1),
     historyLimit: v['history-limit'] === undefined ? undefined : integer('--history-limit', v['history-limit'], 1),
     logRequests: v['log-requests'] ?? false,
+    coordinated: v['coordinated-leader-election'] ?? false,
+    electionDurationMs: v['election-duration'] === undefined ? undefined : integer('--election-duration', v['election-duration'], 1),
     help: v.help ?? false,
     faults,
   };

@@ -79,6 +79,9 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
+      ...(options.coordinated
+        ? { coordinator: options.electionDurationMs !== undefined ? { electionDurationMs: options.electionDurationMs, requeueIntervalMs: options.electionDurationMs } : true }
+        : {}),
       ...(options.logRequests ? { onRequest: (record: RequestRecord) => io.out(requestLine(record)) } : {}),
     });
   } catch (err) {
@@ -98,6 +101,7 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
     io.out(`lease-apiserver listening on ${server.url}`);
     io.out(`kubeconfig: ${kubeconfigPath}`);
     io.out(`  try: kubectl --kubeconfig ${kubeconfigPath} get leases`);
+    if (options.coordinated) io.out(`coordinated leader election: on (kubectl --kubeconfig ${kubeconfigPath} get leasecandidates)`);
     for (const fault of server.faults.describe()) io.out(`fault: ${fault.kind}: ${fault.description}`);
     for (const spec of options.faults) {
       if (spec.kind === 'partition' && spec.afterMs > 0) io.out(`fault: partition scheduled ${spec.afterMs} ms after start for ${spec.fault.durationMs} ms`);

@@ -24,9 +24,17 @@ describe('parseCliArgs', () => {
       maxBodyBytes: undefined,
       historyLimit: undefined,
       logRequests: false,
+      coordinated: false,
+      electionDurationMs: undefined,
       help: false,
       faults: [],
     });
+  });
+
+  it('reads the coordinator flags, and refuses an election duration without the coordinator', () => {
+    expect(parseCliArgs(['--coordinated-leader-election', '--election-duration', '300'])).toMatchObject({ coordinated: true, electionDurationMs: 300 });
+    expect(() => parseCliArgs(['--election-duration', '300'])).toThrow(CliUsageError);
+    expect(() => parseCliArgs(['--coordinated-leader-election', '--election-duration', '0'])).toThrow(CliUsageError);
   });
 
   it('reads the server flags', () => {

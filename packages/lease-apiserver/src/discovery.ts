@@ -17,10 +17,15 @@ export interface KubernetesVersion {
 
 /** Verbs served for Leases: all of them. */
 export const LEASE_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
+/** Verbs served for LeaseCandidates (coordination.k8s.io/v1beta1): all of them. */
+export const CANDIDATE_VERBS = LEASE_VERBS;
 /** Verbs served for Events: enough to record them and to read them back with kubectl. */
 export const EVENT_VERBS = ['create', 'delete', 'get', 'list', 'patch'] as const;
 
 const COORDINATION_V1 = { groupVersion: 'coordination.k8s.io/v1', version: 'v1' };
+const COORDINATION_V1BETA1 = { groupVersion: 'coordination.k8s.io/v1beta1', version: 'v1beta1' };
+/** Both versions of the group, preferred first (v1 stays preferred, as on a real server). */
+const COORDINATION_VERSIONS = [COORDINATION_V1, COORDINATION_V1BETA1];
 
 /** Builds one discovery document. `serverAddress` is host:port as clients reach the server. */
 export function discoveryDocument(document: DiscoveryDocument, version: KubernetesVersion, serverAddress: string): unknown {
@@ -50,16 +55,23 @@ export function discoveryDocument(document: DiscoveryDocument, version: Kubernet
       return {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: [{ name: 'coordination.k8s.io', versions: [COORDINATION_V1], preferredVersion: COORDINATION_V1 }],
+        groups: [{ name: 'coordination.k8s.io', versions: COORDINATION_VERSIONS, preferredVersion: COORDINATION_V1 }],
       };
     case 'coordinationGroup':
-      return { kind: 'APIGroup', apiVersion: 'v1', name: 'coordination.k8s.io', versions: [COORDINATION_V1], preferredVersion: COORDINATION_V1 };
+      return { kind: 'APIGroup', apiVersion: 'v1', name: 'coordination.k8s.io', versions: COORDINATION_VERSIONS, preferredVersion: COORDINATION_V1 };
     case 'coordinationV1':
       return {
         kind: 'APIResourceList',
         apiVersion: 'v1',
         groupVersion: 'coordination.k8s.io/v1',
         resources: [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: [...LEASE_VERBS] }],
+      };
+    case 'coordinationV1beta1':
+      return {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: 'coordination.k8s.io/v1beta1',
+        resources: [{ name: 'leasecandidates', singularName: 'leasecandidate', namespaced: true, kind: 'LeaseCandidate', verbs: [...CANDIDATE_VERBS] }],
       };
   }
 }

@@ -14,7 +14,7 @@ import { RESOURCES, VERBS, WRITE_VERBS, type ResourceName, type Verb } from './v
 export interface FaultScope {
   /** Verbs the rule applies to. @default every verb (drop-response: the write verbs) */
   readonly verbs?: readonly Verb[];
-  /** Resources the rule applies to. @default leases and events */
+  /** Resources the rule applies to (`leases`, `leasecandidates`, `events`). @default every resource */
   readonly resources?: readonly ResourceName[];
   /** Only requests from this client. @default every client */
   readonly client?: ClientMatcher;
@@ -156,7 +156,8 @@ const DEFAULT_MESSAGES: Record<number, [reason: string, message: string]> = {
 /** The Status an error rule answers with, worded like the API server's for the request. */
 function errorStatus(fault: ErrorFault, request: FaultRequest): KubeStatus {
   const [defaultReason, defaultMessage] = DEFAULT_MESSAGES[fault.code] ?? [fault.code >= 500 ? 'InternalError' : 'BadRequest', `injected fault: HTTP ${fault.code}`];
-  const qualified = request.resource === 'leases' ? 'leases.coordination.k8s.io' : 'events';
+  const inGroup = request.resource !== 'events';
+  const qualified = inGroup ? `${request.resource}.coordination.k8s.io` : 'events';
   let message = fault.message ?? defaultMessage;
   if (fault.message === undefined && request.name !== undefined) {
     if (fault.code === 409) message = `Operation cannot be fulfilled on ${qualified} "${request.name}": ${defaultMessage}`;
@@ -165,7 +166,7 @@ function errorStatus(fault: ErrorFault, request: FaultRequest): KubeStatus {
   const retryAfterSeconds = fault.retryAfterSeconds ?? (fault.code === 429 ? 1 : undefined);
   const details: KubeStatus['details'] = {
     ...(request.name !== undefined ? { name: request.name } : {}),
-    ...(request.resource === 'leases' ? { group: 'coordination.k8s.io' } : {}),
+    ...(inGroup ? { group: 'coordination.k8s.io' } : {}),
     kind: request.resource,
     ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
   };

@@ -1,5 +1,5 @@
 /**
- * Unknown fields in a Lease body, handled like the API server's decoder: dropped with a warning
+ * Unknown fields in a Lease or LeaseCandidate body, handled like the API server's decoder: dropped with a warning
  * by default (`fieldValidation=Warn`), dropped silently (`Ignore`), or refused with 400 (`Strict`,
  * what kubectl sends). Without this, a typo such as `spec.holderIdentiy` would be stored and read
  * back, which no real cluster does.
@@ -27,7 +27,11 @@ const OBJECT_META = new Set([
   'finalizers',
   'managedFields',
 ]);
-const LEASE_SPEC = new Set(['holderIdentity', 'leaseDurationSeconds', 'acquireTime', 'renewTime', 'leaseTransitions', 'strategy', 'preferredHolder']);
+/** The fields of a LeaseSpec (coordination.k8s.io/v1). */
+export const LEASE_SPEC: ReadonlySet<string> = new Set(['holderIdentity', 'leaseDurationSeconds', 'acquireTime', 'renewTime', 'leaseTransitions', 'strategy', 'preferredHolder']);
+
+/** The fields of a LeaseCandidateSpec (coordination.k8s.io/v1beta1). */
+export const CANDIDATE_SPEC: ReadonlySet<string> = new Set(['leaseName', 'pingTime', 'renewTime', 'binaryVersion', 'emulationVersion', 'strategy']);
 
 /** `?fieldValidation=`; Warn when absent, like the API server since 1.27. */
 export function parseFieldValidation(query: URLSearchParams): FieldValidation {
@@ -41,7 +45,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function pruneLevel(node: unknown, known: Set<string>, prefix: string, unknown: string[]): void {
+function pruneLevel(node: unknown, known: ReadonlySet<string>, prefix: string, unknown: string[]): void {
   if (!isRecord(node)) return;
   for (const key of Object.keys(node)) {
     // Strategic-merge directives ($patch, $retainKeys, $setElementOrder/...) are not fields.
@@ -54,15 +58,16 @@ function pruneLevel(node: unknown, known: Set<string>, prefix: string, unknown: 
 }
 
 /**
- * Removes unknown fields from a Lease body or merge-style patch, in place, and handles them as
- * `mode` says. Returns the warnings to send (one per field, in `Warn` mode).
+ * Removes unknown fields from a body or merge-style patch (a Lease unless `specFields` says
+ * otherwise), in place, and handles them as `mode` says. Returns the warnings to send (one per
+ * field, in `Warn` mode).
  */
-export function applyFieldValidation(body: unknown, mode: FieldValidation, decodeContext: string): string[] {
+export function applyFieldValidation(body: unknown, mode: FieldValidation, decodeContext: string, specFields: ReadonlySet<string> = LEASE_SPEC): string[] {
   const unknown: string[] = [];
   pruneLevel(body, TOP_LEVEL, '', unknown);
   if (isRecord(body)) {
     pruneLevel(body.metadata, OBJECT_META, 'metadata.', unknown);
-    pruneLevel(body.spec, LEASE_SPEC, 'spec.', unknown);
+    pruneLevel(body.spec, specFields, 'spec.', unknown);
   }
   if (unknown.length === 0 || mode === 'Ignore') return [];
   const messages = unknown.map((field) => `unknown field ${JSON.stringify(field)}`);

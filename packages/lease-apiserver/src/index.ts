@@ -4,6 +4,8 @@
  */
 export { startLeaseApiServer } from './server.js';
 export type { LeaseApiServer, LeaseApiServerOptions, RequestRecord } from './server.js';
+export { Coordinator } from './coordinator.js';
+export type { CoordinatorCounts, CoordinatorOptions, CoordinatorTimings } from './coordinator.js';
 export { Faults } from './faults.js';
 export type {
   ActivePartition,

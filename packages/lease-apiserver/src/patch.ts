@@ -2,7 +2,8 @@
  * Owns the patch formats of PATCH requests: RFC 7386 JSON merge patch (strategic merge patch is
  * the same for a Lease or an Event: neither has keyed lists), RFC 6902 JSON patch, and server-side
  * apply as a merge onto the current object. A patch only computes the new object; the store
- * writes it with its own compare-and-swap, decoding and validation (`LeaseStore.update` with `via`).
+ * writes it with its own compare-and-swap, decoding and validation (`LeaseStore.update` or
+ * `CandidateStore.update` with `via`).
  */
 import { ApiError, type Lease } from '@leasekit/k8s-leaderelection';
 import { makeStatus } from '@leasekit/k8s-leaderelection/internal';
@@ -114,14 +115,34 @@ export function applyPatch(current: unknown, patch: unknown, format: PatchFormat
   return format === 'json' ? jsonPatch(current, patch) : mergePatch(current, patch);
 }
 
+/** What a PATCH needs of a store: the current object, and a write of the patched one. */
+export interface PatchTarget<R> {
+  /** The current object, undefined when there is none. */
+  readonly current: object | undefined;
+  /** What apply patches onto when there is no object yet (apiVersion, kind, name, namespace). */
+  readonly empty: object;
+  /** 404 for a missing object. */
+  readonly notFound: () => Error;
+  /** Writes the patched object with the store's compare-and-swap, decoding and validation. */
+  readonly write: (patched: unknown, via: 'patch' | 'apply') => R;
+}
+
 /**
- * PATCH of a Lease: the patch applied to the current object and written back with the store's
- * compare-and-swap (the server is single-threaded: nothing writes in between). Server-side apply
- * creates a missing Lease; the other formats answer 404 for one.
+ * PATCH of a stored object: the patch applied to the current object and written back with the
+ * store's compare-and-swap (the server is single-threaded: nothing writes in between).
+ * Server-side apply creates a missing object; the other formats answer 404 for one.
  */
+export function patchStored<R>(target: PatchTarget<R>, patch: unknown, format: PatchFormat): R {
+  if (!target.current && format !== 'apply') throw target.notFound();
+  return target.write(applyPatch(target.current ?? target.empty, patch, format), format === 'apply' ? 'apply' : 'patch');
+}
+
+/** PATCH of a Lease (see {@link patchStored}). */
 export function patchLease(store: LeaseStore, namespace: string, name: string, patch: unknown, format: PatchFormat): WriteResult {
-  const current = store.peek(namespace, name);
-  if (!current && format !== 'apply') throw leaseErrors.notFound(name);
-  const base: Lease = current ?? { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } };
-  return store.update(namespace, name, applyPatch(base, patch, format), { via: format === 'apply' ? 'apply' : 'patch' });
+  const empty: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } };
+  return patchStored(
+    { current: store.peek(namespace, name), empty, notFound: () => leaseErrors.notFound(name), write: (patched, via) => store.update(namespace, name, patched, { via }) },
+    patch,
+    format,
+  );
 }

@@ -1,20 +1,18 @@
 /**
- * The verbs on Leases and Events, over the LeaseStore and the EventStore. This file only
- * translates HTTP into store calls and store results into HTTP: every Lease rule (resourceVersion
- * compare-and-swap, validation, preconditions) lives in the LeaseStore, the one implementation of
- * Lease semantics; patches are computed by `patch.ts` and lists paged by `paging.ts`.
+ * The verbs on Leases, LeaseCandidates and Events, over the testing-kit stores and the
+ * EventStore. This file only translates HTTP into store calls and store results into HTTP: every
+ * object rule (resourceVersion compare-and-swap, validation, preconditions) lives in the
+ * LeaseStore or the CandidateStore; patches are computed by `patch.ts` and lists paged by `paging.ts`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Lease } from '@leasekit/k8s-leaderelection';
-import type { LeaseStore } from '@leasekit/k8s-leaderelection/testing';
 import type { EventStore, KubeEvent } from './event-store.js';
 import { decodeBody, mediaType, methodNotAllowedError, parsePatch, statusError, tableVersionRequested, unsupportedMediaType, type PatchFormat } from './http.js';
 import { pageOf } from './paging.js';
-import { patchLease } from './patch.js';
 import { applyFieldValidation, parseFieldValidation } from './fields.js';
 import { checkUnsupported, labelSelectorOf, parseFieldSelector, parseIncludeObject, parseLimit } from './query.js';
 import type { ResourceRoute } from './routes.js';
-import { eventTable, leaseTable, type TableOptions } from './table.js';
+import type { StoredResource } from './stored-resources.js';
+import { eventTable, type TableOptions } from './table.js';
 
 /** An answer: status code and JSON body. */
 export interface Reply {
@@ -41,8 +39,6 @@ const PATCH_TYPES: Record<string, PatchFormat> = {
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
-
-const LEASE_DECODE_CONTEXT = 'Lease in version "v1" cannot be handled as a Lease: ';
 
 /** The patch flavour from the Content-Type (415 for anything else, as the real server does). */
 function patchType(headers: IncomingHttpHeaders): PatchFormat {
@@ -102,24 +98,27 @@ function resourceVersionOf(query: URLSearchParams): { resourceVersion?: string }
   return rv === null ? {} : { resourceVersion: rv };
 }
 
-/** Serves one Lease request (every verb but watch). */
-export async function handleLease(store: LeaseStore, request: ResourceRequest): Promise<Reply> {
+/**
+ * Serves one request on a stored resource (Leases, LeaseCandidates): every verb but watch. The
+ * store decides everything about the object; this translates query, body and answer.
+ */
+export async function handleStored(stored: StoredResource, request: ResourceRequest): Promise<Reply> {
   const { route, query } = request;
   const namespace = route.namespace ?? '';
   const name = route.name ?? '';
   checkUnsupported(query);
   switch (route.verb) {
     case 'get': {
-      const lease = store.get(namespace, name, resourceVersionOf(query));
-      const table = tableOptions(request, { resourceVersion: lease.metadata?.resourceVersion ?? '' });
-      return { code: 200, body: table ? leaseTable([lease], table) : lease };
+      const object = stored.get(namespace, name, resourceVersionOf(query));
+      const table = tableOptions(request, { resourceVersion: object.metadata?.resourceVersion ?? '' });
+      return { code: 200, body: table ? stored.table([object], table) : object };
     }
     case 'list': {
       const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
       const limit = parseLimit(query);
       const cont = query.get('continue');
-      const all = store.list(route.namespace ?? selector.namespace, {
+      const all = stored.list(route.namespace ?? selector.namespace, {
         ...resourceVersionOf(query),
         ...labels,
         ...(selector.name !== undefined ? { name: selector.name } : {}),
@@ -128,18 +127,18 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       // metadata.namespace selecting another namespace than the path's: nothing can match.
       if (route.namespace !== undefined && selector.namespace !== undefined && selector.namespace !== route.namespace) list.items = [];
       const table = tableOptions(request, list.metadata);
-      return { code: 200, body: table ? leaseTable(list.items, table) : list };
+      return { code: 200, body: table ? stored.table(list.items, table) : list };
     }
     case 'create': {
-      const body = decodeBody(await request.body(), request.headers['content-type'], 'Lease');
-      const warnings = applyFieldValidation(body, parseFieldValidation(query), LEASE_DECODE_CONTEXT);
-      return { code: 201, body: store.create(namespace, body), warnings };
+      const body = decodeBody(await request.body(), request.headers['content-type'], stored.kind);
+      const warnings = applyFieldValidation(body, parseFieldValidation(query), stored.decodeContext, stored.specFields);
+      return { code: 201, body: stored.create(namespace, body), warnings };
     }
     case 'update': {
-      const body = decodeBody(await request.body(), request.headers['content-type'], 'Lease');
-      const warnings = applyFieldValidation(body, parseFieldValidation(query), LEASE_DECODE_CONTEXT);
-      const result = store.update(namespace, name, body);
-      return { code: result.created ? 201 : 200, body: result.lease, warnings };
+      const body = decodeBody(await request.body(), request.headers['content-type'], stored.kind);
+      const warnings = applyFieldValidation(body, parseFieldValidation(query), stored.decodeContext, stored.specFields);
+      const result = stored.update(namespace, name, body);
+      return { code: result.created ? 201 : 200, body: result.object, warnings };
     }
     case 'patch': {
       const type = patchType(request.headers);
@@ -149,22 +148,22 @@ export async function handleLease(store: LeaseStore, request: ResourceRequest): 
       }
       const patch = await readPatch(request, type);
       // A merge-style patch names fields as the object does; a JSON patch names paths instead.
-      const warnings = type === 'json' ? [] : applyFieldValidation(patch, validation, '');
-      const result = patchLease(store, namespace, name, patch, type);
-      return { code: result.created ? 201 : 200, body: result.lease, warnings };
+      const warnings = type === 'json' ? [] : applyFieldValidation(patch, validation, '', stored.specFields);
+      const result = stored.patch(namespace, name, patch, type);
+      return { code: result.created ? 201 : 200, body: result.object, warnings };
     }
     case 'delete': {
-      const deleted = store.delete(namespace, name, await readDeleteOptions(request));
-      return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, 'coordination.k8s.io', 'leases') };
+      const deleted = stored.delete(namespace, name, await readDeleteOptions(request));
+      return { code: 200, body: deletedStatus(name, deleted.metadata?.uid, 'coordination.k8s.io', stored.resource) };
     }
     case 'deletecollection': {
       const labels = labelSelectorOf(query);
       const selector = parseFieldSelector(query.get('fieldSelector'));
       await readDeleteOptions(request);
       // What a list with the same selectors returns, deleted one by one.
-      const victims = store.list(namespace, { ...labels, ...(selector.name !== undefined ? { name: selector.name } : {}) }).items;
-      const deleted: Lease[] = victims.map((lease) => store.delete(namespace, lease.metadata?.name ?? ''));
-      return { code: 200, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'LeaseList', metadata: { resourceVersion: store.resourceVersion }, items: deleted } };
+      const victims = stored.list(namespace, { ...labels, ...(selector.name !== undefined ? { name: selector.name } : {}) }).items;
+      const deleted = victims.map((object) => stored.delete(namespace, object.metadata?.name ?? '', {}));
+      return { code: 200, body: { apiVersion: stored.apiVersion, kind: `${stored.kind}List`, metadata: { resourceVersion: stored.resourceVersion() }, items: deleted } };
     }
     case 'watch':
       throw new Error('watch is streamed, not handled here');

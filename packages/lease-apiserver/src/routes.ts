@@ -6,7 +6,7 @@
 import type { ResourceName, Verb } from './verbs.js';
 
 /** Discovery documents kubectl and client-go read. */
-export type DiscoveryDocument = 'version' | 'api' | 'apiV1' | 'apis' | 'coordinationGroup' | 'coordinationV1';
+export type DiscoveryDocument = 'version' | 'api' | 'apiV1' | 'apis' | 'coordinationGroup' | 'coordinationV1' | 'coordinationV1beta1';
 
 /** A request on a resource. */
 export interface ResourceRoute {
@@ -24,7 +24,7 @@ export type Route =
   | ResourceRoute
   | { kind: 'health'; check: 'healthz' | 'readyz' | 'livez' }
   | { kind: 'discovery'; document: DiscoveryDocument }
-  | { kind: 'openapi'; document: 'index' | 'coordinationV1' }
+  | { kind: 'openapi'; document: 'index' | 'coordinationV1' | 'coordinationV1beta1' }
   | { kind: 'methodNotAllowed' }
   | { kind: 'notFound' };
 
@@ -35,6 +35,13 @@ const DISCOVERY: Record<string, DiscoveryDocument> = {
   '/apis': 'apis',
   '/apis/coordination.k8s.io': 'coordinationGroup',
   '/apis/coordination.k8s.io/v1': 'coordinationV1',
+  '/apis/coordination.k8s.io/v1beta1': 'coordinationV1beta1',
+};
+
+const OPENAPI: Record<string, 'index' | 'coordinationV1' | 'coordinationV1beta1'> = {
+  '/openapi/v3': 'index',
+  '/openapi/v3/apis/coordination.k8s.io/v1': 'coordinationV1',
+  '/openapi/v3/apis/coordination.k8s.io/v1beta1': 'coordinationV1beta1',
 };
 
 const HEALTH = new Set(['healthz', 'readyz', 'livez']);
@@ -50,9 +57,8 @@ export function parseRoute(method: string, pathname: string, query: URLSearchPar
   const isRead = method === 'GET';
   const discovery = DISCOVERY[path];
   if (discovery !== undefined) return isRead ? { kind: 'discovery', document: discovery } : { kind: 'methodNotAllowed' };
-  if (path === '/openapi/v3' || path === '/openapi/v3/apis/coordination.k8s.io/v1') {
-    return isRead ? { kind: 'openapi', document: path === '/openapi/v3' ? 'index' : 'coordinationV1' } : { kind: 'methodNotAllowed' };
-  }
+  const openapi = OPENAPI[path];
+  if (openapi !== undefined) return isRead ? { kind: 'openapi', document: openapi } : { kind: 'methodNotAllowed' };
   const health = path.slice(1).split('/')[0] ?? '';
   if (HEALTH.has(health)) {
     return isRead || method === 'HEAD' ? { kind: 'health', check: health as 'healthz' } : { kind: 'methodNotAllowed' };
@@ -75,13 +81,16 @@ function decodeSegment(segment: string): string | undefined {
   return bytes.toString('utf8');
 }
 
-/** The route of a path under /api/v1 or /apis/coordination.k8s.io/v1, split into decoded segments. */
+/** The route of a path under /api/v1 or /apis/coordination.k8s.io/{v1,v1beta1}, split into decoded segments. */
 function resourceRoute(method: string, segments: string[], query: URLSearchParams): Route {
   const isRead = method === 'GET';
   let resource: ResourceName;
   let rest: string[];
   if (segments[0] === 'apis' && segments[1] === 'coordination.k8s.io' && segments[2] === 'v1') {
     resource = 'leases';
+    rest = segments.slice(3);
+  } else if (segments[0] === 'apis' && segments[1] === 'coordination.k8s.io' && segments[2] === 'v1beta1') {
+    resource = 'leasecandidates';
     rest = segments.slice(3);
   } else if (segments[0] === 'api' && segments[1] === 'v1') {
     resource = 'events';

@@ -1,7 +1,9 @@
 /**
  * The embedded API server: `startLeaseApiServer()` serves coordination.k8s.io/v1 Leases over HTTP
- * on an in-memory {@link LeaseStore} (and the core Events recorded about them, in an
- * {@link EventStore}), with discovery and Table printing for kubectl and fault injection for tests.
+ * on an in-memory {@link LeaseStore}, coordination.k8s.io/v1beta1 LeaseCandidates on a
+ * {@link CandidateStore} (with an optional coordinator, `coordinator.ts`), and the core Events
+ * recorded about Leases (an {@link EventStore}), with discovery and Table printing for kubectl
+ * and fault injection for tests.
  *
  * Every request goes through one pipeline: route, partition check, count, fault plan (latency,
  * then hang / error / dropped response), serve. Each request owns an AbortController that aborts
@@ -15,9 +17,10 @@ import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, ConfigError, type Clock, type LeaseWatchEvent, type Random } from '@leasekit/k8s-leaderelection';
 import { sleep, systemClock } from '@leasekit/k8s-leaderelection/internal';
-import { LeaseStore, seededRandom } from '@leasekit/k8s-leaderelection/testing';
+import { CandidateStore, LeaseStore, seededRandom } from '@leasekit/k8s-leaderelection/testing';
 import type { ClientInfo } from './client-matcher.js';
 import { matchesClient } from './client-matcher.js';
+import { Coordinator, type CoordinatorTimings } from './coordinator.js';
 import { RequestCounters } from './counters.js';
 import { discoveryDocument, type KubernetesVersion } from './discovery.js';
 import { EventStore } from './event-store.js';
@@ -25,13 +28,14 @@ import { warningHeader } from './fields.js';
 import { Faults, type ActivePartition, type FaultTarget, type WatchCutOptions } from './faults.js';
 import { isLoopbackHost, urlHost } from './host.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
+import { V1BETA1_DOCUMENT, V1BETA1_INDEX_PATH } from './openapi-candidates.js';
 import { DEFAULT_MAX_BODY_BYTES, methodNotAllowedError, notFoundError, readBody, sendJson, sendRaw, sendStatus, sendText, statusError, statusOf, tableVersionRequested } from './http.js';
 import { kubeConfigFor, kubeconfigYaml, type KubeConfigOptions } from './kubeconfig.js';
 import { checkUnsupported, labelSelectorOf, parseFieldSelector, parseIncludeObject, parseTimeoutMs } from './query.js';
-import { handleEvent, handleLease, type ResourceRequest } from './resources.js';
+import { handleEvent, handleStored, type ResourceRequest } from './resources.js';
 import { readRequestHead } from './raw-request.js';
 import { parseRoute, type ResourceRoute, type Route } from './routes.js';
-import { leaseTable } from './table.js';
+import { candidateResource, leaseResource, type StoredResource } from './stored-resources.js';
 import type { ResourceName, Verb } from './verbs.js';
 import { WatchStream } from './watch.js';
 
@@ -48,6 +52,13 @@ export interface LeaseApiServerOptions {
   readonly allowNonLoopback?: boolean;
   /** The store to serve; share one with in-process MemoryLeaseClients if you like. @default a new LeaseStore */
   readonly store?: LeaseStore;
+  /** The LeaseCandidate store to serve (coordination.k8s.io/v1beta1). @default a new CandidateStore */
+  readonly candidates?: CandidateStore;
+  /**
+   * Run the coordinated-leader-election coordinator (OldestEmulationVersion) over the stores:
+   * `true` with the real controller's timings, or an object with shorter ones. @default false
+   */
+  readonly coordinator?: boolean | CoordinatorTimings;
   /** Watch history kept by a store created here (older resourceVersions get 410). @default 1000 */
   readonly historyLimit?: number;
   /** Time source for fault timers, watch timeouts, table ages and a store created here. @default the system clock */
@@ -92,6 +103,10 @@ export interface LeaseApiServer {
   readonly port: number;
   /** The Lease store behind the API (read and seed state directly in tests). */
   readonly store: LeaseStore;
+  /** The LeaseCandidate store behind `/apis/coordination.k8s.io/v1beta1`. */
+  readonly candidates: CandidateStore;
+  /** The coordinator, when the `coordinator` option is set. */
+  readonly coordinator: Coordinator | undefined;
   /** The Event objects behind `/api/v1/.../events` (those about Leases also land in `store.events`). */
   readonly events: EventStore;
   /** Fault injection; nothing is injected until a rule is added. */
@@ -131,11 +146,19 @@ export async function startLeaseApiServer(options: LeaseApiServerOptions = {}): 
     );
   }
   const clock = options.clock ?? systemClock;
-  const store = options.store ?? new LeaseStore({ clock, ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}) });
+  const history = options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {};
+  const store = options.store ?? new LeaseStore({ clock, ...history });
+  const candidates = options.candidates ?? new CandidateStore({ clock, ...history });
+  const timings = options.coordinator === true ? {} : options.coordinator || undefined;
+  // Built before binding, so invalid timings fail without a socket to close.
+  const coordinator = timings ? new Coordinator({ ...timings, leases: store, candidates, clock }) : undefined;
   const random = options.random ?? (options.seed !== undefined ? seededRandom(options.seed) : undefined);
   const faults = new Faults({ clock, ...(random ? { random } : {}) });
   const server = new LeaseHttpServer({
     store,
+    candidates,
+    coordinator,
+    stored: { leases: leaseResource(store), leasecandidates: candidateResource(candidates) },
     events: new EventStore({ leases: store, clock }),
     faults,
     clock,
@@ -144,11 +167,15 @@ export async function startLeaseApiServer(options: LeaseApiServerOptions = {}): 
     onRequest: options.onRequest,
   });
   const port = await server.listen(host, options.port ?? 0);
+  coordinator?.start();
   return server.facade(host, port);
 }
 
 interface ServerParts {
   store: LeaseStore;
+  candidates: CandidateStore;
+  coordinator: Coordinator | undefined;
+  stored: Record<StoredResource['resource'], StoredResource>;
   events: EventStore;
   faults: Faults;
   clock: Clock;
@@ -204,6 +231,8 @@ class LeaseHttpServer implements FaultTarget {
       host,
       port,
       store: this.parts.store,
+      candidates: this.parts.candidates,
+      coordinator: this.parts.coordinator,
       events: this.parts.events,
       faults: this.parts.faults,
       counters: this.counters,
@@ -222,6 +251,7 @@ class LeaseHttpServer implements FaultTarget {
 
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
+      this.parts.coordinator?.stop();
       this.detachFaults();
       this.parts.faults.dispose();
       for (const flight of this.inFlight) flight.controller.abort();
@@ -342,8 +372,8 @@ class LeaseHttpServer implements FaultTarget {
       case 'discovery':
         return sendJson(res, 200, discoveryDocument(route.document, this.parts.version, this.serverAddress));
       case 'openapi': {
-        if (route.document === 'index') return sendJson(res, 200, openApiIndex());
-        const { json, etag } = openApiDocument();
+        if (route.document === 'index') return sendJson(res, 200, openApiIndex({ [V1BETA1_INDEX_PATH]: V1BETA1_DOCUMENT }));
+        const { json, etag } = route.document === 'coordinationV1' ? openApiDocument() : { json: V1BETA1_DOCUMENT.json, etag: `"${V1BETA1_DOCUMENT.hash}"` };
         return sendRaw(res, 200, json, { ETag: etag, 'Cache-Control': 'public, immutable' });
       }
       case 'methodNotAllowed':
@@ -371,7 +401,8 @@ class LeaseHttpServer implements FaultTarget {
     }
 
     // 4. Serve.
-    if (route.verb === 'watch' && route.resource === 'leases') return this.serveWatch(flight, route, query);
+    const stored = route.resource === 'events' ? undefined : this.parts.stored[route.resource];
+    if (route.verb === 'watch' && stored) return this.serveWatch(flight, route, query, stored);
     const request: ResourceRequest = {
       route,
       query,
@@ -379,7 +410,7 @@ class LeaseHttpServer implements FaultTarget {
       body: () => readBody(flight.req, this.parts.maxBodyBytes),
       nowMs: this.parts.clock.wallNow(),
     };
-    const reply = await (route.resource === 'leases' ? handleLease(this.parts.store, request) : handleEvent(this.parts.events, request));
+    const reply = await (stored ? handleStored(stored, request) : handleEvent(this.parts.events, request));
     if (signal.aborted) return;
 
     // 5. A dropped response: the work is done, the client never hears of it.
@@ -418,7 +449,7 @@ class LeaseHttpServer implements FaultTarget {
     return true;
   }
 
-  private serveWatch(flight: InFlight, route: ResourceRoute, query: URLSearchParams): void {
+  private serveWatch(flight: InFlight, route: ResourceRoute, query: URLSearchParams, stored: StoredResource): void {
     const { res } = flight;
     checkUnsupported(query);
     const labels = labelSelectorOf(query);
@@ -440,7 +471,7 @@ class LeaseHttpServer implements FaultTarget {
       client: flight.client,
       clock,
       encode: (event) => (tableVersion && (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED')
-        ? { type: event.type, object: leaseTable([event.object], { version: tableVersion, includeObject, nowMs: clock.wallNow() }) }
+        ? { type: event.type, object: stored.table([event.object], { version: tableVersion, includeObject, nowMs: clock.wallNow() }) }
         : event),
       isQuiet: () => faults.partitionOf(flight.client)?.mode === 'hang',
       onEnd: () => {
@@ -451,7 +482,7 @@ class LeaseHttpServer implements FaultTarget {
     // The store delivers in microtasks, so the head below goes out before the first event.
     let expired: LeaseWatchEvent | undefined;
     try {
-      handle = this.parts.store.watch(
+      handle = stored.watch(
         { ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}), ...labels },
         (event) => stream.send(event),
         () => stream.end('end'),
@@ -470,8 +501,7 @@ class LeaseHttpServer implements FaultTarget {
     }
     if (sendInitialEvents) {
       // Queued after the store's initial ADDED deliveries, so it follows them on the wire.
-      const store = this.parts.store;
-      queueMicrotask(() => stream.send(initialEventsEnd(store.resourceVersion)));
+      queueMicrotask(() => stream.send(initialEventsEnd(stored)));
     }
     if (timeoutMs !== undefined) stream.endAfter(timeoutMs, 'end');
     const lifetime = faults.watchLifetimeFor(flight.client);
@@ -504,10 +534,10 @@ class LeaseHttpServer implements FaultTarget {
 }
 
 /** The BOOKMARK that ends the initial events of a watch-list request. */
-function initialEventsEnd(resourceVersion: string): LeaseWatchEvent {
+function initialEventsEnd(stored: StoredResource): LeaseWatchEvent {
   return {
     type: 'BOOKMARK',
-    object: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', metadata: { resourceVersion, annotations: { 'k8s.io/initial-events-end': 'true' } } },
+    object: { kind: stored.kind, apiVersion: stored.apiVersion, metadata: { resourceVersion: stored.resourceVersion(), annotations: { 'k8s.io/initial-events-end': 'true' } } },
   };
 }
 

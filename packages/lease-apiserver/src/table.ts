@@ -1,9 +1,11 @@
 /**
  * Server-side printing: the `meta.k8s.io` Table that `kubectl get` asks for, with the columns a
- * real cluster prints (Leases: NAME, HOLDER, AGE; Events: LAST SEEN, TYPE, REASON, OBJECT,
+ * real cluster prints (Leases: NAME, HOLDER, AGE; LeaseCandidates: NAME, LEASENAME, BINARYVERSION,
+ * EMULATIONVERSION, AGE; Events: LAST SEEN, TYPE, REASON, OBJECT,
  * MESSAGE, plus the wide columns).
  */
 import type { Lease } from '@leasekit/k8s-leaderelection';
+import type { LeaseCandidate } from '@leasekit/k8s-leaderelection/testing';
 import type { KubeEvent } from './event-store.js';
 
 /** What each row carries besides its cells (`?includeObject=`). @default 'Metadata' */
@@ -41,6 +43,15 @@ const column = (name: string, description: string, extra: Partial<Column> = {}):
 const LEASE_COLUMNS: Column[] = [
   column('Name', 'Name of the object, unique within its namespace.', { format: 'name' }),
   column('Holder', 'The identity of the current holder of the lease (spec.holderIdentity).'),
+  column('Age', 'Time since the object was created (metadata.creationTimestamp).'),
+];
+
+/** The real printer's columns (pkg/printers/internalversion: leaseCandidateColumnDefinitions). */
+const CANDIDATE_COLUMNS: Column[] = [
+  column('Name', 'Name of the object, unique within its namespace.', { format: 'name' }),
+  column('LeaseName', 'The Lease this candidate runs for (spec.leaseName).'),
+  column('BinaryVersion', 'The binary version of the candidate (spec.binaryVersion).'),
+  column('EmulationVersion', 'The emulation version of the candidate (spec.emulationVersion).'),
   column('Age', 'Time since the object was created (metadata.creationTimestamp).'),
 ];
 
@@ -115,6 +126,18 @@ export function leaseTable(leases: readonly Lease[], options: TableOptions): obj
     leases.map((lease) => ({
       cells: [lease.metadata?.name ?? '', lease.spec?.holderIdentity ?? '', age(lease.metadata?.creationTimestamp, options.nowMs)],
       object: rowObject(lease as { metadata?: object }, options),
+    })),
+    options,
+  );
+}
+
+/** A Table of LeaseCandidates. */
+export function candidateTable(candidates: readonly LeaseCandidate[], options: TableOptions): object {
+  return table(
+    CANDIDATE_COLUMNS,
+    candidates.map((c) => ({
+      cells: [c.metadata?.name ?? '', c.spec?.leaseName ?? '', c.spec?.binaryVersion ?? '', c.spec?.emulationVersion ?? '', age(c.metadata?.creationTimestamp, options.nowMs)],
+      object: rowObject(c as { metadata?: object }, options),
     })),
     options,
   );

@@ -13,9 +13,9 @@ export type Verb = (typeof VERBS)[number];
 export const WRITE_VERBS: readonly Verb[] = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 
 /** The resources the server serves. */
-export const RESOURCES = ['leases', 'events'] as const;
+export const RESOURCES = ['leases', 'leasecandidates', 'events'] as const;
 
-/** `leases` (coordination.k8s.io/v1) or `events` (core v1). */
+/** `leases` (coordination.k8s.io/v1), `leasecandidates` (coordination.k8s.io/v1beta1) or `events` (core v1). */
 export type ResourceName = (typeof RESOURCES)[number];
 
 /** True for a verb name. */

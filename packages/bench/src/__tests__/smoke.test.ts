@@ -73,7 +73,7 @@ describe('pnpm bench --smoke', () => {
       }
     }
     const rollout = report.rollout as { rows: { variant: string; mode: string; changes: unknown[]; leaderlessMs: unknown[] }[] };
-    expect(rollout.rows.map((r) => `${r.variant} ${r.mode}`)).toEqual(['release watch', 'release poll', 'directed watch', 'directed poll']);
+    expect(rollout.rows.map((r) => `${r.variant} ${r.mode}`)).toEqual(['release watch', 'release poll', 'newest watch', 'newest poll']);
     for (const row of rollout.rows) {
       const ok = row.changes.length > 0 && row.changes.every(isNumber) && row.leaderlessMs.length === row.changes.length && row.leaderlessMs.every(isNumber);
       expect({ row: `${row.variant} ${row.mode}`, ok }).toEqual({ row: `${row.variant} ${row.mode}`, ok: true });

@@ -105,23 +105,25 @@ describe('pnpm demo', () => {
     expect(svg).toContain('data-kind="handover"');
   }, 60_000);
 
-  it('with --rollout, replaces every replica twice, (a) SIGTERM alone and (b) handing over to the newest, and counts both', async () => {
+  it("with --rollout, replaces every replica twice by SIGTERM alone, (a) old replicas that release and (b) old replicas with handoverOnShutdown: 'newest', and counts both", async () => {
     const svgPath = join(dir, 'rollout.svg');
     const run = await runDemo(['--rollout', ...FAST, '--lease-name', 'e2e-rollout', '--svg', svgPath]);
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const a = /^rollout \(a\) SIGTERM releases: (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
-    const b = /^rollout \(b\) handoverTo\(newest\), then SIGTERM: (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
+    const a = /^rollout \(a\) SIGTERM, old replicas release: (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
+    const b = /^rollout \(b\) SIGTERM, old replicas with handoverOnShutdown: 'newest': (\d+) leadership changes?, leaderless \S+ m?s in all/m.exec(run.stdout);
     expect(a).not.toBeNull();
     expect(b).not.toBeNull();
     // (a) moves leadership at least once (the old leader goes), at most once per old replica.
     expect(Number(a![1])).toBeGreaterThanOrEqual(1);
     expect(Number(a![1])).toBeLessThanOrEqual(3);
-    // (b): the leader of the fleet replaced second hands over to the newest replica, which stays.
+    // (b): the leader of the fleet replaced second, SIGTERMed, hands over to the newest replica,
+    // which stays; nobody else asked it to.
     expect(Number(b![1])).toBe(1);
-    expect(run.stdout).toMatch(/replica-\d, the leader, to hand over to replica-[789], the newest replica/);
-    expect(run.stdout).toMatch(/reason handed_over/);
+    expect(run.stdout).toMatch(/rollout: SIGTERM replica-[456], the leader: it hands the Lease to the newest live replica/);
+    expect(run.stdout).toMatch(/replica-[456] +leader\.lost \(reason handed_over/);
+    expect(run.stdout).toMatch(/holder replica-[789], transitions \d+, leaseDurationSeconds \d+ \(handed over by replica-[456]/);
     expect(run.stdout).toContain('at the end: holder empty (released)');
     const forked = [...run.stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
     expect(new Set(forked).size).toBe(9);
@@ -131,7 +133,37 @@ describe('pnpm demo', () => {
     expect(xmlProblems(svg)).toEqual([]);
     expect(svg.match(/<g class="lane"/g)).toHaveLength(9);
     expect(svg.match(/<g class="rollout"/g)).toHaveLength(2);
-    expect(svg).toContain('data-signal="handoverTo"');
+  }, 120_000);
+
+  it('with --coordinated, the coordinator names the oldest candidate, 1.33 never leads, and 1.31 takes over when it joins', async () => {
+    const svgPath = join(dir, 'coordinated.svg');
+    const run = await runDemo(['--coordinated', ...FAST, '--lease-name', 'e2e-coordinated', '--svg', svgPath]);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('coordinated: the coordinator named replica-2 (1.32.0), the oldest of 1.33.0 and 1.32.0');
+    expect(run.stdout).toMatch(/preferredHolder replica-3/);
+    expect(run.stdout).toMatch(/replica-2 +leader\.lost \(reason handed_over/);
+    const summary = /^coordinated \(replica-1 1\.33\.0, replica-2 1\.32\.0, replica-3 1\.31\.0\): after replica-3 joined, (\d+) leadership changes?, leaderless \S+ m?s in all; led in turn: (.*)$/m.exec(run.stdout);
+    expect(summary).not.toBeNull();
+    expect(Number(summary![1])).toBe(1);
+    expect(summary![2]).toBe('replica-2 > replica-3');
+    expect(run.stdout).toContain('coordinated: never led: replica-1');
+    expect(run.stdout).not.toMatch(/replica-1 +leader\.became/);
+    // What kubectl (or, without it, the server's Table) lists: the three candidates and the holder.
+    expect(run.stdout).toMatch(/replica-1 +e2e-coordinated +1\.33\.0 +1\.33\.0/);
+    expect(run.stdout).toMatch(/replica-3 +e2e-coordinated +1\.31\.0 +1\.31\.0/);
+    expect(run.stdout).toMatch(/e2e-coordinated +replica-3 +\d+s/);
+    // The holder released on SIGTERM (the coordinator, still running, may name a candidate again after).
+    expect(run.stdout).toMatch(/lease +released by replica-3: holder empty/);
+    const forked = [...run.stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(new Set(forked).size).toBe(3);
+    expect(forked.filter(isRunning)).toEqual([]);
+
+    const svg = await readFile(svgPath, 'utf8');
+    expect(xmlProblems(svg)).toEqual([]);
+    expect(svg.match(/<g class="lane"/g)).toHaveLength(3);
+    expect(svg).toMatch(/<g class="coordinated" data-changes="1"/);
   }, 120_000);
 
   it('stops cleanly on Ctrl-C: exit 130, every replica gone, the Lease released', async () => {

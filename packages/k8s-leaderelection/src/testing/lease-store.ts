@@ -15,6 +15,7 @@ import { leaseErrors, type Cause } from './lease-errors.js';
 import { clone, stringify, toJson } from './json-tree.js';
 import {
   checkNamespace,
+  checkPreconditions,
   creationTimestamp,
   decodeError,
   envelopeDecodeFailure,
@@ -32,7 +33,7 @@ import {
 export { leaseErrors };
 
 const GROUP = 'coordination.k8s.io';
-const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
+export const MICROTIME_LAYOUT = '2006-01-02T15:04:05.000000Z07:00';
 const STRICT_MICROTIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/;
 /** Lease strategies the API accepts (coordination.k8s.io/v1). */
 export const LEASE_STRATEGIES = ['OldestEmulationVersion'] as const;
@@ -118,7 +119,7 @@ export interface UpdateOptions {
   via?: 'put' | 'patch' | 'apply';
 }
 
-interface HistoryEntry {
+export interface HistoryEntry {
   rv: number;
   namespace: string;
   name: string;
@@ -127,7 +128,7 @@ interface HistoryEntry {
   previous?: Lease;
 }
 
-interface Watcher {
+export interface Watcher {
   filter: WatchFilter;
   selector: LabelSelector;
   listener: WatchListener;
@@ -139,7 +140,7 @@ interface Watcher {
  * True for what Go's `time.Parse` accepts in the MicroTime layout: exactly six fractional digits,
  * and a date that exists. `Date.parse` rolls 2024-02-31 over into March; Go rejects it.
  */
-function isMicroTime(value: string): boolean {
+export function isMicroTime(value: string): boolean {
   if (!STRICT_MICROTIME.test(value)) return false;
   const wallClock = value.slice(0, 19);
   const asUtc = Date.parse(`${wallClock}Z`);
@@ -150,7 +151,7 @@ function isMicroTime(value: string): boolean {
  * A resourceVersion as the API server parses it (Go's strconv.ParseUint, base 10, 64 bits): '' and
  * '0' mean "any"; anything else that is not an unsigned integer is refused with 400 BadRequest.
  */
-function parseResourceVersion(rv: string | undefined): bigint {
+export function parseResourceVersion(rv: string | undefined): bigint {
   if (rv === undefined || rv === '' || rv === '0') return 0n;
   if (!/^[0-9]+$/.test(rv)) throw leaseErrors.invalidResourceVersion(rv, 'invalid syntax');
   const value = BigInt(rv);
@@ -318,12 +319,7 @@ export class LeaseStore {
       validate(body, name);
       return { lease: this.insert(namespace, name, body), created: true };
     }
-    const uid = body.metadata?.uid;
-    const checkUid = (): void => {
-      if (uid && uid !== current.metadata?.uid) {
-        throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
-      }
-    };
+    const checkUid = (): void => checkPreconditions(leaseErrors, name, current, { uid: body.metadata?.uid });
     if (via === 'put') {
       if (!rv) throw leaseErrors.resourceVersionRequired(name);
       checkUid();
@@ -340,13 +336,7 @@ export class LeaseStore {
   delete(namespace: string, name: string, options: DeleteOptions = {}): Lease {
     const current = this.leases.get(key(namespace, name));
     if (!current) throw leaseErrors.notFound(name);
-    const pre = options.preconditions ?? {};
-    if (pre.uid && pre.uid !== current.metadata?.uid) {
-      throw leaseErrors.preconditionFailed(name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata?.uid ?? ''}`);
-    }
-    if (pre.resourceVersion && pre.resourceVersion !== current.metadata?.resourceVersion) {
-      throw leaseErrors.preconditionFailed(name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata?.resourceVersion ?? ''}`);
-    }
+    checkPreconditions(leaseErrors, name, current, options.preconditions ?? {});
     this.leases.delete(key(namespace, name));
     const deleted = clone(current);
     deleted.metadata = { ...deleted.metadata, resourceVersion: String(++this.revision) };
@@ -373,16 +363,10 @@ export class LeaseStore {
       const current = this.list(filter.namespace, { ...(filter.name !== undefined ? { name: filter.name } : {}), ...(filter.labelSelector !== undefined ? { labelSelector: filter.labelSelector } : {}) });
       backlog = current.items.map((lease) => ({ type: 'ADDED' as const, object: lease }));
     } else {
-      const parsed = parseResourceVersion(rv);
-      // Beyond every revision this store can reach: nothing to replay, only what comes next.
-      const from = parsed > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(parsed);
-      if (from < this.compactedRevision) {
-        throw leaseErrors.gone(`too old resource version: ${from} (${this.compactedRevision})`);
-      }
-      backlog = this.history.filter((h) => h.rv > from).flatMap((h) => seenBy(watcher, h) ?? []);
+      backlog = replay(this.history, this.compactedRevision, rv, watcher);
     }
     this.watchers.add(watcher);
-    for (const event of backlog) this.deliver(watcher, event);
+    for (const event of backlog) deliver(watcher, event);
     return {
       stop: () => {
         watcher.active = false;
@@ -404,13 +388,7 @@ export class LeaseStore {
 
   /** Ends every open watch stream (its `onClose` runs; no more events). Returns how many ended. */
   stopAllWatches(): number {
-    const ended = [...this.watchers];
-    this.watchers.clear();
-    for (const watcher of ended) {
-      watcher.active = false;
-      queueMicrotask(() => watcher.onClose?.());
-    }
-    return ended.length;
+    return endWatches(this.watchers);
   }
 
   /** Records a Kubernetes Event (what a LeaseClient's `recordEvent` reports) in {@link events}. */
@@ -502,23 +480,47 @@ export class LeaseStore {
     }
     for (const watcher of this.watchers) {
       const seen = seenBy(watcher, entry);
-      if (seen) this.deliver(watcher, seen);
+      if (seen) deliver(watcher, seen);
     }
-  }
-
-  private deliver(watcher: Watcher, event: LeaseWatchEvent): void {
-    queueMicrotask(() => {
-      if (!watcher.active) return;
-      try {
-        watcher.listener(event);
-      } catch {
-        // A listener's own failure is its business; other watchers still get their events.
-      }
-    });
   }
 }
 
-function key(namespace: string, name: string): string {
+/** Calls a watcher's listener with `event` in a microtask, unless it stopped by then. */
+export function deliver(watcher: Watcher, event: LeaseWatchEvent): void {
+  queueMicrotask(() => {
+    if (!watcher.active) return;
+    try {
+      watcher.listener(event);
+    } catch {
+      // A listener's own failure is its business; other watchers still get their events.
+    }
+  });
+}
+
+/** Ends every watcher of `watchers` (each `onClose` runs in a microtask); returns how many. */
+export function endWatches(watchers: Set<Watcher>): number {
+  const ended = [...watchers];
+  watchers.clear();
+  for (const watcher of ended) {
+    watcher.active = false;
+    queueMicrotask(() => watcher.onClose?.());
+  }
+  return ended.length;
+}
+
+/**
+ * What a watch resuming after resourceVersion `rv` is owed from `history`: 410 Expired (the real
+ * server's "too old resource version") when `rv` predates the retained history.
+ */
+export function replay(history: readonly HistoryEntry[], compactedRevision: number, rv: string, watcher: Watcher): LeaseWatchEvent[] {
+  const parsed = parseResourceVersion(rv);
+  // Beyond every revision this store can reach: nothing to replay, only what comes next.
+  const from = parsed > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(parsed);
+  if (from < compactedRevision) throw leaseErrors.gone(`too old resource version: ${from} (${compactedRevision})`);
+  return history.filter((h) => h.rv > from).flatMap((h) => seenBy(watcher, h) ?? []);
+}
+
+export function key(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
@@ -527,7 +529,7 @@ function matches(filter: WatchFilter, namespace: string, name: string): boolean 
 }
 
 /** A `labelSelector` option parsed (400 BadRequest when it does not parse); absent selects everything. */
-function selectorOf(labelSelector: string | undefined): LabelSelector {
+export function selectorOf(labelSelector: string | undefined): LabelSelector {
   return labelSelector === undefined ? EVERYTHING : parseLabelSelector(labelSelector);
 }
 
@@ -536,7 +538,7 @@ function selectorOf(labelSelector: string | undefined): LabelSelector {
  * when neither the new state nor the old one passes; ADDED when only the new one does; DELETED,
  * carrying the old state at the change's resourceVersion, when only the old one does.
  */
-function seenBy(watcher: Watcher, entry: HistoryEntry): LeaseWatchEvent | undefined {
+export function seenBy(watcher: Watcher, entry: HistoryEntry): LeaseWatchEvent | undefined {
   if (!matches(watcher.filter, entry.namespace, entry.name)) return undefined;
   const { event } = entry;
   const { selector } = watcher;
@@ -553,7 +555,7 @@ function seenBy(watcher: Watcher, entry: HistoryEntry): LeaseWatchEvent | undefi
 }
 
 /** JSON with sorted keys and without null members: equal for objects the API server decodes alike. */
-function canonicalJson(value: unknown): string | undefined {
+export function canonicalJson(value: unknown): string | undefined {
   try {
     return JSON.stringify(value, (_key, v: unknown) => {
       if (!isRecord(v)) return v;

@@ -306,3 +306,72 @@ describe('MemoryLeaseClient: watch', () => {
     expect(client.verbs()).toEqual(['watch']);
   });
 });
+
+describe('MemoryLeaseClient: list and delete', () => {
+  function member(name: string, of: string): Lease {
+    return { metadata: { name, labels: { 'leasekit.io/member-of': of } }, spec: { holderIdentity: name } };
+  }
+
+  it('lists a namespace by label selector, with the store resourceVersion, and logs it as list with name ""', async () => {
+    const { client, store } = setup();
+    store.create(NS, member('b', 'x'));
+    store.create(NS, member('a', 'x'));
+    store.create(NS, member('c', 'y'));
+    store.create('elsewhere', member('d', 'x'));
+    const list = await client.list(NS, { labelSelector: 'leasekit.io/member-of=x' });
+    expect(list.items.map((l) => l.metadata?.name)).toEqual(['a', 'b']);
+    expect(list.resourceVersion).toBe(store.resourceVersion);
+    expect((await client.list(NS)).items).toHaveLength(3);
+    expect(client.calls.map((c) => [c.verb, c.namespace, c.name])).toEqual([
+      ['list', NS, ''],
+      ['list', NS, ''],
+    ]);
+  });
+
+  it('returns copies: changing a listed lease does not change the store', async () => {
+    const { client, store } = setup();
+    store.create(NS, member('a', 'x'));
+    const [listed] = (await client.list(NS)).items;
+    listed!.spec!.holderIdentity = 'changed';
+    expect(store.get(NS, 'a').spec?.holderIdentity).toBe('a');
+  });
+
+  it('deletes with a uid precondition, refusing a wrong uid with Conflict and a missing lease with NotFound', async () => {
+    const { client, store } = setup();
+    const created = store.create(NS, lease('a'));
+    expect(isConflict((await outcome(client.delete(NS, NAME, { preconditions: { uid: 'other' } }))).error)).toBe(true);
+    expect(store.peek(NS, NAME)).toBeDefined();
+    await expect(client.delete(NS, NAME, { preconditions: { uid: created.metadata!.uid! } })).resolves.toBeUndefined();
+    expect(store.peek(NS, NAME)).toBeUndefined();
+    expect(isNotFound((await outcome(client.delete(NS, NAME))).error)).toBe(true);
+    expect(client.calls.map((c) => [c.verb, c.name])).toEqual([
+      ['delete', NAME],
+      ['delete', NAME],
+      ['delete', NAME],
+    ]);
+  });
+
+  it('applies faults and latency to list and delete as to every verb', async () => {
+    const error = new Error('refused');
+    const { client, clock, store } = setup({ latencyMs: 100, fault: (call) => (call.verb === 'list' ? { kind: 'error', error } : undefined) });
+    store.create(NS, lease('a'));
+    const listed = outcome(client.list(NS));
+    await clock.advance(100);
+    expect((await listed).error).toBe(error);
+    let deleted = false;
+    const deletion = client.delete(NS, NAME).then(() => (deleted = true));
+    await clock.advance(99);
+    expect(deleted).toBe(false);
+    expect(store.peek(NS, NAME)).toBeDefined();
+    await clock.advance(1);
+    await deletion;
+    expect(store.peek(NS, NAME)).toBeUndefined();
+  });
+
+  it('deletes but loses the response on drop-response: the caller sees a timeout', async () => {
+    const { client, store } = setup({ fault: (call) => (call.verb === 'delete' ? { kind: 'drop-response' } : undefined) });
+    store.create(NS, lease('a'));
+    expect((await outcome(client.delete(NS, NAME))).error).toBeInstanceOf(RequestTimeoutError);
+    expect(store.peek(NS, NAME)).toBeUndefined();
+  });
+});

@@ -4,14 +4,40 @@
  */
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { ApiError, RequestTimeoutError } from '../errors.js';
-import type { Lease, LeaseClient, LeaseEventRecord, RequestOptions, WatchOptions } from '../lease.js';
-import type { LeaseStore } from './lease-store.js';
+import type {
+  DeleteRequestOptions,
+  Lease,
+  LeaseCandidate,
+  LeaseCandidateWatchOptions,
+  LeaseClient,
+  LeaseEventRecord,
+  LeaseListResult,
+  ListRequestOptions,
+  RequestOptions,
+  SetWatchOptions,
+  WatchOptions,
+} from '../lease.js';
+import type { CandidateStore } from './candidate-store.js';
+import type { LeaseStore, WatchFilter, WatchHandle } from './lease-store.js';
 
-export type MemoryVerb = 'get' | 'create' | 'update' | 'recordEvent' | 'watch';
+export type MemoryVerb =
+  | 'get'
+  | 'create'
+  | 'update'
+  | 'recordEvent'
+  | 'watch'
+  | 'watchSet'
+  | 'list'
+  | 'delete'
+  | 'getCandidate'
+  | 'createCandidate'
+  | 'updateCandidate'
+  | 'watchCandidate';
 
 export interface MemoryCall {
   verb: MemoryVerb;
   namespace: string;
+  /** The Lease's name; '' for `list`. */
   name: string;
   /** Monotonic time the call was made. */
   atMs: number;
@@ -33,6 +59,12 @@ export interface MemoryLeaseClientOptions {
   latencyMs?: number | (() => number);
   /** Decides a fault per call; return undefined for a normal call. */
   fault?: (call: MemoryCall) => Fault | undefined;
+  /**
+   * LeaseCandidates (coordinated leader election): with a store, the client has the LeaseCandidate
+   * methods (getCandidate, createCandidate, updateCandidate, watchCandidate) over it; without, it
+   * lacks them, as a LeaseClient may.
+   */
+  candidates?: CandidateStore;
 }
 
 function abortError(signal: AbortSignal | undefined): Error {
@@ -45,12 +77,29 @@ export class MemoryLeaseClient implements LeaseClient {
   /** Every call made, in order. */
   readonly calls: MemoryCall[] = [];
   private readonly clock: Clock;
+  /** Present only with the `candidates` option (see {@link MemoryLeaseClientOptions.candidates}). */
+  readonly getCandidate?: (namespace: string, name: string, options?: RequestOptions) => Promise<LeaseCandidate>;
+  readonly createCandidate?: (namespace: string, candidate: LeaseCandidate, options?: RequestOptions) => Promise<LeaseCandidate>;
+  readonly updateCandidate?: (namespace: string, candidate: LeaseCandidate, options?: RequestOptions) => Promise<LeaseCandidate>;
+  readonly watchCandidate?: (namespace: string, name: string, options: LeaseCandidateWatchOptions) => Promise<void>;
 
   constructor(
     readonly store: LeaseStore,
     private readonly options: MemoryLeaseClientOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
+    const candidates = options.candidates;
+    if (candidates) {
+      this.getCandidate = (namespace, name, opts) => this.request('getCandidate', namespace, name, opts, () => candidates.get(namespace, name));
+      this.createCandidate = (namespace, candidate, opts) =>
+        this.request('createCandidate', namespace, candidate.metadata?.name ?? '', opts, () => candidates.create(namespace, candidate));
+      this.updateCandidate = (namespace, candidate, opts) => {
+        const name = candidate.metadata?.name ?? '';
+        return this.request('updateCandidate', namespace, name, opts, () => candidates.update(namespace, name, candidate).candidate);
+      };
+      this.watchCandidate = (namespace, name, opts) =>
+        this.openWatch('watchCandidate', namespace, name, opts, (filter, onEvent, onClose) => candidates.watch(filter, onEvent, onClose));
+    }
   }
 
   /** The verbs called so far, e.g. `['get', 'create', 'update']`. */
@@ -71,14 +120,51 @@ export class MemoryLeaseClient implements LeaseClient {
     return this.request('update', namespace, name, options, () => this.store.update(namespace, name, lease).lease);
   }
 
+  /** Lists over {@link LeaseStore.list}; logged as verb `list` with name ''. */
+  list(namespace: string, options?: ListRequestOptions): Promise<LeaseListResult> {
+    const labelSelector = options?.labelSelector;
+    return this.request('list', namespace, '', options, () => {
+      const list = this.store.list(namespace, labelSelector !== undefined ? { labelSelector } : {});
+      return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+    });
+  }
+
+  /** Deletes over {@link LeaseStore.delete} (preconditions included); resolves with nothing, as the interface says. */
+  delete(namespace: string, name: string, options?: DeleteRequestOptions): Promise<void> {
+    const preconditions = options?.preconditions;
+    return this.request('delete', namespace, name, options, () => {
+      this.store.delete(namespace, name, preconditions ? { preconditions } : {});
+    });
+  }
+
   recordEvent(event: LeaseEventRecord, options?: RequestOptions): Promise<void> {
     return this.request('recordEvent', event.namespace, event.leaseName, options, () => this.store.recordEvent(event));
   }
 
-  async watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
+  watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
+    return this.openWatch('watch', namespace, name, options, (filter, onEvent, onClose) => this.store.watch(filter, onEvent, onClose));
+  }
+
+  /** Watches the Leases matching `labelSelector` over {@link LeaseStore.watch}; logged as verb `watchSet` with name ''. */
+  watchSet(namespace: string, options: SetWatchOptions): Promise<void> {
+    const { labelSelector } = options;
+    return this.openWatch('watchSet', namespace, '', options, (filter, onEvent, onClose) => {
+      const { name: _one, ...rest } = filter;
+      return this.store.watch({ ...rest, labelSelector }, onEvent, onClose);
+    });
+  }
+
+  /** One watch on `subscribe` (a store's watch), as the LeaseClient watch methods promise. */
+  private async openWatch<E>(
+    verb: 'watch' | 'watchSet' | 'watchCandidate',
+    namespace: string,
+    name: string,
+    options: RequestOptions & { resourceVersion?: string; onEvent(event: E): void; onOpen?(): void },
+    subscribe: (filter: WatchFilter, onEvent: (event: E) => void, onClose: () => void) => WatchHandle,
+  ): Promise<void> {
     const { signal } = options;
     try {
-      await this.preamble('watch', namespace, name, signal);
+      await this.preamble(verb, namespace, name, signal);
     } catch (err) {
       // LeaseClient.watch resolves when its signal aborts (as KubeLeaseClient does), also before
       // the stream opened; only a failure to open it rejects.
@@ -94,7 +180,7 @@ export class MemoryLeaseClient implements LeaseClient {
         resolve();
       };
       try {
-        handle = this.store.watch(
+        handle = subscribe(
           { namespace, name, ...(options.resourceVersion !== undefined ? { resourceVersion: options.resourceVersion } : {}) },
           (event) => {
             try {
@@ -111,7 +197,7 @@ export class MemoryLeaseClient implements LeaseClient {
         if (err instanceof ApiError && err.statusCode === 410) {
           // The real server reports a too-old resourceVersion as an ERROR event on an open stream.
           try {
-            options.onEvent({ type: 'ERROR', object: { ...err.status } });
+            options.onEvent({ type: 'ERROR', object: { ...err.status } } as E);
           } catch {
             // ignore: the stream ends either way
           }

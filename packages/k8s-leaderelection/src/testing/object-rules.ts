@@ -84,11 +84,11 @@ export function metaDecodeFailure(meta: Record<string, unknown>): DecodeFailure 
   return undefined;
 }
 
-/** The 400 BadRequest for a body of `kind` (core or coordination v1) that does not decode. */
-export function decodeError(kind: string, failure: DecodeFailure): ApiError {
+/** The 400 BadRequest for a body of `kind` (core or coordination, `version`) that does not decode. */
+export function decodeError(kind: string, failure: DecodeFailure, version = 'v1'): ApiError {
   if (failure.form === 'bare') return leaseErrors.badRequest(failure.message);
   if (failure.form === 'unrecognized') return leaseErrors.badRequest(`the object provided is unrecognized (must be of type ${kind}): ${failure.message}`);
-  return leaseErrors.badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: ${failure.message}`);
+  return leaseErrors.badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: ${failure.message}`);
 }
 
 /**
@@ -131,6 +131,25 @@ export function metaCauses(meta: ObjectMeta | undefined): Cause[] {
 export function nameCauses(name: string): Cause[] {
   if (isDnsSubdomain(name)) return [];
   return [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${DNS_SUBDOMAIN_MESSAGE}` }];
+}
+
+/**
+ * The uid and resourceVersion preconditions of a write or delete against the current object: 409
+ * Conflict in the API server's words (`errors` words them for the resource) when one fails.
+ */
+export function checkPreconditions(
+  errors: Pick<typeof leaseErrors, 'preconditionFailed'>,
+  name: string,
+  current: { metadata?: ObjectMeta },
+  pre: { uid?: string | undefined; resourceVersion?: string | undefined },
+): void {
+  const meta = current.metadata ?? {};
+  if (pre.uid && pre.uid !== meta.uid) {
+    throw errors.preconditionFailed(name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid ?? ''}`);
+  }
+  if (pre.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
+    throw errors.preconditionFailed(name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion ?? ''}`);
+  }
 }
 
 /** The namespace checks of a create or update: a DNS label, and the body's namespace (if any) the URL's. */

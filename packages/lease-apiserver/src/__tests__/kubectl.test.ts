@@ -49,7 +49,7 @@ describeWithKubectl('kubectl against the CLI server', () => {
     dir = await mkdtemp(join(tmpdir(), 'lease-apiserver-kubectl-'));
     kubeconfig = join(dir, 'kubeconfig');
     stop = new AbortController();
-    exited = runCli(['--port', '0', '--kubeconfig-out', kubeconfig], { out: (l) => lines.push(l), err: (l) => lines.push(l) }, stop.signal);
+    exited = runCli(['--port', '0', '--kubeconfig-out', kubeconfig, '--coordinated-leader-election', '--election-duration', '3000'], { out: (l) => lines.push(l), err: (l) => lines.push(l) }, stop.signal);
     await waitFor(() => lines.some((l) => l.startsWith('kubeconfig:')), 'the CLI to print its kubeconfig path');
     url = /listening on (\S+)/.exec(lines.join('\n'))![1]!;
     const created = await send(url, 'POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases', {
@@ -154,6 +154,45 @@ describeWithKubectl('kubectl against the CLI server', () => {
       stopElector.abort();
       await done;
     }
+  });
+
+  it('creates LeaseCandidates from YAML, lists them with the real columns, and shows the coordinator\'s choice', async () => {
+    const file = join(dir, 'candidates.yaml');
+    const doc = (name: string, emulation: string): string =>
+      [
+        'apiVersion: coordination.k8s.io/v1beta1',
+        'kind: LeaseCandidate',
+        'metadata:',
+        `  name: ${name}`,
+        'spec:',
+        '  leaseName: coordinated',
+        '  binaryVersion: 1.33.0',
+        `  emulationVersion: ${emulation}`,
+        '  strategy: OldestEmulationVersion',
+        `  renewTime: "${microNow()}"`,
+      ].join('\n');
+    await writeFile(file, `${[doc('cand-132', '1.32.0'), doc('cand-131', '1.31.0'), doc('cand-133', '1.33.0')].join('\n---\n')}\n`);
+    const created = await kubectl('create', '-f', file);
+    expect(created.stderr).toBe('');
+    expect(created.stdout.trim().split('\n')).toEqual([
+      'leasecandidate.coordination.k8s.io/cand-132 created',
+      'leasecandidate.coordination.k8s.io/cand-131 created',
+      'leasecandidate.coordination.k8s.io/cand-133 created',
+    ]);
+    const { code, stdout, stderr } = await kubectl('get', 'leasecandidates');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [header, ...rows] = stdout.trim().split('\n');
+    expect(header!.split(/\s+/)).toEqual(['NAME', 'LEASENAME', 'BINARYVERSION', 'EMULATIONVERSION', 'AGE']);
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 4))).toEqual([
+      ['cand-131', 'coordinated', '1.33.0', '1.31.0'],
+      ['cand-132', 'coordinated', '1.33.0', '1.32.0'],
+      ['cand-133', 'coordinated', '1.33.0', '1.33.0'],
+    ]);
+    // The first candidate got the free Lease; the oldest emulation version is its preferred holder.
+    const show = async (): Promise<string> => (await kubectl('get', 'lease', 'coordinated', '-o', 'jsonpath={.spec.holderIdentity} {.spec.preferredHolder} {.spec.strategy}')).stdout;
+    await waitFor(async () => (await show()).startsWith('cand-132 cand-131'), 'the coordinator to prefer cand-131', 15_000);
+    expect(await show()).toBe('cand-132 cand-131 OldestEmulationVersion');
   });
 
   describe('label selectors (-l)', () => {

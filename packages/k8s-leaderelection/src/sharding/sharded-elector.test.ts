@@ -1,0 +1,354 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { ConfigError, NetworkError } from '../errors.js';
+import type { LeadershipTerm, StoppedLeadingInfo } from '../elector.js';
+import { silentLogger } from '../logger.js';
+import { membershipLeaseName } from '../membership.js';
+import { seededRandom } from '../random.js';
+import { FakeClock } from '../testing/fake-clock.js';
+import { LeaseStore } from '../testing/lease-store.js';
+import { MemoryLeaseClient, type MemoryCall } from '../testing/memory-lease-client.js';
+import { SHARD_SET_LABEL, ShardedElector, shardLeaseName, type ShardedElectorConfig } from './sharded-elector.js';
+
+const NS = 'default';
+const SET = 'work';
+const START_WALL = Date.UTC(2025, 0, 1);
+const LEASE_MS = 6_000;
+const RETRY_MS = 1_000;
+const MEMBERSHIP_RENEW_MS = 2_000;
+const HANDOVER_INTERVAL_MS = 1_000;
+
+const TIMINGS: Omit<ShardedElectorConfig, 'identity' | 'setName' | 'namespace' | 'shards'> = {
+  elector: { leaseDurationMs: LEASE_MS, renewDeadlineMs: 4_000, retryPeriodMs: RETRY_MS, maxPeerLeaseDurationMs: LEASE_MS, clientGoFollowers: false },
+  membership: { durationMs: 6_000, renewIntervalMs: MEMBERSHIP_RENEW_MS, retryPeriodMs: RETRY_MS, requestTimeoutMs: 4_000 },
+  handoverIntervalMs: HANDOVER_INTERVAL_MS,
+  settleMs: 2_000,
+};
+
+interface TermRecord {
+  shard: number;
+  identity: string;
+  token: number;
+  signal: AbortSignal;
+  startedAtMs: number;
+  stoppedAtMs?: number;
+  reason?: StoppedLeadingInfo['reason'];
+}
+
+interface Replica {
+  id: string;
+  sharded: ShardedElector;
+  client: MemoryLeaseClient;
+  crashed: boolean;
+  done: Promise<void>;
+  finished: boolean;
+  controller: AbortController;
+}
+
+/** Replicas of one shard set on one store and one fake clock, checked at every step. */
+function world(shards: number, overrides: Partial<ShardedElectorConfig> = {}) {
+  const clock = new FakeClock({ startWallMs: START_WALL });
+  const store = new LeaseStore({ clock });
+  const replicas: Replica[] = [];
+  const terms: TermRecord[] = [];
+  /** The terms whose leadership signal was not yet aborted at the last check (and those begun since). */
+  let liveTerms: TermRecord[] = [];
+  /** The last leader seen per shard, and how often a shard's leader changed to another identity. */
+  const lastLeader: (string | undefined)[] = new Array<string | undefined>(shards).fill(undefined);
+  let moves = 0;
+  let seed = 0;
+
+  function add(id: string): Replica {
+    const replica = { id, crashed: false, finished: false } as Replica;
+    replica.client = new MemoryLeaseClient(store, {
+      clock,
+      fault: () => (replica.crashed ? { kind: 'error', error: new NetworkError('connection refused (crashed)') } : undefined),
+    });
+    replica.sharded = new ShardedElector(
+      { identity: id, setName: SET, namespace: NS, shards, clock, random: seededRandom(++seed), ...TIMINGS, ...overrides },
+      replica.client,
+      {
+        onStartedLeading: (shard: number, signal: AbortSignal, term: LeadershipTerm) => {
+          const record = { shard, identity: id, token: term.token, signal, startedAtMs: clock.now() };
+          terms.push(record);
+          liveTerms.push(record);
+        },
+        onStoppedLeading: (shard: number, info: StoppedLeadingInfo) => {
+          const record = terms.findLast((t) => t.shard === shard && t.identity === id && t.stoppedAtMs === undefined);
+          if (record) Object.assign(record, { stoppedAtMs: clock.now(), reason: info.reason });
+        },
+      },
+      silentLogger,
+    );
+    replica.controller = new AbortController();
+    replica.done = replica.sharded.run(replica.controller.signal).then(() => {
+      replica.finished = true;
+    });
+    replicas.push(replica);
+    return replica;
+  }
+
+  /** At most one leader per shard (isLeader) and one live leadership signal per shard, now. */
+  function check(): void {
+    liveTerms = liveTerms.filter((t) => !t.signal.aborted);
+    for (let s = 0; s < shards; s++) {
+      const leaders = replicas.filter((r) => r.sharded.isLeader(s)).map((r) => r.id);
+      if (leaders.length > 1) throw new Error(`shard ${s} has two leaders at ${clock.now()} ms: ${leaders.join(', ')}`);
+      const live = liveTerms.filter((t) => t.shard === s);
+      if (live.length > 1) throw new Error(`shard ${s} has two live leadership signals at ${clock.now()} ms: ${live.map((t) => t.identity).join(', ')}`);
+      const leader = leaders[0];
+      if (leader !== undefined && leader !== lastLeader[s]) {
+        if (lastLeader[s] !== undefined) moves++;
+        lastLeader[s] = leader;
+      }
+    }
+  }
+
+  async function run(ms: number, stepMs = 50): Promise<void> {
+    const end = clock.now() + ms;
+    while (clock.now() < end) {
+      await clock.advance(Math.min(stepMs, end - clock.now()));
+      check();
+    }
+  }
+
+  /** Runs until `predicate` holds (checked at every step); fails after `maxMs`. */
+  async function runUntil(predicate: () => boolean, maxMs: number, stepMs = 50): Promise<number> {
+    const start = clock.now();
+    while (!predicate()) {
+      if (clock.now() - start > maxMs) throw new Error(`condition not reached within ${maxMs} ms`);
+      await run(stepMs, stepMs);
+    }
+    return clock.now() - start;
+  }
+
+  const alive = (): Replica[] => replicas.filter((r) => !r.finished && !r.crashed && !r.controller.signal.aborted);
+  const counts = (): number[] => alive().map((r) => r.sharded.heldShards().length);
+  const ledShards = (): number => Array.from({ length: shards }, (_, s) => s).filter((s) => replicas.some((r) => r.sharded.isLeader(s))).length;
+  const balanced = (): boolean => {
+    const c = counts();
+    return ledShards() === shards && c.length > 0 && Math.max(...c) - Math.min(...c) <= 1;
+  };
+
+  async function stop(replica: Replica): Promise<void> {
+    replica.controller.abort();
+    await runUntil(() => replica.finished, 60_000);
+    await replica.done;
+  }
+
+  async function stopAll(): Promise<void> {
+    for (const r of replicas) r.controller.abort();
+    await runUntil(() => replicas.every((r) => r.finished), 120_000);
+    await Promise.all(replicas.map((r) => r.done));
+    expect(store.watcherCount).toBe(0);
+  }
+
+  return { clock, store, replicas, terms, add, run, runUntil, counts, ledShards, balanced, stop, stopAll, moves: () => moves };
+}
+
+// Many fake-clock steps, each checked: slow on a busy two-core machine, never a real wait.
+jest.setTimeout(120_000);
+
+type World = ReturnType<typeof world>;
+let current: World | undefined;
+afterEach(async () => {
+  await current?.stopAll();
+  current = undefined;
+});
+
+/** A set of `ids.length` replicas over `shards` shards, run until balanced and quiet. */
+async function stableWorld(shards: number, ids: string[], overrides: Partial<ShardedElectorConfig> = {}): Promise<World> {
+  const w = world(shards, overrides);
+  current = w;
+  for (const id of ids) w.add(id);
+  await w.runUntil(() => w.balanced(), 120_000);
+  await w.run(10_000); // settle: nothing moves any more (asserted by the callers that care)
+  return w;
+}
+
+function fairShareOk(counts: number[], shards: number): boolean {
+  const floor = Math.floor(shards / counts.length);
+  const ceil = Math.ceil(shards / counts.length);
+  return counts.every((c) => c === floor || c === ceil) && counts.reduce((a, b) => a + b, 0) === shards;
+}
+
+describe('ShardedElector: fair share and safety', () => {
+  it('gives every replica floor or ceil of N / M shards once membership is stable, never two leaders of a shard', async () => {
+    const w = world(10);
+    current = w;
+    w.add('a');
+    await w.run(300);
+    w.add('b');
+    await w.run(300);
+    w.add('c');
+    await w.runUntil(() => w.balanced(), 120_000);
+    expect(fairShareOk(w.counts(), 10)).toBe(true);
+    expect([...w.counts()].sort()).toEqual([3, 3, 4]);
+    // Every shard Lease (and every membership Lease) carries the set's label: one watch sees them all.
+    const labelled = w.store.list(NS, { labelSelector: `${SHARD_SET_LABEL}=${SET}` }).items.map((l) => l.metadata?.name);
+    expect(labelled).toEqual(expect.arrayContaining(Array.from({ length: 10 }, (_, s) => shardLeaseName(SET, s))));
+    expect(labelled).toHaveLength(13);
+  });
+
+  it('fencing tokens of each shard strictly increase from term to term', async () => {
+    const w = await stableWorld(8, ['a', 'b', 'c']);
+    w.add('d');
+    await w.runUntil(() => w.balanced() && w.counts().length === 4, 60_000);
+    await w.stop(w.replicas[0]!);
+    await w.runUntil(() => w.balanced(), 60_000);
+    for (let s = 0; s < 8; s++) {
+      const tokens = w.terms.filter((t) => t.shard === s).map((t) => t.token);
+      expect(tokens.length).toBeGreaterThan(0);
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
+    }
+  });
+
+  it('rejects a bad shard count and a client without list, delete or watchSet (ConfigError)', () => {
+    const store = new LeaseStore();
+    const client = new MemoryLeaseClient(store);
+    const base = { identity: 'a', setName: SET, namespace: NS };
+    const thrown = (make: () => unknown): unknown => {
+      try {
+        make();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(thrown(() => new ShardedElector({ ...base, shards: 0 }, client))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => new ShardedElector({ ...base, shards: 2.5 }, client))).toMatchObject({ code: 'OPTION_INVALID', field: 'shards' });
+    const bare = { get: client.get.bind(client), create: client.create.bind(client), update: client.update.bind(client) };
+    expect(thrown(() => new ShardedElector({ ...base, shards: 4 }, bare))).toMatchObject({ code: 'CLIENT_INVALID', field: 'client' });
+    expect(thrown(() => new ShardedElector({ ...base, shards: 4, handoverIntervalMs: 0 }, client))).toMatchObject({ code: 'OPTION_INVALID', field: 'handoverIntervalMs' });
+    // The shared elector options are checked by the Elector's own rules.
+    expect(thrown(() => new ShardedElector({ ...base, shards: 4, elector: { leaseDurationMs: 500 } }, client))).toBeInstanceOf(ConfigError);
+    expect(thrown(() => new ShardedElector({ ...base, shards: 4 }, client))).toBeUndefined();
+  });
+});
+
+describe('ShardedElector: joining, leaving, crashing', () => {
+  it('a joining replica receives its share by directed handover, one shard at a time per giver, rate-limited, with the fewest moves', async () => {
+    const w = await stableWorld(12, ['a', 'b', 'c']);
+    const movesBefore = w.moves();
+    const joinedAt = w.clock.now();
+    w.add('d');
+    await w.runUntil(() => w.balanced() && w.counts().length === 4, 60_000);
+    expect(w.counts()).toEqual([3, 3, 3, 3]);
+    // The least any fair placement needs: d goes from 0 to 3.
+    expect(w.moves() - movesBefore).toBe(3);
+    const handedOver = w.terms.filter((t) => t.reason === 'handed_over' && t.stoppedAtMs! >= joinedAt);
+    expect(handedOver).toHaveLength(3);
+    for (const giver of ['a', 'b', 'c']) {
+      const times = handedOver.filter((t) => t.identity === giver).map((t) => t.stoppedAtMs!);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(HANDOVER_INTERVAL_MS);
+    }
+    // No leaderless gap beyond the handover's own writes: d's term starts in the step the giver's ended.
+    for (const t of handedOver) {
+      const next = w.terms.find((n) => n.shard === t.shard && n.startedAtMs >= t.stoppedAtMs!)!;
+      expect(next.identity).toBe('d');
+      expect(next.startedAtMs - t.stoppedAtMs!).toBeLessThan(RETRY_MS);
+    }
+  });
+
+  it('a leaving replica hands its shards over on shutdown: only its shards move, at once', async () => {
+    const w = await stableWorld(12, ['a', 'b', 'c', 'd']);
+    const movesBefore = w.moves();
+    const leaver = w.replicas[1]!;
+    const itsShards = leaver.sharded.heldShards();
+    expect(itsShards).toHaveLength(3);
+    const leftAt = w.clock.now();
+    await w.stop(leaver);
+    await w.runUntil(() => w.ledShards() === 12, 10_000);
+    expect(w.clock.now() - leftAt).toBeLessThan(RETRY_MS);
+    await w.runUntil(() => w.balanced(), 30_000);
+    await w.run(20_000);
+    expect(w.counts()).toEqual([4, 4, 4]);
+    expect(w.moves() - movesBefore).toBe(3);
+    for (const s of itsShards) expect(w.terms.findLast((t) => t.shard === s && t.identity === 'b')?.reason).toBe('handed_over');
+    expect(leaver.sharded.heldShards()).toEqual([]);
+    // Its membership Lease is gone: nobody counts it any more.
+    expect(w.store.list(NS).items.map((l) => l.metadata?.name)).not.toContain(membershipLeaseName(SET, 'b'));
+    expect(w.replicas[0]!.sharded.snapshot().members).toEqual(['a', 'c', 'd']);
+  });
+
+  it("a crashed replica's shards are taken one lease duration after its last renewal, by the members the plan names, with no handover to the dead", async () => {
+    // A membership that outlives the shard leases (as with the defaults, 60 s vs 15 s): the dead
+    // replica still counts as a member, holding nothing, for a good while after its shards were taken.
+    const MEMBERSHIP_MS = 30_000;
+    const w = await stableWorld(12, ['a', 'b', 'c', 'd'], { membership: { ...TIMINGS.membership, durationMs: MEMBERSHIP_MS } });
+    const movesBefore = w.moves();
+    const victim = w.replicas[2]!;
+    const itsShards = victim.sharded.heldShards();
+    const crashAt = w.clock.now();
+    victim.crashed = true; // every request of the victim fails from now on: to the others it is dead
+    const others = w.replicas.filter((r) => r !== victim);
+    const tookMs = await w.runUntil(() => itsShards.every((s) => others.some((r) => r.sharded.isLeader(s))), 30_000);
+    // Not before its lease could have run out (its last renewal was at most a retry period before
+    // the crash), and soon after: the lease duration plus a retry period or two.
+    expect(tookMs).toBeGreaterThanOrEqual(LEASE_MS - RETRY_MS);
+    expect(tookMs).toBeLessThanOrEqual(LEASE_MS + 2 * RETRY_MS);
+    expect(victim.sharded.heldShards()).toEqual([]); // it stepped down on its own (renew deadline)
+    victim.controller.abort();
+    expect(w.replicas[0]!.sharded.snapshot().suspected).toEqual(['c']);
+    await w.run(MEMBERSHIP_MS); // the victim's membership expires meanwhile
+    expect(w.replicas[0]!.sharded.snapshot().members).toEqual(['a', 'b', 'd']);
+    expect(w.counts()).toEqual([4, 4, 4]);
+    expect(w.moves() - movesBefore).toBe(3);
+    // Nothing was handed to the dead replica after its shards were taken over (that would be a
+    // further move, once the record naming it expired); no shard Lease names it.
+    expect(w.terms.filter((t) => t.startedAtMs > crashAt && t.identity === 'c')).toEqual([]);
+    const shardLeases = w.store.list(NS).items.filter((l) => !l.metadata?.name?.includes('-member-'));
+    expect(shardLeases.filter((l) => l.spec?.holderIdentity === 'c')).toEqual([]);
+  });
+
+  it('a replica restarted within the lease duration takes its own shards back: nothing is shuffled', async () => {
+    const w = await stableWorld(12, ['a', 'b', 'c', 'd']);
+    const movesBefore = w.moves();
+    const victim = w.replicas[0]!;
+    const itsShards = victim.sharded.heldShards();
+    victim.crashed = true;
+    victim.controller.abort();
+    await w.runUntil(() => victim.finished, 30_000);
+    const again = w.add('a');
+    await w.runUntil(() => again.sharded.heldShards().length === 3, LEASE_MS);
+    expect(again.sharded.heldShards()).toEqual(itsShards);
+    await w.run(20_000);
+    expect(w.moves() - movesBefore).toBe(0);
+    expect(w.counts()).toEqual([3, 3, 3, 3]);
+  });
+});
+
+describe('ShardedElector: stability and cost', () => {
+  it('moves nothing over a long stable run (no flapping: 50 lease durations)', async () => {
+    const w = await stableWorld(16, ['a', 'b', 'c']);
+    const movesBefore = w.moves();
+    const handovers = w.replicas.map((r) => r.sharded.stats.handovers);
+    await w.run(50 * LEASE_MS, 500);
+    expect(w.moves()).toBe(movesBefore);
+    expect(w.replicas.map((r) => r.sharded.stats.handovers)).toEqual(handovers);
+    expect(fairShareOk(w.counts(), 16)).toBe(true);
+  });
+
+  it('costs, per replica in steady state, one renewal per held shard per retry period, one membership refresh per renew interval, and no reads, lists or new watches', async () => {
+    const w = await stableWorld(12, ['a', 'b', 'c']);
+    const windowMs = 60_000;
+    const from = w.clock.now();
+    const feedBefore = w.replicas.map((r) => r.sharded.feedRequests);
+    await w.run(windowMs, 250);
+    w.replicas.forEach((r, i) => {
+      const calls = r.client.calls.filter((c: MemoryCall) => c.atMs > from);
+      const byVerb = (verb: string): MemoryCall[] => calls.filter((c) => c.verb === verb);
+      const shardUpdates = byVerb('update').filter((c) => !c.name.includes('-member-')).length;
+      const memberUpdates = byVerb('update').filter((c) => c.name.includes('-member-')).length;
+      const held = r.sharded.heldShards().length;
+      expect(held).toBe(4);
+      // Renewals: one PUT per held shard per retry period.
+      expect(Math.abs(shardUpdates - (held * windowMs) / RETRY_MS)).toBeLessThanOrEqual(held);
+      // Membership: one PUT per renew interval.
+      expect(Math.abs(memberUpdates - windowMs / MEMBERSHIP_RENEW_MS)).toBeLessThanOrEqual(1);
+      // Standby electors and the set watch cost nothing in steady state.
+      expect(calls.filter((c) => c.verb !== 'update')).toEqual([]);
+      expect(r.sharded.feedRequests).toEqual(feedBefore[i]);
+      expect(r.sharded.feedRequests).toEqual({ lists: 1, watches: 1 });
+    });
+  });
+});

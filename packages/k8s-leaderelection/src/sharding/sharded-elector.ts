@@ -1,0 +1,430 @@
+/**
+ * Owns sharded leadership: one replica's share of a set of N Leases (`<setName>-<i>`), each led
+ * through its own Elector (its own term, signal and fencing token), placed by rendezvous hashing
+ * over the live members, moved only by the Elector's own directed handover (one at a time, rate
+ * limited), observed through one set watch and counted through a membership Lease per replica.
+ */
+import { sleep, systemClock, type Clock } from '../clock.js';
+import { leaseClientFor } from '../client-factory.js';
+import { resolveConfig, type ElectorConfig } from '../config.js';
+import { Elector, type LeadershipTerm, type StoppedLeadingInfo } from '../elector.js';
+import { ConfigError, LeaseKitError, describeError } from '../errors.js';
+import type { LeaseClient } from '../lease.js';
+import { toSafeLogger, type Logger, type SafeLogger } from '../logger.js';
+import { Membership, memberOfLabelValue, type MembershipConfig } from '../membership.js';
+import { systemRandom, type Random } from '../random.js';
+import { cachedScores, plan, type ScoreFn } from './placement.js';
+import { SetFeed, type SetFeedClient } from './set-feed.js';
+import { SetView } from './set-view.js';
+
+/** The label every Lease of a shard set carries (shard Leases and membership Leases alike). */
+export const SHARD_SET_LABEL = 'leasekit.io/shard-set';
+export const DEFAULT_HANDOVER_INTERVAL_MS = 5_000;
+/** The most shards one set may have (placement is computed in O(N·M) per member). */
+export const MAX_SHARDS = 1_000;
+
+/** The Lease name of shard `shard` of set `setName`. */
+export function shardLeaseName(setName: string, shard: number): string {
+  return `${setName}-${shard}`;
+}
+
+/** The elector options every shard shares (what identifies a shard's Lease is set by the ShardedElector). */
+export type ShardElectorOptions = Omit<
+  ElectorConfig,
+  'identity' | 'leaseName' | 'leaseNamespace' | 'name' | 'once' | 'followerStrategy' | 'coordinated' | 'binaryVersion' | 'emulationVersion' | 'strategy' | 'clock' | 'random'
+>;
+
+export interface ShardedElectorConfig {
+  /** This replica's unique identity (the holder of its shards, and its membership). */
+  readonly identity: string;
+  /** The set's name: shard Leases are `<setName>-<i>`, membership Leases `<setName>-member-<hash>`. */
+  readonly setName: string;
+  /** The namespace of every Lease of the set. */
+  readonly namespace: string;
+  /** How many shards (N), 1 to 1000. Every replica of the set must use the same number. */
+  readonly shards: number;
+  /** Elector options for every shard (lease duration, renew deadline, retry period, ...). */
+  readonly elector?: ShardElectorOptions;
+  /** Membership timings and labels (see `Membership`). */
+  readonly membership?: Pick<MembershipConfig, 'durationMs' | 'renewIntervalMs' | 'retryPeriodMs' | 'requestTimeoutMs' | 'labels'>;
+  /** This replica starts at most one handover per this interval, and only one at a time. @default 5000 */
+  readonly handoverIntervalMs?: number;
+  /** The live member set must have stood unchanged this long before this replica moves a shard. @default handoverIntervalMs */
+  readonly settleMs?: number;
+  /** Time source (tests inject a FakeClock). @default the system clock */
+  readonly clock?: Clock;
+  /** Randomness for jitter. @default Math.random */
+  readonly random?: Random;
+}
+
+/** What the ShardedElector calls, per shard. Each is optional, may be async and may throw (logged). */
+export interface ShardCallbacks {
+  /** Leadership of `shard` began: start its work, stop when `signal` aborts; fence writes with `term.token`. */
+  onStartedLeading?(shard: number, signal: AbortSignal, term: LeadershipTerm): unknown;
+  /** Leadership of `shard` ended (awaited, bounded, before the shard is released or handed over). */
+  onStoppedLeading?(shard: number, info: StoppedLeadingInfo): unknown;
+}
+
+/** A point-in-time view, for status pages and tests. */
+export interface ShardedSnapshot {
+  readonly identity: string;
+  /** The members placement counts on (live, not suspected dead), sorted. */
+  readonly members: readonly string[];
+  /** Each shard's holder as this replica last saw it ('' when none). */
+  readonly holders: readonly string[];
+  /** The shards this replica leads now. */
+  readonly held: readonly number[];
+  /** The shards this replica runs an Elector for without leading them (standby, incoming, free). */
+  readonly following: readonly number[];
+  /** The shard being handed over now, if any. */
+  readonly handingOver: number | undefined;
+  /** Members suspected dead (a shard of theirs was taken over by expiry). */
+  readonly suspected: readonly string[];
+}
+
+/** One shard's Elector in this process. */
+interface Slot {
+  readonly shard: number;
+  readonly elector: Elector;
+  readonly stop: AbortController;
+  done: Promise<void>;
+}
+
+interface Settings {
+  readonly identity: string;
+  readonly setName: string;
+  readonly namespace: string;
+  readonly shards: number;
+  readonly handoverIntervalMs: number;
+  readonly settleMs: number;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+/**
+ * One replica's part in a shard set. `run(signal)` joins the membership, watches the set, leads
+ * its fair share of the shards and, when `signal` aborts, hands its shards to the members that
+ * will hold them (or releases them), leaves the membership and resolves.
+ *
+ * Every shard is an ordinary {@link Elector} term: lease-guarded, its own signal and fencing
+ * token, never two holders at once. The ShardedElector only decides which shards this replica
+ * runs an Elector for and when to call `resign({ to })`; it never writes a shard Lease itself.
+ */
+export class ShardedElector {
+  /** The shard Lease names, by shard index. */
+  readonly shardNames: readonly string[];
+  /** Counters: handovers started by rebalancing, Electors started. */
+  readonly stats = { handovers: 0, electorsStarted: 0 };
+  private readonly settings: Settings;
+  private readonly client: LeaseClient;
+  private readonly ownsClient: boolean;
+  private readonly shardClient: LeaseClient;
+  private readonly callbacks: ShardCallbacks;
+  private readonly logger: Logger | undefined;
+  private readonly log: SafeLogger;
+  private readonly electorOptions: ShardElectorOptions;
+  private readonly feed: SetFeed;
+  private readonly view: SetView;
+  private readonly membership: Membership;
+  private readonly score: ScoreFn = cachedScores();
+  private readonly tickMs: number;
+  private readonly slots = new Map<number, Slot>();
+  /** Electors stopped but not yet finished (a shard gets no new Elector until its old one ended). */
+  private readonly retiring = new Map<number, Slot>();
+  private handingOver: number | undefined;
+  private lastHandoverAtMs = -Infinity;
+  private membersKey = '';
+  private membersChangedAtMs = 0;
+  private leaving = false;
+  private running = false;
+  private wake: (() => void) | undefined;
+
+  /**
+   * @param client a client-node `KubeConfig` or a LeaseClient with `list`, `delete` and `watchSet`.
+   * @throws ConfigError naming the field (the Elector's and the Membership's own checks included).
+   */
+  constructor(config: ShardedElectorConfig, client: unknown, callbacks: ShardCallbacks = {}, logger?: Logger) {
+    this.settings = resolveSettings(config);
+    const { identity, setName, namespace, shards, clock, random } = this.settings;
+    this.shardNames = Array.from({ length: shards }, (_, i) => shardLeaseName(setName, i));
+    this.electorOptions = config.elector ?? {};
+    this.callbacks = callbacks ?? {};
+    this.logger = logger;
+    this.log = toSafeLogger(logger, { identity, shardSet: `${namespace}/${setName}` });
+    // Validates the shared elector options on the longest shard name (throws ConfigError).
+    const probe = { config: resolveConfig(this.electorConfig(shards - 1), { client }) };
+    this.tickMs = probe.config.retryPeriodMs;
+    this.client = leaseClientFor(client, probe.config.renewDeadlineMs);
+    this.ownsClient = this.client !== client;
+    if (typeof this.client.list !== 'function' || typeof this.client.delete !== 'function' || typeof this.client.watchSet !== 'function') {
+      throw new ConfigError('CLIENT_INVALID', 'client', 'a ShardedElector needs a LeaseClient with list, delete and watchSet (a KubeConfig, KubeLeaseClient or MemoryLeaseClient)');
+    }
+    const labelValue = memberOfLabelValue(setName);
+    this.membership = new Membership(
+      { ...config.membership, identity, leaseName: setName, leaseNamespace: namespace, clock, labels: { ...config.membership?.labels, [SHARD_SET_LABEL]: labelValue } },
+      this.client,
+      logger,
+    );
+    this.view = new SetView(setName, this.shardNames, identity);
+    this.feed = new SetFeed({
+      client: this.client as SetFeedClient,
+      namespace,
+      labelSelector: `${SHARD_SET_LABEL}=${labelValue}`,
+      clock,
+      random,
+      retryPeriodMs: probe.config.retryPeriodMs,
+      requestTimeoutMs: probe.config.renewDeadlineMs,
+      log: this.log,
+      onChange: (name, lease) => {
+        if (this.view.observe(name, lease)) this.wake?.();
+      },
+    });
+    this.shardClient = this.feed.clientFor(this.client);
+  }
+
+  /** True while this replica leads `shard` and its lease is guaranteed. */
+  isLeader(shard: number): boolean {
+    return (this.slots.get(shard)?.elector.isLeader() ?? false) || (this.retiring.get(shard)?.elector.isLeader() ?? false);
+  }
+
+  /** The current term of `shard` while this replica leads it, else undefined. */
+  getTerm(shard: number): LeadershipTerm | undefined {
+    return this.slots.get(shard)?.elector.getTerm() ?? this.retiring.get(shard)?.elector.getTerm();
+  }
+
+  /** The shards this replica leads now, ascending. */
+  heldShards(): number[] {
+    return this.shardNames.map((_, s) => s).filter((s) => this.isLeader(s));
+  }
+
+  /** The set requests this replica made: lists and watch opens (the shard Electors' requests are not counted here). */
+  get feedRequests(): { readonly lists: number; readonly watches: number } {
+    return { ...this.feed.requests };
+  }
+
+  snapshot(): ShardedSnapshot {
+    const held = this.heldShards();
+    return {
+      identity: this.settings.identity,
+      members: this.view.members(this.settings.clock.wallNow()),
+      holders: this.view.holders(),
+      held,
+      following: [...this.slots.keys()].filter((s) => !held.includes(s)).sort((a, b) => a - b),
+      handingOver: this.handingOver,
+      suspected: this.view.suspected(),
+    };
+  }
+
+  /**
+   * Joins, watches the set and leads this replica's share until `signal` aborts; then hands each
+   * held shard to the member that will hold it (releases it when there is none), stops every
+   * Elector, leaves the membership and resolves. Never rejects because of API failures.
+   */
+  async run(signal?: AbortSignal): Promise<void> {
+    if (this.running) throw new LeaseKitError('ALREADY_RUNNING', `sharded elector for ${this.settings.setName} is already running`);
+    this.running = true;
+    this.leaving = false;
+    const stop = signal ?? new AbortController().signal;
+    const feedStop = new AbortController();
+    const membershipStop = new AbortController();
+    const feedDone = this.feed.run(feedStop.signal);
+    const membershipDone = this.membership.run(membershipStop.signal);
+    try {
+      while (!stop.aborted) {
+        this.evaluate();
+        await this.pause(this.tickMs, stop);
+      }
+      // Leave the membership first: the others stop counting this replica (and, the member set
+      // having changed, wait settleMs before moving anything), so none hands it a shard meanwhile.
+      this.leaving = true;
+      membershipStop.abort();
+      await membershipDone;
+      await this.leave();
+    } catch (err) {
+      this.log.error('Sharded election loop failed', { error: describeError(err) });
+    } finally {
+      this.leaving = true;
+      for (const slot of [...this.slots.values()]) this.retire(slot);
+      await Promise.all([...this.retiring.values()].map((slot) => slot.done));
+      membershipStop.abort();
+      await membershipDone;
+      feedStop.abort();
+      await feedDone;
+      if (this.ownsClient) this.client.close?.();
+      this.running = false;
+    }
+  }
+
+  /** Decides which shards this replica runs an Elector for, then rebalances (at most one handover). */
+  private evaluate(): void {
+    if (this.leaving) return;
+    const { identity, shards, clock } = this.settings;
+    const now = clock.now();
+    const members = this.view.members(clock.wallNow());
+    const key = members.join('\n');
+    if (key !== this.membersKey) {
+      this.membersKey = key;
+      this.membersChangedAtMs = now;
+    }
+    const holders = this.holders();
+    const owners = plan(shards, members, holders, this.score);
+    const standby = this.standbys(members, holders);
+    for (let s = 0; s < shards; s++) {
+      const slot = this.slots.get(s);
+      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity;
+      if (wanted && !slot) this.start(s);
+      else if (!wanted && slot && !slot.elector.isLeader() && this.handingOver !== s) this.retire(slot);
+    }
+    this.rebalance(members, owners, now);
+  }
+
+  /** Each shard's holder: this replica's own Electors for the shards it leads, the feed for the rest. */
+  private holders(): string[] {
+    const holders = this.view.holders();
+    for (const s of this.slots.keys()) if (this.isLeader(s)) holders[s] = this.settings.identity;
+    return holders;
+  }
+
+  /**
+   * For each shard another member holds: the member that would get it if its holder left (the
+   * plan without the holder). That member keeps an Elector following the shard, so it takes
+   * the shard at once on a handover and one lease duration after a crash.
+   */
+  private standbys(members: readonly string[], holders: readonly string[]): (string | undefined)[] {
+    const { identity, shards } = this.settings;
+    const standby = new Array<string | undefined>(shards).fill(undefined);
+    const others = new Set(holders.filter((h) => h !== '' && h !== identity && members.includes(h)));
+    for (const holder of others) {
+      const without = plan(shards, members.filter((m) => m !== holder), holders, this.score);
+      holders.forEach((h, s) => {
+        if (h === holder) standby[s] = without[s];
+      });
+    }
+    return standby;
+  }
+
+  /** Starts at most one directed handover of a shard this replica leads but the plan gives to another member. */
+  private rebalance(members: readonly string[], owners: readonly (string | undefined)[], now: number): void {
+    const { identity, handoverIntervalMs, settleMs } = this.settings;
+    if (this.handingOver !== undefined || !members.includes(identity)) return;
+    if (now - this.membersChangedAtMs < settleMs || now - this.lastHandoverAtMs < handoverIntervalMs) return;
+    for (const [s, slot] of [...this.slots].sort(([a], [b]) => a - b)) {
+      const to = owners[s];
+      if (to === undefined || to === identity || !slot.elector.isLeader()) continue;
+      this.handingOver = s;
+      this.lastHandoverAtMs = now;
+      this.stats.handovers++;
+      this.log.info('Handing a shard over to rebalance', { shard: s, to });
+      void slot.elector
+        .resign({ to })
+        .catch((err: unknown) => this.log.warn('Shard handover failed', { shard: s, to, error: describeError(err) }))
+        .finally(() => {
+          this.handingOver = undefined;
+          this.wake?.();
+        });
+      return;
+    }
+  }
+
+  /** On shutdown: hands every held shard to the member the plan without this replica gives it to. */
+  private async leave(): Promise<void> {
+    const { identity, shards, clock } = this.settings;
+    const members = this.view.members(clock.wallNow()).filter((m) => m !== identity);
+    const owners = plan(shards, members, this.holders(), this.score);
+    await Promise.all(
+      [...this.slots.values()].map(async (slot) => {
+        const to = owners[slot.shard];
+        if (!slot.elector.isLeader() || to === undefined) return;
+        await slot.elector.resign({ to }).catch((err: unknown) => this.log.warn('Shard handover on shutdown failed', { shard: slot.shard, to, error: describeError(err) }));
+      }),
+    );
+    // Stopping an Elector that still leads (no other member) releases its shard.
+  }
+
+  /** Starts an Elector for `shard` (not while its previous one is still finishing). */
+  private start(shard: number): void {
+    if (this.retiring.has(shard)) return;
+    const elector = new Elector(
+      this.electorConfig(shard),
+      this.shardClient,
+      {
+        onStartedLeading: (signal, term) => this.callbacks.onStartedLeading?.(shard, signal, term),
+        onStoppedLeading: (info) => this.callbacks.onStoppedLeading?.(shard, info),
+      },
+      this.logger,
+    );
+    const stop = new AbortController();
+    const slot: Slot = { shard, elector, stop, done: Promise.resolve() };
+    slot.done = elector.run(stop.signal).catch((err: unknown) => this.log.error('Shard elector failed', { shard, error: describeError(err) }));
+    this.slots.set(shard, slot);
+    this.stats.electorsStarted++;
+  }
+
+  /** Stops a shard's Elector (it releases the shard if it still leads it) and keeps it until it finished. */
+  private retire(slot: Slot): void {
+    if (this.slots.get(slot.shard) === slot) this.slots.delete(slot.shard);
+    this.retiring.set(slot.shard, slot);
+    slot.stop.abort();
+    void slot.done.then(() => {
+      if (this.retiring.get(slot.shard) === slot) this.retiring.delete(slot.shard);
+      this.wake?.();
+    });
+  }
+
+  private electorConfig(shard: number): ElectorConfig {
+    const { identity, setName, namespace, clock, random } = this.settings;
+    const options = this.electorOptions;
+    return {
+      ...options,
+      identity,
+      leaseName: shardLeaseName(setName, shard),
+      leaseNamespace: namespace,
+      followerStrategy: 'watch',
+      labels: { ...options.labels, [SHARD_SET_LABEL]: memberOfLabelValue(setName) },
+      clock,
+      random,
+    };
+  }
+
+  /** Waits `ms` or until woken (a holder or member change) or `stop` aborts. */
+  private async pause(ms: number, stop: AbortSignal): Promise<void> {
+    const interrupt = new AbortController();
+    const onStop = (): void => interrupt.abort();
+    stop.addEventListener('abort', onStop, { once: true });
+    this.wake = () => interrupt.abort();
+    try {
+      await sleep(this.settings.clock, ms, interrupt.signal);
+    } finally {
+      this.wake = undefined;
+      stop.removeEventListener('abort', onStop);
+    }
+  }
+}
+
+function resolveSettings(config: ShardedElectorConfig): Settings {
+  if (config == null || typeof config !== 'object') throw new ConfigError('CONFIG_MISSING', 'config', 'config cannot be nil: pass a ShardedElectorConfig object');
+  const { shards } = config;
+  if (!(typeof shards === 'number' && Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS)) {
+    throw new ConfigError('OPTION_INVALID', 'shards', `shards (${String(shards)}) must be an integer from 1 to ${MAX_SHARDS}`);
+  }
+  if (typeof config.setName !== 'string' || config.setName === '') throw new ConfigError('LEASE_NAME_EMPTY', 'setName', 'setName cannot be empty');
+  if (typeof config.namespace !== 'string' || config.namespace === '') throw new ConfigError('LEASE_NAMESPACE_EMPTY', 'namespace', 'namespace cannot be empty');
+  const handoverIntervalMs = config.handoverIntervalMs ?? DEFAULT_HANDOVER_INTERVAL_MS;
+  if (!(typeof handoverIntervalMs === 'number' && Number.isFinite(handoverIntervalMs) && handoverIntervalMs > 0)) {
+    throw new ConfigError('OPTION_INVALID', 'handoverIntervalMs', `handoverIntervalMs (${String(handoverIntervalMs)}) must be a finite number greater than 0`);
+  }
+  const settleMs = config.settleMs ?? handoverIntervalMs;
+  if (!(typeof settleMs === 'number' && Number.isFinite(settleMs) && settleMs >= 0)) {
+    throw new ConfigError('OPTION_INVALID', 'settleMs', `settleMs (${String(settleMs)}) must be a finite number >= 0`);
+  }
+  return {
+    identity: config.identity,
+    setName: config.setName,
+    namespace: config.namespace,
+    shards,
+    handoverIntervalMs,
+    settleMs,
+    clock: config.clock ?? systemClock,
+    random: config.random ?? systemRandom,
+  };
+}
