@@ -335,9 +335,24 @@ function chainObservers(ours: () => ElectorObserver, user: ElectorObserver | und
 }
 
 /**
+ * The user's field for each Membership field the component fills from the elector's config: an
+ * error there names what the user set (e.g. `leaseName` too long for member names), not
+ * `membership.leaseName`.
+ */
+const MEMBERSHIP_FIELDS_FROM_ELECTOR: Readonly<Record<string, string>> = {
+  identity: 'identity',
+  leaseName: 'leaseName',
+  leaseNamespace: 'leaseNamespace',
+  retryPeriodMs: 'retryPeriodMs',
+  requestTimeoutMs: 'renewDeadlineMs',
+  client: 'client',
+};
+
+/**
  * The membership for `handoverOnShutdown`: the elector's identity, Lease and clock; its retry
- * period; its renew deadline as the request bound. Its ConfigErrors name `membership.<field>`
- * (or `client` for a client without list and delete).
+ * period; its renew deadline as the request bound. Its ConfigErrors name the field the user set:
+ * `membership.<field>` for the membership options, the elector's field for what comes from it
+ * (`leaseName`, ...), `client` for a client without list and delete.
  */
 function membershipFor(elector: Elector, options: MembershipOptions, client: unknown, logger: Logger | undefined): Membership {
   const { identity, leaseName, leaseNamespace, clock, retryPeriodMs, renewDeadlineMs } = elector.config;
@@ -347,7 +362,7 @@ function membershipFor(elector: Elector, options: MembershipOptions, client: unk
     return new Membership({ identity, leaseName, leaseNamespace, clock, retryPeriodMs, requestTimeoutMs: renewDeadlineMs, ...timings, ...(labels !== undefined ? { labels } : {}) }, client, logger);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const field = err.field === 'client' ? 'client' : `membership.${err.field}`;
+    const field = Object.hasOwn(MEMBERSHIP_FIELDS_FROM_ELECTOR, err.field) ? MEMBERSHIP_FIELDS_FROM_ELECTOR[err.field]! : `membership.${err.field}`;
     const wrapped = new ConfigError(err.code, field, `handoverOnShutdown: ${err.message}`);
     Object.defineProperty(wrapped, 'cause', { value: err, enumerable: false, writable: true, configurable: true });
     throw wrapped;

@@ -25,11 +25,15 @@ export class ShutdownHandover {
    * Runs `engine` and the membership until `signal` aborts. On the abort, while leading: hand over
    * to `newest(self)` (bounded by the membership's request timeout), then stop the engine, which
    * then has no lease to release; otherwise stop it at once (it releases as usual). Resolves once
-   * the engine stopped and the membership was left (bounded). Never rejects for API failures.
+   * the engine stopped and the membership was left (bounded). With `signal` already aborted it
+   * never joins the membership. Never rejects for API failures.
    */
   async run(engine: HandoverEngine, signal: AbortSignal): Promise<void> {
     const engineStop = new AbortController();
     const membershipStop = new AbortController();
+    // Already aborted: do not join (a membership written now would be a live member, a handover
+    // target, of a replica that is going away); Membership.run then sends nothing.
+    if (signal.aborted) membershipStop.abort();
     const membershipDone = this.membership.run(membershipStop.signal).catch((err: unknown) => {
       this.log.error('Membership failed', { error: describeError(err) });
     });

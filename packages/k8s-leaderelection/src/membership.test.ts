@@ -114,7 +114,7 @@ describe('Membership: failures', () => {
     expect(client.calls.map((c) => c.atMs)).toEqual([0, 2_000, 6_000, 14_000, 30_000, 50_000]);
     r.stop();
     await expect(r.run).resolves.toBe(true);
-    expect(client.verbs()).not.toContain('delete'); // never joined: nothing to leave
+    expect(client.verbs()).not.toContain('delete'); // never joined: nothing to leave (the read on leaving fails too)
     expect(clock.pendingTimers).toBe(0);
   });
 
@@ -169,6 +169,56 @@ describe('Membership: leaving', () => {
     expect(r.isDone()).toBe(false);
     await clock.advance(1);
     expect(r.isDone()).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('after a create whose answer was lost, reads its Lease by name on leaving and deletes it with its uid as precondition', async () => {
+    let dropCreate = true;
+    const { clock, store, client, member } = world((call) => (dropCreate && call.verb === 'create' ? ((dropCreate = false), { kind: 'drop-response' }) : undefined));
+    const r = start(member('pod-a'));
+    await clock.advance(1_000); // the create committed, but its answer was lost: in the 2 s retry wait
+    const name = membershipLeaseName(ELECTION, 'pod-a');
+    expect(store.peek(NS, name)?.spec?.holderIdentity).toBe('pod-a');
+    r.stop();
+    await clock.advance(0);
+    expect(r.isDone()).toBe(true);
+    expect(client.verbs()).toEqual(['create', 'get', 'delete']);
+    expect(store.peek(NS, name)).toBeUndefined();
+  });
+
+  it('on leaving never deletes an object of its name held by another identity', async () => {
+    const { clock, store, client, member } = world();
+    const name = membershipLeaseName(ELECTION, 'pod-a');
+    store.create(NS, { metadata: { name }, spec: { holderIdentity: 'someone-else' } });
+    const r = start(member('pod-a'));
+    await clock.advance(0);
+    r.stop();
+    await r.run;
+    expect(client.verbs()).not.toContain('delete');
+    expect(store.get(NS, name).spec?.holderIdentity).toBe('someone-else');
+  });
+
+  it('bounds the read and the delete on leaving together by one requestTimeoutMs, and deletes nothing once it passed', async () => {
+    let dropCreate = true;
+    let slowGet = false;
+    const { clock, store, client, member } = world((call) => {
+      if (dropCreate && call.verb === 'create') {
+        dropCreate = false;
+        return { kind: 'drop-response' };
+      }
+      return slowGet && call.verb === 'get' ? { kind: 'hang' } : undefined;
+    });
+    const r = start(member('pod-a', { requestTimeoutMs: 3_000 }));
+    await clock.advance(1_000);
+    slowGet = true;
+    r.stop();
+    await clock.advance(2_999);
+    expect(r.isDone()).toBe(false);
+    await clock.advance(1);
+    expect(r.isDone()).toBe(true);
+    expect(client.verbs()).toEqual(['create', 'get']);
+    // Not deleted: it expires after its duration instead.
+    expect(store.peek(NS, membershipLeaseName(ELECTION, 'pod-a'))).toBeDefined();
     expect(clock.pendingTimers).toBe(0);
   });
 

@@ -9,12 +9,13 @@ import { sleep, systemClock, type Clock } from './clock.js';
 import { leaseClientFor } from './client-factory.js';
 import { isKubeConfig } from './lease-lock.js';
 import { isDnsLabel, isDnsSubdomain } from './config.js';
-import { ConfigError, describeError, isAlreadyExists, isConflict, isNotFound, LeaseKitError } from './errors.js';
+import { ConfigError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound, LeaseKitError } from './errors.js';
 import { resolveLabels, type LeaseLabels } from './labels.js';
 import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
-import { formatMicroTime, parseMicroTime } from './record.js';
+import { MAX_INT32, formatMicroTime, parseMicroTime } from './record.js';
 import { boundedSignal, raceAbort } from './request.js';
+import { MAX_RETRY_AFTER_MS } from './schedule.js';
 
 /** The label (and annotation) naming the election Lease a membership Lease belongs to. */
 export const MEMBER_OF_LABEL = 'leasekit.io/member-of';
@@ -31,11 +32,11 @@ export interface MembershipConfig {
   readonly leaseName: string;
   /** The election's namespace; the membership Leases live there too. */
   readonly leaseNamespace: string;
-  /** How long a membership stays live without a refresh (`leaseDurationSeconds`, rounded up). @default 60000 */
+  /** How long a membership stays live without a refresh (`leaseDurationSeconds`, rounded up; 1000 to 2147483647000). @default 60000 */
   readonly durationMs?: number;
   /** How often this replica refreshes its membership; less than `durationMs`. @default 20000 */
   readonly renewIntervalMs?: number;
-  /** The first wait after a failed request; doubles per failure up to `renewIntervalMs`. @default 2000 */
+  /** The first wait after a failed request; doubles per failure up to `renewIntervalMs`, never before a Retry-After (capped at 60 s). @default 2000 */
   readonly retryPeriodMs?: number;
   /** Upper bound on every request, the list and the delete on leaving included. @default 10000 */
   readonly requestTimeoutMs?: number;
@@ -88,7 +89,8 @@ export function memberOfLabelValue(leaseName: string): string {
 /**
  * Membership of an election's replica set. `run(signal)` joins (creates this replica's membership
  * Lease, or takes over its own stale one after a restart), refreshes it every `renewIntervalMs`
- * and, when `signal` aborts, deletes it (uid precondition, bounded) and resolves. API failures are
+ * and, when `signal` aborts, deletes it (uid precondition, bounded; read by name first when a lost
+ * answer left it unknown, and deleted only if ours) and resolves. API failures are
  * logged and retried, never thrown out of `run()`. `members()` and `newest()` read the set with one
  * list. Liveness is judged by the local wall clock against the members' own renewTimes: a hint,
  * never a safety input.
@@ -103,6 +105,11 @@ export class Membership {
   private readonly ownsClient: boolean;
   /** Our last written object (its uid and resourceVersion), undefined until joined. */
   private current: Lease | undefined;
+  /**
+   * A write of this run may have left an object we do not know (a lost answer, a conflict with our
+   * own committed write): leaving then reads the object by name before deleting it.
+   */
+  private unknownWrite = false;
   /** The wall time of this run's first join; kept across re-creations within the run. */
   private joinedAtWallMs: number | undefined;
   private running = false;
@@ -137,9 +144,11 @@ export class Membership {
     if (this.running) throw new LeaseKitError('ALREADY_RUNNING', `membership ${this.memberName} is already running`);
     this.running = true;
     this.current = undefined;
+    this.unknownWrite = false;
     this.joinedAtWallMs = undefined;
     const { clock, renewIntervalMs, retryPeriodMs } = this.settings;
     let failures = 0;
+    let retryAfterMs = 0;
     try {
       while (!signal?.aborted) {
         try {
@@ -147,11 +156,14 @@ export class Membership {
           failures = 0;
         } catch (err) {
           failures++;
-          this.log.warn('Membership refresh failed; retrying', { error: describeError(err), failures });
+          retryAfterMs = retryAfterOf(err);
+          this.log.warn('Membership refresh failed; retrying', { error: describeError(err), failures, ...(retryAfterMs > 0 ? { retryAfterMs } : {}) });
         }
         if (signal?.aborted) break;
-        // After a failure: the retry period, doubling per failure up to the renew interval (never less than the retry period).
-        const waitMs = failures === 0 ? renewIntervalMs : Math.max(retryPeriodMs, Math.min(renewIntervalMs, retryPeriodMs * 2 ** Math.min(failures - 1, 30)));
+        // After a failure: the retry period, doubling per failure up to the renew interval (never less than the retry period),
+        // and never before the server's Retry-After (capped as the elector caps it).
+        const backoffMs = Math.max(retryPeriodMs, Math.min(renewIntervalMs, retryPeriodMs * 2 ** Math.min(failures - 1, 30)));
+        const waitMs = failures === 0 ? renewIntervalMs : Math.max(backoffMs, retryAfterMs);
         await sleep(clock, waitMs, signal);
       }
       await this.leave();
@@ -191,17 +203,19 @@ export class Membership {
     if (this.current) {
       const body = this.body(this.joinedAtWallMs ?? nowWall, nowWall, this.current);
       try {
-        this.current = await this.bounded(undefined, (s) => this.client.update(namespace, body, { signal: s }));
+        this.current = await this.write(() => this.bounded(undefined, (s) => this.client.update(namespace, body, { signal: s })));
       } catch (err) {
         // Someone else wrote or deleted it (or our own write's response was lost): join again.
         if (isConflict(err) || isNotFound(err)) this.current = undefined;
+        // Gone: nothing of ours is left behind (until the next create).
+        if (isNotFound(err)) this.unknownWrite = false;
         throw err;
       }
       return;
     }
     const joinedAt = this.joinedAtWallMs ?? nowWall;
     try {
-      this.current = await this.bounded(undefined, (s) => this.client.create(namespace, this.body(joinedAt, nowWall), { signal: s }));
+      this.current = await this.write(() => this.bounded(undefined, (s) => this.client.create(namespace, this.body(joinedAt, nowWall), { signal: s })));
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       // Ours from before a restart (or from a create whose answer was lost): take it over.
@@ -209,7 +223,7 @@ export class Membership {
       if (existing.spec?.holderIdentity !== this.settings.identity) {
         throw new LeaseKitError('MEMBERSHIP_NAME_TAKEN', `membership Lease ${this.memberName} is held by ${JSON.stringify(existing.spec?.holderIdentity ?? '')}, not this replica`);
       }
-      this.current = await this.bounded(undefined, (s) => this.client.update(namespace, this.body(joinedAt, nowWall, existing), { signal: s }));
+      this.current = await this.write(() => this.bounded(undefined, (s) => this.client.update(namespace, this.body(joinedAt, nowWall, existing), { signal: s })));
     }
     if (this.joinedAtWallMs === undefined) {
       this.joinedAtWallMs = joinedAt;
@@ -217,16 +231,41 @@ export class Membership {
     }
   }
 
-  /** Deletes our membership Lease (uid precondition), bounded; failures are logged. */
+  /**
+   * One write: a success makes the object known again; a failure leaves it unknown (the write may
+   * have committed, or a conflict may be with our own earlier write whose answer was lost).
+   */
+  private async write(send: () => Promise<Lease>): Promise<Lease> {
+    this.unknownWrite = true;
+    const written = await send();
+    this.unknownWrite = false;
+    return written;
+  }
+
+  /**
+   * Deletes our membership Lease (uid precondition); failures are logged. When our object is not
+   * known (a write's answer was lost, or it conflicted with our own committed write), reads it by
+   * name first and deletes it only if it is ours (our identity, its uid as the precondition). When
+   * no write of this run may have left an object, sends nothing. The read and the delete together
+   * are bounded by one `requestTimeoutMs`.
+   */
   private async leave(): Promise<void> {
-    const uid = this.current?.metadata?.uid;
-    if (this.current === undefined) return;
+    const known = this.current;
+    const unknownWrite = this.unknownWrite;
     this.current = undefined;
+    this.unknownWrite = false;
+    if (known === undefined && !unknownWrite) return;
+    const { namespace, identity } = this.settings;
     try {
-      await this.bounded(undefined, (s) =>
-        this.client.delete(this.settings.namespace, this.memberName, { signal: s, ...(uid !== undefined ? { preconditions: { uid } } : {}) }),
-      );
-      this.log.info('Left the membership');
+      const left = await this.bounded(undefined, async (s) => {
+        const target = known ?? (await raceAbort(this.client.get(namespace, this.memberName, { signal: s }), s));
+        const uid = target.metadata?.uid;
+        // Not ours (another identity's object of this name), or no uid to make the delete safe.
+        if (target.spec?.holderIdentity !== identity || (known === undefined && uid === undefined)) return false;
+        await raceAbort(this.client.delete(namespace, this.memberName, { signal: s, ...(uid !== undefined ? { preconditions: { uid } } : {}) }), s);
+        return true;
+      });
+      if (left) this.log.info('Left the membership');
     } catch (err) {
       if (isNotFound(err)) return;
       this.log.warn('Leaving the membership failed; the membership Lease expires instead', { error: describeError(err) });
@@ -264,6 +303,12 @@ export class Membership {
       bound.dispose();
     }
   }
+}
+
+/** The wait a failed request's Retry-After asks for (ms; 0 when none), capped at MAX_RETRY_AFTER_MS as the elector caps it. */
+function retryAfterOf(err: unknown): number {
+  const seconds = isApiError(err) ? err.retryAfterSeconds : undefined;
+  return seconds !== undefined && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : 0;
 }
 
 /** A membership Lease of `leaseName` read as a member, or undefined when it is not one or is malformed. */
@@ -312,6 +357,9 @@ function resolveMembershipConfig(config: MembershipConfig): Settings {
   if (!isDnsLabel(namespace)) throw new ConfigError('LEASE_NAMESPACE_INVALID', 'leaseNamespace', `leaseNamespace (${JSON.stringify(namespace)}) must be a DNS label`);
   const durationMs = millis(config.durationMs, 'durationMs', DEFAULT_MEMBERSHIP_DURATION_MS);
   if (durationMs < 1000) throw new ConfigError('OPTION_INVALID', 'durationMs', `durationMs (${durationMs}) must be at least 1000 (a Lease counts whole seconds)`);
+  if (durationMs > MAX_INT32 * 1000) {
+    throw new ConfigError('OPTION_INVALID', 'durationMs', `durationMs (${durationMs}) must be at most ${MAX_INT32 * 1000}: leaseDurationSeconds is an int32`);
+  }
   const renewIntervalMs = millis(config.renewIntervalMs, 'renewIntervalMs', Math.min(DEFAULT_MEMBERSHIP_RENEW_INTERVAL_MS, durationMs / 3));
   if (!(renewIntervalMs < durationMs)) {
     throw new ConfigError('OPTION_INVALID', 'renewIntervalMs', `renewIntervalMs (${renewIntervalMs}) must be less than durationMs (${durationMs})`);

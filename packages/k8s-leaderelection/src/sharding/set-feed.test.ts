@@ -122,6 +122,42 @@ describe('SetFeed: one watch for a whole Lease set', () => {
     await finish();
   });
 
+  it('a set watch that never opens is ended after the request timeout, then the set is relisted and watched again', async () => {
+    const clock = new FakeClock();
+    const store = new LeaseStore({ clock });
+    let hangs = 1;
+    const client = new MemoryLeaseClient(store, { clock, fault: (call) => (call.verb === 'watchSet' && hangs-- > 0 ? { kind: 'hang' } : undefined) });
+    const changes: string[] = [];
+    const feed = new SetFeed({
+      client,
+      namespace: NS,
+      labelSelector: SELECTOR,
+      clock,
+      random: seededRandom(2),
+      retryPeriodMs: 1000,
+      requestTimeoutMs: 5000,
+      log: toSafeLogger(silentLogger),
+      onChange: (name) => changes.push(name),
+    });
+    const stop = new AbortController();
+    const done = feed.run(stop.signal);
+    await clock.advance(0);
+    expect(feed.requests).toEqual({ lists: 1, watches: 1 });
+    store.create(NS, lease('work-0', 'a')); // unseen: the first watch hangs
+    await clock.advance(4_900);
+    expect(feed.open).toBe(false);
+    expect(changes).toEqual([]);
+    // Past the request timeout and the backoff (at most 1.5 retry periods): relisted, watching again.
+    await clock.advance(100 + 1_500);
+    expect(feed.requests).toEqual({ lists: 2, watches: 2 });
+    expect(feed.open).toBe(true);
+    expect(changes).toEqual(['work-0']);
+    stop.abort();
+    await clock.advance(0);
+    await done;
+    expect(store.watcherCount).toBe(0);
+  });
+
   it('compares resourceVersions as integers when both are, else by difference', () => {
     expect(isNewerVersion('10', '9')).toBe(true);
     expect(isNewerVersion('9', '10')).toBe(false);

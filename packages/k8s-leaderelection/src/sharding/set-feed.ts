@@ -202,19 +202,33 @@ export class SetFeed {
 
   /** One watch stream from the current resourceVersion; true when it delivered an event. */
   private async watchOnce(signal: AbortSignal): Promise<boolean> {
-    const { client, namespace, labelSelector } = this.options;
+    const { client, namespace, labelSelector, clock, requestTimeoutMs } = this.options;
     const stream = new AbortController();
     const onAbort = (): void => stream.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     let delivered = false;
     let failure: unknown;
     this.requests.watches++;
+    // A watch that does not open within the request timeout (a blackholed connection) is ended
+    // and retried with backoff after a relist, as the elector's own follower watch is.
+    let openTimer: ReturnType<Clock['setTimeout']> | undefined = clock.setTimeout(() => {
+      openTimer = undefined;
+      if (this.streamOpen || stream.signal.aborted) return;
+      this.resourceVersion = undefined;
+      failure = new Error(`set watch did not open within ${requestTimeoutMs} ms`);
+      stream.abort();
+    }, requestTimeoutMs);
+    const opened = (): void => {
+      if (openTimer !== undefined) clock.clearTimeout(openTimer);
+      openTimer = undefined;
+      this.setOpen(true);
+    };
     const options: SetWatchOptions = {
       labelSelector,
       signal: stream.signal,
       ...(this.resourceVersion !== undefined ? { resourceVersion: this.resourceVersion } : {}),
       onOpen: () => {
-        if (!stream.signal.aborted) this.setOpen(true);
+        if (!stream.signal.aborted) opened();
       },
       onEvent: (event) => {
         if (stream.signal.aborted) return;
@@ -226,13 +240,17 @@ export class SetFeed {
           return;
         }
         delivered = true;
-        this.setOpen(true);
+        opened();
         this.apply(event);
       },
     };
     try {
-      await client.watchSet(namespace, options);
+      // Raced against the stream's signal: a client that ignores it cannot hold the feed.
+      await raceAbort(client.watchSet(namespace, options), stream.signal).catch((err: unknown) => {
+        if (!stream.signal.aborted) throw err;
+      });
     } finally {
+      if (openTimer !== undefined) clock.clearTimeout(openTimer);
       signal.removeEventListener('abort', onAbort);
       this.setOpen(false);
     }

@@ -1,7 +1,9 @@
 /**
  * Owns what one replica sees of a shard set through its feed: each shard's holder, the live
- * members (membership Leases), and the members suspected dead (a shard of theirs was taken over
- * by expiry, not handed over or released, and their membership has not been refreshed since).
+ * members (membership Leases), the members suspected dead (a shard of theirs was taken over
+ * by expiry, not handed over or released, and their membership has not been refreshed since; or
+ * their membership stopped changing on the feed), and the shards whose record stopped changing.
+ * Silence is judged on local monotonic observation times, never on the wall clock.
  * A hint for placement only: who leads a shard is decided by that shard's Elector alone.
  */
 import { MEMBER_OF_LABEL } from '../membership.js';
@@ -40,6 +42,10 @@ export class SetView {
   private readonly memberOf = new Map<string, MemberRecord>();
   /** Suspected member -> the resourceVersion its membership Lease had when the suspicion arose. */
   private readonly suspects = new Map<string, string | undefined>();
+  /** Each shard's Lease: local monotonic time its resourceVersion was last seen to change. */
+  private readonly shardChangedAtMs: number[];
+  /** Membership Lease name -> local monotonic time its resourceVersion was last seen to change. */
+  private readonly memberChangedAtMs = new Map<string, number>();
 
   constructor(
     private readonly setName: string,
@@ -48,16 +54,24 @@ export class SetView {
   ) {
     this.shardIndex = new Map(shardNames.map((name, i) => [name, i]));
     this.holderOf = shardNames.map(() => '');
+    this.shardChangedAtMs = shardNames.map(() => 0);
   }
 
-  /** Records a change of Lease `name` (undefined: deleted); true when a holder or the member set changed. */
-  observe(name: string, lease: Lease | undefined): boolean {
+  /**
+   * Records a change of Lease `name` (undefined: deleted) seen at local monotonic time `nowMs`;
+   * true when a holder or the member set changed.
+   */
+  observe(name: string, lease: Lease | undefined, nowMs: number): boolean {
     const shard = this.shardIndex.get(name);
-    if (shard !== undefined) return this.observeShard(shard, lease);
+    if (shard !== undefined) {
+      this.shardChangedAtMs[shard] = nowMs;
+      return this.observeShard(shard, lease);
+    }
     const before = this.memberOf.get(name);
     const member = lease && memberRecordOf(lease, this.setName);
     let cleared = false;
     if (member) {
+      if (before?.resourceVersion !== member.resourceVersion || !this.memberChangedAtMs.has(name)) this.memberChangedAtMs.set(name, nowMs);
       this.memberOf.set(name, member);
       // A refreshed membership clears a suspicion: the member is alive after all.
       if (this.suspects.has(member.identity) && isNewerVersion(member.resourceVersion, this.suspects.get(member.identity))) {
@@ -65,6 +79,7 @@ export class SetView {
       }
     } else {
       this.memberOf.delete(name);
+      this.memberChangedAtMs.delete(name);
       if (before) this.suspects.delete(before.identity); // gone for good: nothing left to suspect
     }
     return cleared || before?.identity !== member?.identity;
@@ -90,18 +105,56 @@ export class SetView {
 
   /**
    * The members placement may count on, sorted: live (renewTime plus duration after `wallNowMs`,
-   * as `Membership.members()` judges) and not suspected dead. This replica counts when it is live.
+   * as `Membership.members()` judges), not suspected dead, and not silent (another member whose
+   * membership Lease was last seen to change more than `silentMs` before `nowMs`: it stopped
+   * refreshing). This replica counts when it is live.
    */
-  members(wallNowMs: number): string[] {
+  members(wallNowMs: number, nowMs: number, silentMs: number): string[] {
     const live = new Set<string>();
+    const silent = new Set(this.silentMembers(nowMs, silentMs));
     for (const m of this.memberOf.values()) {
-      if (m.renewedAtMs + m.durationMs > wallNowMs && !this.suspects.has(m.identity)) live.add(m.identity);
+      if (m.renewedAtMs + m.durationMs > wallNowMs && !this.suspects.has(m.identity) && !silent.has(m.identity)) live.add(m.identity);
     }
     return [...live].sort();
   }
 
-  /** Members currently suspected dead (for snapshots and tests). */
-  suspected(): string[] {
-    return [...this.suspects.keys()].sort();
+  /** Other members whose membership Lease was last seen to change more than `silentMs` before `nowMs`. */
+  private silentMembers(nowMs: number, silentMs: number): string[] {
+    const silent: string[] = [];
+    for (const [name, m] of this.memberOf) {
+      if (m.identity !== this.self && nowMs - (this.memberChangedAtMs.get(name) ?? nowMs) > silentMs) silent.push(m.identity);
+    }
+    return silent;
+  }
+
+  /**
+   * Shards another replica holds whose record was last seen to change more than `silentMs`
+   * before `nowMs` (its holder is not renewing, as far as this view shows), ascending.
+   */
+  silentShards(nowMs: number, silentMs: number): number[] {
+    const silent: number[] = [];
+    this.holderOf.forEach((holder, s) => {
+      if (holder !== '' && holder !== this.self && nowMs - this.shardChangedAtMs[s]! > silentMs) silent.push(s);
+    });
+    return silent;
+  }
+
+  /** The earliest time after `nowMs` a shard or a member held by another replica turns silent (Infinity: none). */
+  nextSilenceAtMs(nowMs: number, shardSilentMs: number, memberSilentMs: number): number {
+    let next = Infinity;
+    this.holderOf.forEach((holder, s) => {
+      const at = this.shardChangedAtMs[s]! + shardSilentMs;
+      if (holder !== '' && holder !== this.self && at >= nowMs) next = Math.min(next, at);
+    });
+    for (const [name, m] of this.memberOf) {
+      const at = (this.memberChangedAtMs.get(name) ?? nowMs) + memberSilentMs;
+      if (m.identity !== this.self && at >= nowMs) next = Math.min(next, at);
+    }
+    return next;
+  }
+
+  /** Members currently suspected dead: a shard of theirs taken over by expiry, or a silent membership (for snapshots and tests). */
+  suspected(nowMs: number, silentMs: number): string[] {
+    return [...new Set([...this.suspects.keys(), ...this.silentMembers(nowMs, silentMs)])].sort();
   }
 }

@@ -6,12 +6,12 @@
  */
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { leaseClientFor } from '../client-factory.js';
-import { resolveConfig, type ElectorConfig } from '../config.js';
 import { Elector, type LeadershipTerm, type StoppedLeadingInfo } from '../elector.js';
+import { isDnsSubdomain, resolveConfig, type ElectorConfig } from '../config.js';
 import { ConfigError, LeaseKitError, describeError } from '../errors.js';
 import type { LeaseClient } from '../lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from '../logger.js';
-import { Membership, memberOfLabelValue, type MembershipConfig } from '../membership.js';
+import { DEFAULT_MEMBERSHIP_DURATION_MS, DEFAULT_MEMBERSHIP_RENEW_INTERVAL_MS, Membership, memberOfLabelValue, type MembershipConfig } from '../membership.js';
 import { systemRandom, type Random } from '../random.js';
 import { cachedScores, plan, type ScoreFn } from './placement.js';
 import { SetFeed, type SetFeedClient } from './set-feed.js';
@@ -22,6 +22,8 @@ export const SHARD_SET_LABEL = 'leasekit.io/shard-set';
 export const DEFAULT_HANDOVER_INTERVAL_MS = 5_000;
 /** The most shards one set may have (placement is computed in O(N·M) per member). */
 export const MAX_SHARDS = 1_000;
+/** The longest set name: `<setName>-member-<10 hex>`, the longest Lease name of a set, stays within 253 characters. */
+export const MAX_SET_NAME_LENGTH = 253 - '-member-'.length - 10;
 
 /** The Lease name of shard `shard` of set `setName`. */
 export function shardLeaseName(setName: string, shard: number): string {
@@ -128,6 +130,14 @@ export class ShardedElector {
   private readonly membership: Membership;
   private readonly score: ScoreFn = cachedScores();
   private readonly tickMs: number;
+  /** A shard record another replica holds that has not changed this long is silent: its holder is not renewing. */
+  private readonly shardSilentMs: number;
+  /** A membership that has not changed this long is silent: its member stopped refreshing it. */
+  private readonly memberSilentMs: number;
+  /** The members as last judged while the set watch was open (the view is frozen while it is down). */
+  private lastMembers: string[] = [];
+  /** When the next shard or member turns silent (the loop wakes then). */
+  private nextSilenceAtMs = Infinity;
   private readonly slots = new Map<number, Slot>();
   /** Electors stopped but not yet finished (a shard gets no new Elector until its old one ended). */
   private readonly retiring = new Map<number, Slot>();
@@ -154,6 +164,12 @@ export class ShardedElector {
     // Validates the shared elector options on the longest shard name (throws ConfigError).
     const probe = { config: resolveConfig(this.electorConfig(shards - 1), { client }) };
     this.tickMs = probe.config.retryPeriodMs;
+    // Renewals come every retry period: half a period more without a change means a missed one.
+    this.shardSilentMs = 1.5 * probe.config.retryPeriodMs;
+    // The membership refreshes every renew interval and retries every retry period after a failure.
+    const m = config.membership ?? {};
+    const memberDurationMs = m.durationMs ?? DEFAULT_MEMBERSHIP_DURATION_MS;
+    this.memberSilentMs = (m.renewIntervalMs ?? Math.min(DEFAULT_MEMBERSHIP_RENEW_INTERVAL_MS, memberDurationMs / 3)) + 2 * (m.retryPeriodMs ?? 2_000);
     this.client = leaseClientFor(client, probe.config.renewDeadlineMs);
     this.ownsClient = this.client !== client;
     if (typeof this.client.list !== 'function' || typeof this.client.delete !== 'function' || typeof this.client.watchSet !== 'function') {
@@ -176,7 +192,7 @@ export class ShardedElector {
       requestTimeoutMs: probe.config.renewDeadlineMs,
       log: this.log,
       onChange: (name, lease) => {
-        if (this.view.observe(name, lease)) this.wake?.();
+        if (this.view.observe(name, lease, clock.now())) this.wake?.();
       },
     });
     this.shardClient = this.feed.clientFor(this.client);
@@ -206,12 +222,13 @@ export class ShardedElector {
     const held = this.heldShards();
     return {
       identity: this.settings.identity,
-      members: this.view.members(this.settings.clock.wallNow()),
+      members: this.members(),
       holders: this.view.holders(),
       held,
       following: [...this.slots.keys()].filter((s) => !held.includes(s)).sort((a, b) => a - b),
       handingOver: this.handingOver,
-      suspected: this.view.suspected(),
+      // While the set watch is down nothing can refresh a membership: silence is not judged then.
+      suspected: this.view.suspected(this.settings.clock.now(), this.feed.open ? this.memberSilentMs : Infinity),
     };
   }
 
@@ -232,7 +249,8 @@ export class ShardedElector {
     try {
       while (!stop.aborted) {
         this.evaluate();
-        await this.pause(this.tickMs, stop);
+        const untilSilence = this.nextSilenceAtMs + 1 - this.settings.clock.now();
+        await this.pause(Math.max(1, Math.min(this.tickMs, untilSilence)), stop);
       }
       // Leave the membership first: the others stop counting this replica (and, the member set
       // having changed, wait settleMs before moving anything), so none hands it a shard meanwhile.
@@ -260,7 +278,8 @@ export class ShardedElector {
     if (this.leaving) return;
     const { identity, shards, clock } = this.settings;
     const now = clock.now();
-    const members = this.view.members(clock.wallNow());
+    const members = this.members();
+    if (this.feed.open) this.lastMembers = members;
     const key = members.join('\n');
     if (key !== this.membersKey) {
       this.membersKey = key;
@@ -269,13 +288,30 @@ export class ShardedElector {
     const holders = this.holders();
     const owners = plan(shards, members, holders, this.score);
     const standby = this.standbys(members, holders);
+    // Shards whose holder is not renewing, as the set watch shows: follow them too, whoever the
+    // standby is (it may be dead as well). Followers cost no request while the set watch serves
+    // their watches; when the holder is alive the next renewal ends it, when not the standby (it
+    // followed longest) or the first follower takes the shard with one compare-and-swap.
+    const silent = new Set(this.feed.open ? this.view.silentShards(now, this.shardSilentMs) : []);
+    this.nextSilenceAtMs = this.view.nextSilenceAtMs(now, this.shardSilentMs, this.memberSilentMs);
     for (let s = 0; s < shards; s++) {
       const slot = this.slots.get(s);
-      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity;
+      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity || silent.has(s);
       if (wanted && !slot) this.start(s);
       else if (!wanted && slot && !slot.elector.isLeader() && this.handingOver !== s) this.retire(slot);
     }
     this.rebalance(members, owners, now);
+  }
+
+  /**
+   * The members placement counts on. While the set watch is open: the view's live, unsuspected,
+   * not silent members. While it is down the view is frozen (no refresh can arrive), so the
+   * members last judged with the watch open stand: nothing expires on a frozen view, and the
+   * standby Electors (which poll meanwhile) stay.
+   */
+  private members(): string[] {
+    const { clock } = this.settings;
+    return this.feed.open ? this.view.members(clock.wallNow(), clock.now(), this.memberSilentMs) : this.lastMembers;
   }
 
   /** Each shard's holder: this replica's own Electors for the shards it leads, the feed for the rest. */
@@ -306,7 +342,8 @@ export class ShardedElector {
   /** Starts at most one directed handover of a shard this replica leads but the plan gives to another member. */
   private rebalance(members: readonly string[], owners: readonly (string | undefined)[], now: number): void {
     const { identity, handoverIntervalMs, settleMs } = this.settings;
-    if (this.handingOver !== undefined || !members.includes(identity)) return;
+    // No move on a frozen view (set watch down): it cannot show a crash, a takeover or a leave.
+    if (this.handingOver !== undefined || !members.includes(identity) || !this.feed.open) return;
     if (now - this.membersChangedAtMs < settleMs || now - this.lastHandoverAtMs < handoverIntervalMs) return;
     for (const [s, slot] of [...this.slots].sort(([a], [b]) => a - b)) {
       const to = owners[s];
@@ -328,8 +365,8 @@ export class ShardedElector {
 
   /** On shutdown: hands every held shard to the member the plan without this replica gives it to. */
   private async leave(): Promise<void> {
-    const { identity, shards, clock } = this.settings;
-    const members = this.view.members(clock.wallNow()).filter((m) => m !== identity);
+    const { identity, shards } = this.settings;
+    const members = this.members().filter((m) => m !== identity);
     const owners = plan(shards, members, this.holders(), this.score);
     await Promise.all(
       [...this.slots.values()].map(async (slot) => {
@@ -408,6 +445,14 @@ function resolveSettings(config: ShardedElectorConfig): Settings {
     throw new ConfigError('OPTION_INVALID', 'shards', `shards (${String(shards)}) must be an integer from 1 to ${MAX_SHARDS}`);
   }
   if (typeof config.setName !== 'string' || config.setName === '') throw new ConfigError('LEASE_NAME_EMPTY', 'setName', 'setName cannot be empty');
+  // Every Lease name of the set must be valid: the longest is the membership's `<setName>-member-<10 hex>`.
+  if (!isDnsSubdomain(config.setName) || config.setName.length > MAX_SET_NAME_LENGTH) {
+    throw new ConfigError(
+      'LEASE_NAME_INVALID',
+      'setName',
+      `setName (${JSON.stringify(config.setName)}) must be a DNS subdomain of at most ${MAX_SET_NAME_LENGTH} characters (lowercase alphanumerics, '-' and '.', starting and ending alphanumeric): the set's Lease names are built from it`,
+    );
+  }
   if (typeof config.namespace !== 'string' || config.namespace === '') throw new ConfigError('LEASE_NAMESPACE_EMPTY', 'namespace', 'namespace cannot be empty');
   const handoverIntervalMs = config.handoverIntervalMs ?? DEFAULT_HANDOVER_INTERVAL_MS;
   if (!(typeof handoverIntervalMs === 'number' && Number.isFinite(handoverIntervalMs) && handoverIntervalMs > 0)) {
