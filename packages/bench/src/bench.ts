@@ -15,6 +15,7 @@ import { reportLines, toJson, type BenchResults } from './report.js';
 import { runRequestCost } from './request-cost.js';
 import { runRollouts } from './rollout.js';
 import { runScale } from './scale.js';
+import { runShards, shardSettings } from './shards.js';
 import { STORM_KIND_LABELS, runStorm } from './storm.js';
 
 function progress(line: string): void {
@@ -77,6 +78,7 @@ async function main(): Promise<number> {
   let cost: BenchResults['cost'];
   let scale: BenchResults['scale'];
   let storm: BenchResults['storm'];
+  let shards: BenchResults['shards'];
   if (wants('handover')) {
     console.log(`graceful handover: ${options.handoverTrials} trials per mode`);
     handover = await takeovers('handover', options);
@@ -129,8 +131,25 @@ async function main(): Promise<number> {
     }
   }
 
+  if (wants('shards')) {
+    const t = options.shardTimings;
+    console.log(
+      `sharding: ${options.shards} shard Leases, ${options.shardReplicas} replica processes (a ShardedElector each), then a join, a crash and a leave; ` +
+        `lease ${t.leaseDurationMs} / renew deadline ${t.renewDeadlineMs} / retry ${t.retryPeriodMs} ms; steady state counted for ${options.shardSteadyMs / 1000} s`,
+    );
+    shards = await runShards({
+      shards: options.shards,
+      replicas: options.shardReplicas,
+      timings: t,
+      ...shardSettings(t),
+      steadyMs: options.shardSteadyMs,
+      onPhase: (p) =>
+        progress(`shards ${p.name} (${p.event}): ${p.failure ?? `balanced after ${p.balanceMs.toFixed(0)} ms`}, ${p.moves} moved (minimum ${p.minimumMoves}), held ${Object.values(p.held).join(' ')}`),
+    });
+  }
+
   recordEndLoad(machine);
-  const results: BenchResults = { handover, directedHandover, rollout, failover, cost, scale, storm, options, machine, durationMs: performance.now() - startedAt };
+  const results: BenchResults = { handover, directedHandover, rollout, failover, cost, scale, storm, shards, options, machine, durationMs: performance.now() - startedAt };
   console.log('');
   for (const line of reportLines(results)) console.log(line);
   if (options.jsonPath !== undefined) {

@@ -6,7 +6,11 @@ describe('parseBenchArgs', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({
       smoke: false,
-      only: ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout'],
+      only: ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout', 'shards'],
+      shards: 64,
+      shardReplicas: 5,
+      shardSteadyMs: 60_000,
+      shardTimings: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 500 },
       rolloutRuns: 3,
       handoverTrials: 20,
       failoverTrials: 10,
@@ -54,6 +58,16 @@ describe('parseBenchArgs', () => {
   it('runs the rollout alone with --only rollout and takes --rollout-runs', () => {
     expect(parseBenchArgs(['--only', 'rollout', '--rollout-runs', '5'])).toMatchObject({ only: ['rollout'], rolloutRuns: 5 });
     expect(() => parseBenchArgs(['--rollout-runs', '0'])).toThrow(/--rollout-runs/);
+  });
+
+  it('runs the sharding scenario alone with --only shards and takes its size and window', () => {
+    expect(parseBenchArgs(['--only', 'shards', '--shards', '32', '--shard-replicas', '4', '--shard-seconds', '30'])).toMatchObject({
+      only: ['shards'], shards: 32, shardReplicas: 4, shardSteadyMs: 30_000,
+    });
+    expect(parseBenchArgs(['--smoke'])).toMatchObject({ shards: 16, shardReplicas: 3, shardSteadyMs: 2000 });
+    // One replica would leave nobody to hand the leaver's shards to (1 + join - crash - leave = 0).
+    expect(() => parseBenchArgs(['--shard-replicas', '1'])).toThrow(/--shard-replicas/);
+    expect(() => parseBenchArgs(['--shards', '1001'])).toThrow(/--shards/);
   });
 
   it('refuses counts that are not whole numbers', () => {

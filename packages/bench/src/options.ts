@@ -15,7 +15,7 @@ export interface Timings {
 }
 
 /** The scenarios, by name (for `--only`). */
-export const SCENARIOS = ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout'] as const;
+export const SCENARIOS = ['handover', 'failover', 'cost', 'scale', 'storm', 'rollout', 'shards'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** How every write fails in the retry-storm scenario (for `--storm-kinds`): see storm.ts. */
@@ -60,6 +60,14 @@ export interface BenchOptions {
   readonly stormKinds: readonly StormKind[];
   /** Rollouts per variant (release, newest) and follower mode; trial timings. @default 3 */
   readonly rolloutRuns: number;
+  /** Shard Leases in the sharding scenario (N). @default 64 (smoke: 16) */
+  readonly shards: number;
+  /** Replica processes at the sharding scenario's start (M; one joins, one crashes, one leaves). @default 5 (smoke: 3) */
+  readonly shardReplicas: number;
+  /** How long the sharding scenario counts its steady state. @default 60 s (smoke: 2 s) */
+  readonly shardSteadyMs: number;
+  /** Shard timings: the trial timings (smoke: the smoke timings). */
+  readonly shardTimings: Timings;
   readonly help: boolean;
 }
 
@@ -91,6 +99,9 @@ followers side by side, and prints a table:
   rollout   3 replicas replaced one by one like a Deployment's RollingUpdate (new one follows, then the
             oldest stops, as SIGTERM stops it), old leaders releasing vs handoverOnShutdown 'newest':
             leadership changes and leaderless time per rollout
+  shards    sharded leadership: 64 shard Leases, 5 replica processes (a ShardedElector each): time to
+            balance and shards moved after the start, a join, a crash (SIGKILL) and a graceful leave
+            (SIGTERM); steady-state API requests per minute, by verb, against the renewal budget
 
 Options:
   --json FILE              also write the results as JSON
@@ -106,6 +117,9 @@ Options:
   --storm-timings L,D,R    retry-storm lease / renew deadline / retry period in ms (default 15000,10000,2000)
   --storm-kinds LIST       comma-separated subset of: ${STORM_KINDS.join(',')} (default all)
   --rollout-runs N         rollouts per variant and follower mode (default 3)
+  --shards N               shard Leases in the sharding scenario (default 64)
+  --shard-replicas M       replica processes at its start; one joins, one crashes, one leaves (default 5)
+  --shard-seconds S        its steady-state window (default 60)
   --only LIST              comma-separated subset of: ${SCENARIOS.join(',')}
   -h, --help               show this help
 `;
@@ -162,6 +176,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'storm-timings': { type: 'string' },
         'storm-kinds': { type: 'string' },
         'rollout-runs': { type: 'string' },
+        shards: { type: 'string' },
+        'shard-replicas': { type: 'string' },
+        'shard-seconds': { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -192,6 +209,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     stormTimings: values['storm-timings'] === undefined ? (smoke ? SMOKE_TIMINGS : DEFAULT_TIMINGS) : timings('storm-timings', values['storm-timings']),
     stormKinds,
     rolloutRuns: count('rollout-runs', values['rollout-runs'], smoke ? 1 : 3, 1, 1000),
+    shards: count('shards', values.shards, smoke ? 16 : 64, 1, 1000),
+    // At least 2: after the join, the crash and the leave, M - 1 remain (with 1, the leaver would have no one to hand to).
+    shardReplicas: count('shard-replicas', values['shard-replicas'], smoke ? 3 : 5, 2, 50),
+    shardSteadyMs: count('shard-seconds', values['shard-seconds'], smoke ? 2 : 60, 1, 3600) * 1000,
+    shardTimings: smoke ? SMOKE_TIMINGS : TRIAL_TIMINGS,
     help: values.help ?? false,
   };
 }

@@ -4,6 +4,7 @@ import type { TrialSamples } from './election-trials.js';
 import { parseBenchArgs } from './options.js';
 import { checkTargets, reportLines, toJson, type BenchResults } from './report.js';
 import type { RolloutResult, RolloutRun, RolloutVariant } from './rollout.js';
+import { steadyTarget, type ShardPhase, type ShardsResult } from './shards.js';
 import type { StormResult, StormRun } from './storm.js';
 import { clientGoBudget, emptyTally, judge } from './storm-budget.js';
 
@@ -22,6 +23,34 @@ const rollout: RolloutResult = {
   ],
   failureReasons: [],
   log: new CountingLogger(),
+};
+
+const shardPhase = (name: ShardPhase['name'], moves: number, minimumMoves: number, held: number[], balanceMs = 1200): ShardPhase => ({
+  name, event: `${name} event`, live: held.length, balanceMs, moves, acquisitions: name === 'start' ? 64 : 0, minimumMoves, warnings: 0, errors: 0,
+  held: Object.fromEntries(held.map((n, i) => [`shard-${i + 1}`, n])),
+});
+
+const shards: ShardsResult = {
+  shards: 64,
+  replicas: 5,
+  timings: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 500 },
+  membership: { durationMs: 6000, renewIntervalMs: 2000, retryPeriodMs: 500 },
+  handoverIntervalMs: 500,
+  settleMs: 1000,
+  quietMs: 2500,
+  phases: [
+    shardPhase('start', 24, 0, [13, 13, 12, 13, 13]),
+    shardPhase('join', 10, 10, [11, 11, 11, 11, 10, 10]),
+    shardPhase('crash', 13, 11, [13, 13, 13, 13, 12], 7050),
+    shardPhase('leave', 13, 13, [16, 16, 16, 16], 241),
+  ],
+  steady: {
+    windowMs: 60_000, requests: 7545, perMinute: 7545, perMinuteByVerb: { update: 7545 }, moves: 0, openWatches: 5, warnings: 0, errors: 0,
+    target: steadyTarget(64, 5, 500, 2000),
+  },
+  handoversByReplica: { 'shard-2': 2 },
+  log: new CountingLogger(),
+  logByMessage: {},
 };
 
 function stormRun(strategy: 'watch' | 'poll', gets: number): StormRun {
@@ -56,6 +85,7 @@ function results(): BenchResults {
       termsLost: 0, renewalsPerSecond: 500, baselineRssBytes: 80_000_000, log: new CountingLogger(),
     },
     storm,
+    shards,
     options: parseBenchArgs([]),
     machine: { cpuModel: 'Test CPU', cpus: 2, memoryBytes: 2 ** 33, node: 'v20.0.0', os: 'linux', date: '2025-01-01T00:00:00.000Z', loadAverage: { atStart: 0.1, atEnd: 0.2 } },
     durationMs: 240_000,
@@ -93,6 +123,11 @@ describe('the report', () => {
       ["retry storm, 500 InternalError, poll: every follower within client-go's budget", true],
       ["rollout with handoverOnShutdown 'newest' (SIGTERM alone): at most one leadership change per old replica (<= 3), ideally 1 (watch)", true],
       ["rollout with handoverOnShutdown 'newest' (SIGTERM alone): at most one leadership change per old replica (<= 3), ideally 1 (poll)", false],
+      ['sharding: every phase ends balanced (floor or ceil of N/M shards on every live replica)', true],
+      ["sharding, join: shards moved <= the minimum (the joiner's floor share)", true],
+      ["sharding, crash: shards moved <= the minimum (the crashed replica's shards)", false],
+      ["sharding, leave: shards moved <= the minimum (the leaving replica's shards)", true],
+      ['sharding: steady-state requests/minute <= renewals (N / retry period) + membership refreshes + one watch per replica', true],
     ]);
     expect(reportLines(results()).join('\n')).toContain('MISSED');
   });
@@ -148,5 +183,33 @@ describe('the report', () => {
     const failed: RolloutResult = { ...rollout, runs: rollout.runs.filter((r) => r.mode === 'poll'), failureReasons: ['newest watch #1: timed out'] };
     const check = checkTargets({ ...results(), rollout: failed }).find((c) => c.target.startsWith('rollout') && c.target.endsWith('(watch)'))!;
     expect(check).toMatchObject({ measured: 'no rollout', met: false });
+  });
+
+  it('reports each sharding phase: time to balance, shards moved against the minimum, and the steady state against its target', () => {
+    const json = toJson(results()).sharding!;
+    expect(json.phases.map((p) => [p.name, p.balanceMs, p.moves, p.minimumMoves])).toEqual([
+      ['start', 1200, 24, 0],
+      ['join', 1200, 10, 10],
+      ['crash', 7050, 13, 11],
+      ['leave', 241, 13, 13],
+    ]);
+    // 64 shards renewed every 500 ms, 5 memberships refreshed every 2 s, one watch per replica.
+    expect(json.steady!.targetPerMinute).toEqual({ renewals: 7680, memberships: 150, watches: 5, total: 7835 });
+    const lines = reportLines(results());
+    expect(lines.find((l) => l.startsWith('crash  '))).toMatch(/^crash +crash event +5 +7050 +13 \(11\) +13 13 13 13 12 +0 \/ 0$/);
+    expect(lines.find((l) => l.startsWith('steady state'))).toContain('7545.0 API requests / minute (update 7545.0); target <= 7835');
+    expect(toJson({ ...results(), shards: undefined }).sharding).toBeNull();
+  });
+
+  it('counts a phase that never balanced, and a missing steady state, as missed', () => {
+    const failed: ShardsResult = { ...shards, phases: [{ ...shards.phases[0]!, balanceMs: NaN, failure: 'not balanced within 62 s' }], steady: undefined };
+    const checks = checkTargets({ ...results(), shards: failed }).filter((c) => c.target.startsWith('sharding'));
+    expect(checks.map((c) => [c.measured, c.met])).toEqual([
+      ['start: not balanced within 62 s', false],
+      ['not measured (the start never balanced)', false],
+    ]);
+    const json = JSON.parse(JSON.stringify(toJson({ ...results(), shards: failed }))) as { sharding: { phases: { balanceMs: unknown }[]; steady: unknown } };
+    expect(json.sharding.phases[0]!.balanceMs).toBeNull();
+    expect(json.sharding.steady).toBeNull();
   });
 });

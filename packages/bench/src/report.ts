@@ -10,6 +10,8 @@ import type { BenchOptions } from './options.js';
 import type { RolloutResult } from './rollout.js';
 import { rolloutJson, rolloutLines, rolloutTargets, type RolloutJson } from './rollout-report.js';
 import type { ScaleResult } from './scale.js';
+import type { ShardsResult } from './shards.js';
+import { shardsJson, shardsLines, shardsTargets, type ShardsJson } from './shards-report.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import type { StormResult } from './storm.js';
 import { stormJson, stormLines, stormTargets, type StormJson } from './storm-report.js';
@@ -27,6 +29,8 @@ export interface BenchResults {
   readonly scale: ScaleResult | undefined;
   readonly storm: StormResult | undefined;
   readonly rollout: RolloutResult | undefined;
+  /** Sharded leadership (issue 13): replica processes, a join, a crash and a leave. */
+  readonly shards: ShardsResult | undefined;
   readonly options: BenchOptions;
   readonly machine: MachineInfo;
   readonly durationMs: number;
@@ -59,6 +63,8 @@ export interface BenchJson {
   readonly retryStorm: StormJson | null;
   /** Per variant and follower mode: leadership changes and leaderless time per rollout. */
   readonly rollout: RolloutJson | null;
+  /** Per phase (start, join, crash, leave): time to balance and shards moved; steady-state requests per minute. */
+  readonly sharding: ShardsJson | null;
   readonly details: Record<string, unknown>;
   readonly targets: readonly TargetCheck[];
   readonly machine: MachineInfo;
@@ -131,6 +137,7 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   }
   if (r.storm) checks.push(...stormTargets(r.storm));
   if (r.rollout) checks.push(...rolloutTargets(r.rollout));
+  if (r.shards) checks.push(...shardsTargets(r.shards));
   return checks;
 }
 
@@ -187,6 +194,7 @@ export function toJson(r: BenchResults): BenchJson {
       : null,
     retryStorm: r.storm ? stormJson(r.storm) : null,
     rollout: r.rollout ? rolloutJson(r.rollout) : null,
+    sharding: r.shards ? shardsJson(r.shards) : null,
     details,
     targets: checkTargets(r),
     machine: r.machine,
@@ -206,6 +214,10 @@ export function toJson(r: BenchResults): BenchJson {
       stormTimings: o.stormTimings,
       stormKinds: o.stormKinds,
       rolloutRunsPerVariantAndMode: o.rolloutRuns,
+      shards: o.shards,
+      shardReplicas: o.shardReplicas,
+      shardSteadyMs: o.shardSteadyMs,
+      shardTimings: o.shardTimings,
       percentiles: 'nearest rank',
     },
   };
@@ -291,6 +303,7 @@ export function reportLines(r: BenchResults): string[] {
   }
   if (r.storm) lines.push(...stormLines(r.storm));
   if (r.rollout) lines.push(...rolloutLines(r.rollout, o.rolloutRuns));
+  if (r.shards) lines.push(...shardsLines(r.shards));
   const targets = checkTargets(r);
   if (targets.length > 0) {
     lines.push(...formatTable(['target', 'measured', 'result'], targets.map((c) => [c.target, c.measured, c.met === undefined ? 'n/a' : c.met ? 'met' : 'MISSED'])), '');

@@ -64,16 +64,7 @@ export function resolveComponentOptions(config: LeaderElectionComponentConfig): 
   if (typeof enabled !== 'boolean') {
     throw new ConfigError('FIELD_TYPE', 'enabled', `enabled must be a boolean, got ${typeof enabled}`);
   }
-  if (registry != null && !isRegistry(registry)) {
-    throw new ConfigError('OPTION_INVALID', 'registry', 'registry must be a prom-client Registry (registerMetric, getSingleMetric and metrics methods)');
-  }
-  if (!isValidMetricsPrefix(metricsPrefix)) {
-    throw new ConfigError(
-      'OPTION_INVALID',
-      'metricsPrefix',
-      `metricsPrefix (${JSON.stringify(metricsPrefix)}) must be a Prometheus metric name: letters, digits, '_' and ':', not starting with a digit`,
-    );
-  }
+  const metrics = resolveMetricsOptions(registry, metricsPrefix);
   if (handoverOnShutdown !== false && handoverOnShutdown !== 'newest') {
     throw new ConfigError('OPTION_INVALID', 'handoverOnShutdown', `handoverOnShutdown must be 'newest' or false, got ${JSON.stringify(handoverOnShutdown) ?? String(handoverOnShutdown)}`);
   }
@@ -84,7 +75,25 @@ export function resolveComponentOptions(config: LeaderElectionComponentConfig): 
   if (membership === null || typeof membership !== 'object' || Array.isArray(membership)) {
     throw new ConfigError('FIELD_TYPE', 'membership', 'membership must be an object ({ durationMs, renewIntervalMs, labels })');
   }
-  return { enabled, registry: registry ?? new Registry(), metricsPrefix, handoverOnShutdown, membership, electorConfig };
+  return { enabled, registry: metrics.registry, metricsPrefix: metrics.metricsPrefix, handoverOnShutdown, membership, electorConfig };
+}
+
+/**
+ * Validates `registry` then `metricsPrefix` (shared with the sharded component): a new Registry
+ * when none was given. Throws ConfigError `OPTION_INVALID` naming the field.
+ */
+export function resolveMetricsOptions(registry: unknown, metricsPrefix: unknown): { registry: Registry; metricsPrefix: string } {
+  if (registry != null && !isRegistry(registry)) {
+    throw new ConfigError('OPTION_INVALID', 'registry', 'registry must be a prom-client Registry (registerMetric, getSingleMetric and metrics methods)');
+  }
+  if (!isValidMetricsPrefix(metricsPrefix)) {
+    throw new ConfigError(
+      'OPTION_INVALID',
+      'metricsPrefix',
+      `metricsPrefix (${JSON.stringify(metricsPrefix)}) must be a Prometheus metric name: letters, digits, '_' and ':', not starting with a digit`,
+    );
+  }
+  return { registry: registry ?? new Registry(), metricsPrefix };
 }
 
 function isRegistry(value: unknown): value is Registry {

@@ -105,6 +105,14 @@ export function isEventBus(value: unknown): value is LeaderElectionBus {
   return bus != null && typeof bus.emit === 'function' && typeof bus.listeners === 'function' && typeof bus.removeListener === 'function';
 }
 
+/**
+ * What {@link deliver} needs of any bus: `listeners` and `removeListener` (checked by
+ * {@link isEventBus}). The sharded component's bus passes through it too.
+ */
+export interface DeliveryBus {
+  listeners(event: never): Array<(...args: never) => unknown>;
+}
+
 /** Loosely typed view of the bus, so one delivery routine serves every event. */
 interface UntypedBus {
   listeners(event: string): Array<(payload: unknown) => unknown>;
@@ -129,8 +137,8 @@ interface UntypedBus {
  * @returns the promises returned by listeners (already guarded), for callers that wait on them.
  */
 export function deliver(
-  bus: LeaderElectionBus,
-  event: LeaderElectionEventName,
+  bus: LeaderElectionBus | DeliveryBus,
+  event: string,
   payload: object,
   onListenerError: (error: unknown) => void,
 ): Promise<void>[] {

@@ -21,6 +21,18 @@ export type {
 export { DEFAULT_HEALTH_TOLERANCE_MS, createHealthHandler } from './health.js';
 export type { HealthCheckable, HealthHandler, HealthHandlerOptions } from './health.js';
 export { DEFAULT_METRICS_PREFIX } from './metrics.js';
+export { ShardedLeaderElectionComponent } from './sharded-component.js';
+export type { ShardedLeaderElectionComponentConfig } from './sharded-config.js';
+export { SHARDED_LEADER_ELECTION_EVENTS, createShardedLeaderElectionBus } from './sharded-events.js';
+export type {
+  ShardAcquiredEvent,
+  ShardLostEvent,
+  ShardedLeaderElectionBus,
+  ShardedLeaderElectionEventName,
+  ShardedLeaderElectionEventPayload,
+  ShardedLeaderElectionEvents,
+  ShardsChangedEvent,
+} from './sharded-events.js';
 export { STANDALONE_IDENTITY } from './standalone.js';
 // The pure package's types that appear in this package's signatures, for one-import use.
 export type {
@@ -30,6 +42,10 @@ export type {
   LeadershipTerm,
   Logger,
   ResignOptions,
+  ShardCallbacks,
+  ShardElectorOptions,
+  ShardedElectorConfig,
+  ShardedSnapshot,
   StartedLeadingFailurePolicy,
   StopReason,
   StoppedLeadingInfo,

@@ -254,7 +254,7 @@ function clientGoMetrics(registry: Registry): ClientGoMetrics {
 }
 
 /** A metric of ours already registered by someone else would make prom-client throw late and vaguely. */
-function assertFree(registry: Registry, names: string[]): void {
+export function assertFree(registry: Registry, names: string[]): void {
   for (const name of names) {
     if (registry.getSingleMetric(name) !== undefined) {
       throw new ConfigError(

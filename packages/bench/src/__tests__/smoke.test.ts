@@ -32,7 +32,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
   return new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -78,8 +78,15 @@ describe('pnpm bench --smoke', () => {
       const ok = row.changes.length > 0 && row.changes.every(isNumber) && row.leaderlessMs.length === row.changes.length && row.leaderlessMs.every(isNumber);
       expect({ row: `${row.variant} ${row.mode}`, ok }).toEqual({ row: `${row.variant} ${row.mode}`, ok: true });
     }
+    // Sharding: every phase reached balance (a figure, not a bound) and the steady state was counted.
+    const sharding = report.sharding as { phases: { name: string; balanceMs: unknown; moves: unknown; minimumMoves: unknown }[]; steady: Record<string, unknown> | null };
+    expect(sharding.phases.map((p) => p.name)).toEqual(['start', 'join', 'crash', 'leave']);
+    for (const p of sharding.phases) {
+      expect({ phase: p.name, figures: [p.balanceMs, p.moves, p.minimumMoves].every(isNumber) }).toEqual({ phase: p.name, figures: true });
+    }
+    expect({ steady: isNumber(sharding.steady?.requestsPerMinute) && (sharding.steady!.requestsPerMinute as number) > 0 }).toEqual({ steady: true });
     expect(report.machine).toEqual(expect.objectContaining({ cpus: expect.any(Number), node: process.version }));
-  }, 120_000);
+  }, 180_000);
 
   it('refuses an unknown scenario with exit code 2', async () => {
     const run = await runBench(['--only', 'nothing']);
