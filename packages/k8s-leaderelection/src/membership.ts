@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { leaseClientFor } from './client-factory.js';
-import { isKubeConfig } from './lease-lock.js';
 import { isDnsLabel, isDnsSubdomain } from './config.js';
 import { ConfigError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound, LeaseKitError } from './errors.js';
 import { resolveLabels, type LeaseLabels } from './labels.js';
@@ -125,7 +124,7 @@ export class Membership {
       throw new ConfigError('CLIENT_INVALID', 'client', 'membership needs a LeaseClient with list and delete methods (KubeConfig clients have them)');
     }
     this.client = resolved as LeaseClient & Required<Pick<LeaseClient, 'list' | 'delete'>>;
-    this.ownsClient = isKubeConfig(client);
+    this.ownsClient = resolved !== client;
     this.memberName = membershipLeaseName(this.settings.leaseName, this.settings.identity);
     this.log = toSafeLogger(logger, { identity: this.settings.identity, membership: `${this.settings.namespace}/${this.memberName}` });
   }
