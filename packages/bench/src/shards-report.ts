@@ -103,7 +103,7 @@ export function shardsLines(r: ShardsResult): string[] {
     p.bootMs === undefined ? '' : fmt(p.bootMs),
   ]);
   const lines = [
-    `sharding: ${r.shards} shard Leases, ${r.replicas} replica processes at the start (a ShardedElector each, its own client connections), the server in the bench process; ` +
+    `sharding: ${r.shards} shard Leases, ${r.replicas} replica processes at the start (a ShardedLeaderElectionComponent each, its own client connections), the server in the bench process; ` +
       `lease ${t.leaseDurationMs} / renew deadline ${t.renewDeadlineMs} / retry ${t.retryPeriodMs} ms, membership ${m.durationMs} / refresh ${m.renewIntervalMs} / retry ${m.retryPeriodMs} ms, ` +
       `handover interval ${r.handoverIntervalMs} ms, settle ${r.settleMs} ms; balanced: every live replica holds floor or ceil of N/M (read from the server's Leases), unbroken for ${r.quietMs} ms`,
     '',
@@ -120,7 +120,7 @@ export function shardsLines(r: ShardsResult): string[] {
     );
   }
   const handovers = Object.entries(r.handoversByReplica).map(([id, n]) => `${id} ${n}`).join(', ');
-  lines.push(`rebalancing handovers started (replicas that stopped gracefully): ${handovers || 'none'}; replica warnings ${r.log.warnings}, errors ${r.log.errors}`, '');
+  lines.push(`rebalancing handovers given before SIGTERM (replicas that stopped gracefully): ${handovers || 'none'}; replica warnings ${r.log.warnings}, errors ${r.log.errors}`, '');
   return lines;
 }
 

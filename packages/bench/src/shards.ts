@@ -1,7 +1,8 @@
 /**
- * The sharding scenario (issue 13): N shard Leases (64) led by M replica **processes** (5), each a
- * `ShardedElector` (`shard-replica.js`, its own client-node connections) talking to the embedded
- * server in this process. Four phases, one after another on the same set:
+ * The sharding scenario (issue 13): N shard Leases (64) led by M replica **processes** (5), each the
+ * demo's shard replica (`@leasekit/demo/shard-process`: the adapter's `ShardedLeaderElectionComponent`
+ * over a `ShardedElector`, its own client-node connections, the same process `pnpm demo --shards`
+ * runs) talking to the embedded server in this process. Four phases, one after another on the same set:
  *
  * - `start`: M replicas start on free shard Leases (pre-created with the set's label, as the other
  *   scenarios pre-create theirs), counted from the moment every replica's run() was called;
@@ -25,19 +26,15 @@ import { startLeaseApiServer, type LeaseApiServer, type VerbCounts } from '@leas
 import { CountingLogger, sleep } from './candidates.js';
 import { NAMESPACE } from './election-trials.js';
 import type { Timings } from './options.js';
-import { SHARD_REPLICA_SCRIPT, ShardProcess } from './shard-process.js';
-import { ShardTracker, heldCounts, isBalanced } from './shard-tracker.js';
+import { SHARD_REPLICA_SCRIPT, ShardProcess } from '@leasekit/demo/shard-process';
+import { shardSetTimings, type ShardMembershipTimings } from '@leasekit/demo/shard-protocol';
+import { ShardTracker, heldCounts, isBalanced } from '@leasekit/demo/shard-tracker';
 
 /** The scenario's phases, in order. */
 export const SHARD_PHASES = ['start', 'join', 'crash', 'leave'] as const;
 export type ShardPhaseName = (typeof SHARD_PHASES)[number];
 
-/** Membership timings of the replicas. */
-export interface ShardMembershipTimings {
-  readonly durationMs: number;
-  readonly renewIntervalMs: number;
-  readonly retryPeriodMs: number;
-}
+export type { ShardMembershipTimings } from '@leasekit/demo/shard-protocol';
 
 /** Everything the scenario needs. */
 export interface ShardsOptions {
@@ -112,26 +109,16 @@ export interface ShardsResult {
   readonly phases: ShardPhase[];
   /** undefined when the start phase never balanced (nothing steady to count). */
   readonly steady: ShardSteady | undefined;
-  /** Rebalancing handovers each replica that stopped gracefully reported starting. */
+  /** Rebalancing handovers each replica that stopped gracefully reported giving (before its SIGTERM). */
   readonly handoversByReplica: Record<string, number>;
   readonly log: CountingLogger;
   /** The replicas' warnings and errors by message (numbers elided), with their counts. */
   readonly logByMessage: Record<string, number>;
 }
 
-/**
- * The sharding settings that follow from the shard timings: a membership lasting three lease
- * durations (whole seconds), refreshed three times per duration and retried every retry period;
- * at most one rebalancing handover per retry period per replica, after the member set stood
- * unchanged for two retry periods.
- */
+/** The sharding settings that follow from the shard timings (the demo's `--shards` uses the same: see shard-protocol.ts there). */
 export function shardSettings(timings: Timings): Pick<ShardsOptions, 'membership' | 'handoverIntervalMs' | 'settleMs'> {
-  const durationMs = Math.max(1000, Math.ceil((3 * timings.leaseDurationMs) / 1000) * 1000);
-  return {
-    membership: { durationMs, renewIntervalMs: Math.floor(durationMs / 3), retryPeriodMs: timings.retryPeriodMs },
-    handoverIntervalMs: timings.retryPeriodMs,
-    settleMs: 2 * timings.retryPeriodMs,
-  };
+  return shardSetTimings(timings);
 }
 
 /** The steady-state target per minute (see the README): renewals + membership refreshes + one watch per replica. */
@@ -281,7 +268,7 @@ class Scene {
         handoverIntervalMs: o.handoverIntervalMs,
         settleMs: o.settleMs,
       },
-      (level, message) => this.logged(level, identity, message),
+      { onLog: (level, message) => this.logged(level, identity, message) },
     );
     this.processes.push(replica);
     this.live = [...this.live, identity];

@@ -25,12 +25,17 @@ afterEach(async () => {
 const eventsOf = (w: ShardWorld, r: ShardReplica, name?: string): SeenEvent[] => w.timeline.filter((e) => e.replica === r.id && (name === undefined || e.name === name));
 const total = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
 
-/** Three replicas joining one after another, run until each leads 4 of the 12 shards. */
+/**
+ * Three replicas joining one after another, run until each leads 4 of the 12 shards. The first
+ * runs alone until its member set has settled and it leads all 12, so the two joiners receive
+ * theirs by directed handover (replicas starting within settleMs of each other would each take
+ * their own share at once instead).
+ */
 async function balancedSet(): Promise<ShardWorld> {
   const w = shardWorld(SHARDS);
   current = w;
   w.add('a');
-  await w.run(300);
+  await w.runUntil(() => w.replicas[0]!.component.heldShards().length === SHARDS, 60_000);
   w.add('b');
   await w.run(300);
   w.add('c');

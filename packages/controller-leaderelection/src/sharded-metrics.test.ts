@@ -21,7 +21,8 @@ if (!promtool) {
 async function scrapes(): Promise<{ running: string; stopped: string }> {
   const w = shardWorld(12);
   w.add('a');
-  await w.run(300);
+  // Alone until its member set settles and it leads all 12, so the joiners' shards come by handover.
+  await w.runUntil(() => w.replicas[0]!.component.heldShards().length === 12, 60_000);
   w.add('b');
   await w.run(300);
   w.add('c');

@@ -6,6 +6,7 @@
  */
 import { USAGE, UsageError, parseDemoArgs } from './options.js';
 import { runDemo } from './run-demo.js';
+import { runShardsDemo } from './run-shards.js';
 
 async function main(): Promise<number> {
   let options;
@@ -40,6 +41,7 @@ async function main(): Promise<number> {
   process.stdout.on('error', onOutputError);
   try {
     const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+    if (options.shards !== undefined) return await runShardsDemo(options, io, stop.signal);
     const result = await runDemo(options, io, stop.signal);
     return result.exitCode;
   } finally {

@@ -17,6 +17,7 @@ describe('parseDemoArgs', () => {
       prometheus: false,
       rollout: false,
       coordinated: false,
+      shards: undefined,
       help: false,
     });
     expect(options.svgPath).toMatch(/leasekit-demo-timeline\.svg$/);
@@ -70,5 +71,29 @@ describe('parseDemoArgs', () => {
 
   it('refuses a lease name that is not a DNS subdomain', () => {
     expect(() => parseDemoArgs(['--lease-name', 'Not_Valid'])).toThrow(/DNS subdomain/);
+  });
+
+  it('takes --shards N, or --shards alone for 12, with four replicas unless --replicas says otherwise', () => {
+    expect(parseDemoArgs(['--shards', '16'])).toMatchObject({ shards: 16, replicas: 4 });
+    expect(parseDemoArgs(['--shards'])).toMatchObject({ shards: 12, replicas: 4 });
+    expect(parseDemoArgs(['--shards', '--replicas', '5'])).toMatchObject({ shards: 12, replicas: 5 });
+    expect(parseDemoArgs(['--shards=8'])).toMatchObject({ shards: 8 });
+    expect(() => parseDemoArgs(['--shards', '0'])).toThrow(/--shards: expected a whole number from 1 to 100/);
+    expect(() => parseDemoArgs(['--shards', '101'])).toThrow(/--shards: expected a whole number from 1 to 100/);
+  });
+
+  it('runs --shards alone, on the embedded server, without the flags that do not apply to it', () => {
+    expect(() => parseDemoArgs(['--shards', '--rollout'])).toThrow(/--shards excludes/);
+    expect(() => parseDemoArgs(['--shards', '--coordinated'])).toThrow(/--shards excludes/);
+    expect(() => parseDemoArgs(['--shards', '--prometheus'])).toThrow(/--shards excludes/);
+    expect(() => parseDemoArgs(['--shards', '--kubeconfig', 'k'])).toThrow(/embedded server/);
+    expect(() => parseDemoArgs(['--shards', '--follower-strategy', 'poll'])).toThrow(/--follower-strategy does not apply/);
+    expect(() => parseDemoArgs(['--shards', '--svg', 'x.svg'])).toThrow(/--svg does not apply/);
+  });
+
+  it('refuses a set the sharded elector would refuse, with its message (a set name too long for its membership Leases)', () => {
+    const longName = Array.from({ length: 4 }, () => 'a'.repeat(60)).join('.');
+    expect(parseDemoArgs(['--lease-name', longName]).leaseName).toBe(longName);
+    expect(() => parseDemoArgs(['--shards', '--lease-name', longName])).toThrow(/setName/);
   });
 });

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, type FollowerStrategy } from '@leasekit/k8s-leaderelection';
 import { resolveConfig } from '@leasekit/k8s-leaderelection/internal';
+import { shardSetConfigError } from './shard-options.js';
 
 /** Everything the demo run needs. */
 export interface DemoOptions {
@@ -45,6 +46,11 @@ export interface DemoOptions {
    * with its coordinator, three candidates of emulation versions 1.33, 1.32 and (later) 1.31. @default false
    */
   readonly coordinated: boolean;
+  /**
+   * Instead of the failover and the handover: this many shard Leases shared by `replicas` (default
+   * 4) replica processes of the sharded component; one is killed, one joins. Undefined: not this scene.
+   */
+  readonly shards: number | undefined;
   readonly help: boolean;
 }
 
@@ -57,6 +63,12 @@ export class UsageError extends Error {
 export const MIN_REPLICAS = 3;
 /** More would only crowd the timeline (and the machine). */
 export const MAX_REPLICAS = 20;
+/** `--shards` without a number. */
+export const DEFAULT_SHARDS = 12;
+/** More would not fit the grid line. */
+export const MAX_DEMO_SHARDS = 100;
+/** Replicas of the `--shards` scene without `--replicas`. */
+export const DEFAULT_SHARD_REPLICAS = 4;
 
 /** The `--help` text. */
 export const USAGE = `Usage: pnpm demo [-- options]     (or: node packages/demo/dist/demo.js [options])
@@ -89,6 +101,10 @@ Options:
                             server's coordinator picks the holder): candidates of emulation versions 1.33 and
                             1.32, then 1.31 joins and takes over; prints kubectl get leasecandidates and leases
                             (embedded server only; always 3 replicas)
+  --shards [N]              instead of the failover and handover: N shard Leases (default ${DEFAULT_SHARDS}, 1-${MAX_DEMO_SHARDS}) shared
+                            by --replicas replica processes of ShardedLeaderElectionComponent (default ${DEFAULT_SHARD_REPLICAS}): balance,
+                            SIGKILL one (its shards taken after their leases expire), add one (directed handovers);
+                            prints who holds what, the moves and the checks (embedded server only)
   -h, --help                show this help
 `;
 
@@ -101,12 +117,17 @@ function integer(flag: string, raw: string | undefined, fallback: number, min: n
   return value;
 }
 
+/** `--shards` with no number after it (last, or before another flag) means {@link DEFAULT_SHARDS}. */
+function withShardsDefault(argv: readonly string[]): string[] {
+  return argv.map((arg, i) => (arg === '--shards' && (i === argv.length - 1 || argv[i + 1]!.startsWith('-')) ? `--shards=${DEFAULT_SHARDS}` : arg));
+}
+
 /** Parses the command line (without `node` and the script). Throws {@link UsageError}. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: withShardsDefault(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -124,6 +145,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
         prometheus: { type: 'boolean' },
         rollout: { type: 'boolean' },
         coordinated: { type: 'boolean' },
+        shards: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -131,7 +153,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
 
-  const replicas = integer('replicas', values.replicas, 3, MIN_REPLICAS, MAX_REPLICAS);
+  const shards = values.shards === undefined ? undefined : integer('shards', values.shards, DEFAULT_SHARDS, 1, MAX_DEMO_SHARDS);
+  const replicas = integer('replicas', values.replicas, shards === undefined ? 3 : DEFAULT_SHARD_REPLICAS, MIN_REPLICAS, MAX_REPLICAS);
   const leaseDurationMs = integer('lease-duration-ms', values['lease-duration-ms'], 2000, 1);
   const renewDeadlineMs = integer('renew-deadline-ms', values['renew-deadline-ms'], 1500, 1);
   const retryPeriodMs = integer('retry-period-ms', values['retry-period-ms'], 500, 1);
@@ -155,6 +178,12 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   if (values.coordinated && values.replicas !== undefined) {
     throw new UsageError('--coordinated always runs 3 replicas (emulation versions 1.33, 1.32, 1.31): --replicas does not apply');
   }
+  if (shards !== undefined) {
+    if (values.rollout || values.coordinated || values.prometheus) throw new UsageError('--shards excludes --rollout, --coordinated and --prometheus: pick one scene');
+    if (values.kubeconfig !== undefined || values['in-cluster']) throw new UsageError('--shards runs on the embedded server (it counts the requests there and creates the shard Leases): not with --kubeconfig or --in-cluster');
+    if (values['follower-strategy'] !== undefined) throw new UsageError('--shards: shard electors always follow through the one set watch; --follower-strategy does not apply');
+    if (values.svg !== undefined) throw new UsageError('--shards prints its picture as text; --svg does not apply');
+  }
   if (values.kubeconfig === '') throw new UsageError('--kubeconfig: expected a file name');
   const namespace = values.namespace ?? 'default';
   const leaseName = values['lease-name'] ?? 'leasekit-demo';
@@ -166,6 +195,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
+  // The sharded elector's own validation too (the set name, N), with its messages.
+  const shardError = shards === undefined ? undefined : shardSetConfigError({ setName: leaseName, namespace, shards, leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+  if (shardError !== undefined) throw new UsageError(shardError);
 
   return {
     replicas,
@@ -182,6 +214,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     prometheus: values.prometheus ?? false,
     rollout: values.rollout ?? false,
     coordinated: values.coordinated ?? false,
+    shards,
     help: values.help ?? false,
   };
 }

@@ -74,13 +74,20 @@ export interface StoppedMessage {
 /** Anything a replica sends. */
 export type ReplicaMessage = ReadyMessage | BusEventMessage | LogMessage | StoppedMessage;
 
-const TYPES = new Set(['ready', 'event', 'log', 'stopped']);
-
-/** True for a well-formed {@link ReplicaMessage} (IPC carries whatever the child sent). */
-export function isReplicaMessage(value: unknown): value is ReplicaMessage {
-  const m = value as Partial<ReplicaMessage> | null;
-  return m != null && typeof m === 'object' && TYPES.has(m.type as string) && typeof m.identity === 'string' && typeof m.at === 'number';
+/**
+ * A check for messages of these `type`s (IPC carries whatever the child sent): an object with one
+ * of them, a string `identity` and a number `at`.
+ */
+export function messageGuard<M extends { readonly type: string }>(types: readonly M['type'][]): (value: unknown) => value is M {
+  const known = new Set<string>(types);
+  return (value: unknown): value is M => {
+    const m = value as { type?: unknown; identity?: unknown; at?: unknown } | null;
+    return m != null && typeof m === 'object' && known.has(m.type as string) && typeof m.identity === 'string' && typeof m.at === 'number';
+  };
 }
+
+/** True for a well-formed {@link ReplicaMessage}. */
+export const isReplicaMessage = messageGuard<ReplicaMessage>(['ready', 'event', 'log', 'stopped']);
 
 /**
  * Wall-clock milliseconds with sub-millisecond resolution: the process's time origin (taken from

@@ -19,6 +19,7 @@ import { createKubeLeaseClient, isNotFound, type LeaseClient } from '@leasekit/k
 import { describeError, recordFromLease, systemClock } from '@leasekit/k8s-leaderelection/internal';
 import { candidatesFor } from '@leasekit/k8s-leaderelection/testing';
 import { Coordinator, startLeaseApiServer, type LeaseApiServer } from '@leasekit/lease-apiserver';
+import { DemoFailed, Interrupted, pause, runGuarded } from './interruptible.js';
 import { LeaseView } from './lease-view.js';
 import type { DemoOptions } from './options.js';
 import { PrometheusServer } from './prometheus.js';
@@ -30,7 +31,7 @@ import { coordinatedSummaryLines, runCoordinatedScene, type CoordinatedStage } f
 import { resourceTables } from './kubectl-tables.js';
 import { membershipTimings } from './replica-component.js';
 import { rolloutSummaryLines, runRolloutPhase, type RolloutReplicaOptions, type RolloutStage } from './rollout-scene.js';
-import { describeMeasurement, summaryLines } from './summary.js';
+import { describeMeasurement, requestCountsLine, summaryLines } from './summary.js';
 import { scrapeLeaderSeries, scrapedTimelineLines } from './scraped.js';
 import { renderTimelineSvg } from './svg.js';
 import { Timeline, describeLeaseChange, describeMessage, formatDuration } from './timeline.js';
@@ -56,16 +57,6 @@ export interface DemoResult {
 /** The replica entry point next to this file (`dist/replica.js` once built). */
 export function defaultReplicaScript(): string {
   return fileURLToPath(new URL('./replica.js', import.meta.url));
-}
-
-/** The scenario was stopped by the caller's signal. */
-class Interrupted extends Error {
-  override readonly name = 'Interrupted';
-}
-
-/** The scenario could not go on (a timeout, a replica that never became ready, ...). */
-class DemoFailed extends Error {
-  override readonly name = 'DemoFailed';
 }
 
 /** Runs the whole demo; never rejects (failures become exit code 1 with a message). */
@@ -104,20 +95,18 @@ class DemoRun {
   }
 
   async run(): Promise<DemoResult> {
-    let exitCode = 0;
-    try {
-      await this.scenario();
-    } catch (err) {
-      if (err instanceof Interrupted || this.signal.aborted) {
-        exitCode = 130;
-        this.say('interrupted: stopping every replica (SIGTERM, so each releases the Lease if it holds it), then the server');
-      } else {
-        exitCode = 1;
-        this.io.err(`demo failed: ${err instanceof DemoFailed ? err.message : describeError(err)}`);
-      }
-    } finally {
-      await this.cleanup(exitCode !== 0);
-    }
+    let exitCode = await runGuarded(
+      async () => {
+        await this.scenario();
+        return 0;
+      },
+      (code) => this.cleanup(code !== 0),
+      this.signal,
+      {
+        interrupted: () => this.say('interrupted: stopping every replica (SIGTERM, so each releases the Lease if it holds it), then the server'),
+        failed: (reason) => this.io.err(`demo failed: ${reason}`),
+      },
+    );
     const record = this.record ?? this.emptyRecord('not connected');
     record.endedAt = nowMs();
     const svgPath = await this.writeSvg(record);
@@ -541,9 +530,7 @@ class DemoRun {
 
   private requestCounts(): string | undefined {
     if (!this.server) return undefined;
-    const counts = this.server.counters.snapshot('leases');
-    const verbs = (['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const).filter((v) => counts[v] > 0).map((v) => `${v} ${counts[v]}`);
-    return `Lease API requests the embedded server answered (replicas and this demo's own watch): ${verbs.join(', ')}; total ${counts.total}`;
+    return requestCountsLine(this.server.counters.snapshot('leases'), "replicas and this demo's own watch");
   }
 
   // -----------------------------------------------------------------------------------------
@@ -607,18 +594,7 @@ class DemoRun {
 
   /** Sleeps, unless interrupted. */
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(new Interrupted());
-      };
-      const timer = setTimeout(() => {
-        this.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      if (this.signal.aborted) return onAbort();
-      this.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return pause(ms, this.signal);
   }
 
   // -----------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 /**
- * The summary printed at the end: one row per replica, then the two measurements. Pure
+ * The summary printed at the end: one row per replica, then the two measurements (and the line of
+ * the embedded server's request counts, which `--shards` prints too). Pure
  * formatting over the {@link DemoRecord}.
  */
+import type { VerbCounts } from '@leasekit/lease-apiserver';
 import { timeLedMs, type DemoRecord, type Measurement } from './record.js';
 import { formatDuration } from './timeline.js';
 
@@ -10,6 +12,12 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** The embedded server's Lease request counts, by verb (those used) and in total, in one line. */
+export function requestCountsLine(counts: VerbCounts, who: string): string {
+  const verbs = (['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const).filter((v) => counts[v] > 0).map((v) => `${v} ${counts[v]}`);
+  return `Lease API requests the embedded server answered (${who}): ${verbs.join(', ')}; total ${counts.total}`;
 }
 
 /** The measurement in one sentence. */

@@ -427,3 +427,100 @@ describe('preferredHolder (client-go coordinated leader election)', () => {
     await c.stop();
   });
 });
+
+describe('Elector: a stale claim marker on the Lease (found by the simulator, seed 423)', () => {
+  const R = 2_000; // the harness's retry period (client-go's default)
+  const CLAIM = 'leasekit.io/claim';
+
+  /**
+   * The Lease as a client-go replica ('go') leaves it: it took over b's old claim and, keeping
+   * every annotation, still carries b's claim marker; then it released the Lease.
+   */
+  function releasedByClientGo(w: ReturnType<typeof world>, marker: string): void {
+    w.store.create(NS, { metadata: { name: LEASE, annotations: { [CLAIM]: marker } }, spec: { holderIdentity: 'go', leaseDurationSeconds: 15, leaseTransitions: 4 } });
+  }
+  function clientGoReleases(w: ReturnType<typeof world>): void {
+    const lease = w.store.get(NS, LEASE);
+    w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } });
+  }
+
+  it('a watching target takes a handover at once although the Lease carried an old claim marker naming it', async () => {
+    const w = world(95);
+    releasedByClientGo(w, 'b');
+    const a = w.replica('a', { config: { followerStrategy: 'watch' } });
+    a.start();
+    await runChecked(w.clock, [a], 5_000, 10);
+    clientGoReleases(w);
+    // a takes the released record it saw on its watch, with one write and no GET.
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 1_000, 1)).toBe(true);
+    const b = w.replica('b', { config: { followerStrategy: 'watch' } });
+    b.start();
+    await runChecked(w.clock, [a, b], 5_000, 10);
+    expect(leaders([a, b])).toEqual(['a']);
+
+    void a.elector.resign({ to: 'b' });
+    const handedAt = w.clock.now();
+    // Without the fix the handover record named b and still carried b's marker: b read it as its
+    // own pending claim and led only after the lease duration (15 s).
+    expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 2 * R, 1)).toBe(true);
+    expect(w.clock.now() - handedAt).toBeLessThan(R);
+    expect(w.store.get(NS, LEASE).metadata?.annotations?.[CLAIM]).toBeUndefined();
+    await runChecked(w.clock, [a, b], 30_000, 10);
+    expect(leaders([a, b])).toEqual(['b']);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('the handover record drops a claim marker naming the target that was written onto the Lease after the last renewal', async () => {
+    const w = world(96);
+    freeLease(w);
+    const a = w.replica('a');
+    const b = w.replica('b', { config: { followerStrategy: 'watch' } });
+    await ledBy(w, a, [b]);
+    // Another writer (a tool that keeps annotations) leaves b's marker on a's record right
+    // before the handover: a's first write conflicts, it reads the Lease again and writes over it.
+    const lease = w.store.get(NS, LEASE);
+    w.store.update(NS, LEASE, { ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [CLAIM]: 'b' } } });
+    void a.elector.resign({ to: 'b' });
+    expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 2 * R, 1)).toBe(true);
+    const after = w.store.get(NS, LEASE);
+    expect(after.spec?.holderIdentity).toBe('b');
+    expect(after.metadata?.annotations?.[CLAIM]).toBeUndefined();
+    await a.stop();
+    await b.stop();
+  });
+
+  it('a term taken on the watch over a record carrying its own old claim marker is a plain term: followers announce it, and a failed renewal does not end it', async () => {
+    const w = world(97);
+    releasedByClientGo(w, 'a');
+    let failNextRenewal = false;
+    const a = w.replica('a', {
+      config: { followerStrategy: 'watch' },
+      client: {
+        fault: (call) => {
+          if (!failNextRenewal || call.verb !== 'update') return undefined;
+          failNextRenewal = false;
+          return internalError();
+        },
+      },
+    });
+    a.start();
+    await runChecked(w.clock, [a], 5_000, 10);
+    clientGoReleases(w);
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 1_000, 1)).toBe(true);
+    expect(w.store.get(NS, LEASE).metadata?.annotations?.[CLAIM]).toBeUndefined();
+    // A follower started now announces a as the leader (a claim would not be announced).
+    const b = w.replica('b', { config: { followerStrategy: 'watch' } });
+    b.start();
+    await runChecked(w.clock, [a, b], 1_000, 10);
+    expect(b.log.newLeaders).toEqual(['a']);
+    // One failed renewal: the slow path reads a's own record (not a claim of a's) and renews it.
+    failNextRenewal = true;
+    await runChecked(w.clock, [a, b], 30_000, 10);
+    expect(failNextRenewal).toBe(false);
+    expect(a.log.stopped).toEqual([]);
+    expect(leaders([a, b])).toEqual(['a']);
+    await a.stop();
+    await b.stop();
+  });
+});

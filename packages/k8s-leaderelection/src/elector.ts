@@ -557,11 +557,13 @@ export class Elector {
    * which we saw the record, so it commits only if the object is unchanged since (no one took it
    * in between); the new token is above the record's and every token we saw; the guarantee counts
    * from this write's send time. A 409 is a lost race, not a failure to back off from beyond the
-   * schedule's conflict rule: the winner's record arrives on the watch.
+   * schedule's conflict rule: the winner's record arrives on the watch. Like the slow path, it
+   * drops a claim marker the object still carries (a stale one: `obs` is no claim), so our term's
+   * record never reads as a claim.
    */
   private async takeObserved(obs: Observation, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
     this.seedIfHandedToUs(obs);
-    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), obs.lease, deadlineMs, stop);
+    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), withoutClaim(obs.lease), deadlineMs, stop);
     if (outcome === 'failed') this.takeFailedOn = obs;
     return outcome;
   }
@@ -923,8 +925,11 @@ export class Elector {
       }
       const now = this.clock.wallNow();
       const meta = { name: this.config.leaseName, namespace: this.config.leaseNamespace };
+      // A handover record never carries a claim marker: a stale one naming the target (left by a
+      // writer that keeps annotations, such as client-go taking over that target's old claim)
+      // would make it read as the target's own pending claim, taken only after a lease duration.
       const lease = handover
-        ? withHandoverAnnotation(leaseWithRecord(handoverRecord(this.writer(), observation.record, handover, now), meta, current), this.config.identity)
+        ? withHandoverAnnotation(leaseWithRecord(handoverRecord(this.writer(), observation.record, handover, now), meta, withoutClaim(current)), this.config.identity)
         : leaseWithRecord(releasedRecord(observation.record, now), meta, current);
       try {
         const written = await this.requests.send('release', 'update', deadline, undefined, (signal) => this.client.update(this.config.leaseNamespace, lease, { signal }));

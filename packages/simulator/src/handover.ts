@@ -3,6 +3,17 @@
  * down, or an identity no replica has), an outside coordinator writing `spec.preferredHolder`, and
  * L2, the liveness of a handover to a live, connected, watching replica. Every draw comes from the
  * run's `handover` stream.
+ *
+ * L2's "no fault going on", exactly: (1) when `resign({ to })` is called, no other fault is active
+ * and none began or ended (quietSinceMs) within one request deadline before it, the longer renew
+ * deadline of the leader and the target, RD / (1 - r): a request a fault hit (hung, its answer
+ * lost, blackholed) ends only at its deadline, and until then it holds the target's acquire loop
+ * or the leader's renew round, whose guarantee may run out first; (2) from the call until
+ * `resign` resolves, the handover is the only fault active and none begins or ends; (3) from then
+ * until the target leads or 2 R pass, none is active, begins or ends. An armed pause-in-flight is
+ * no fault until it fires; when it fires (a pause) it ends the wait. What an earlier fault leaves
+ * behind in the target is waited out too: a failure backoff (a request of the target failed within
+ * 1.2 max(R, L / 2) / (1 - r)), and a cooldown after a term of its own.
  */
 import type { Lease } from '@leasekit/k8s-leaderelection';
 import type { Incarnation, Slot } from './sim-types.js';
@@ -49,6 +60,15 @@ function failureBackoffBoundMs(inc: Incarnation): number {
   return (1.2 * Math.max(retryPeriodMs, leaseDurationMs / 2)) / (1 - MAX_CLOCK_DRIFT_RATE);
 }
 
+/**
+ * One request deadline of `inc` on a drifting clock: a request a fault hit (hung, answer lost,
+ * blackholed) ends at the latest this long after it was sent, so a fault's effect on the requests
+ * of `inc` can outlast the fault by this much.
+ */
+function requestDeadlineMs(inc: Incarnation): number {
+  return inc.config.timing.renewDeadlineMs / (1 - MAX_CLOCK_DRIFT_RATE);
+}
+
 /** How long a leader's handover may take to land: the round in flight, then the write (each bounded by the renew deadline). */
 function handoverBoundMs(inc: Incarnation): number {
   return (2 * inc.config.timing.renewDeadlineMs) / (1 - MAX_CLOCK_DRIFT_RATE) + LATENCY_SLACK_MS;
@@ -80,6 +100,11 @@ export function directedHandover(w: World): void {
   }
   w.faults['directed-handover']++;
   w.faults[`directed-handover-to-${kind}`]++;
+  // Condition (1) of L2 (see the header): nothing else going on, and nothing for one request
+  // deadline before the call. Checked before this handover's own disturbance begins.
+  const targetInc = w.slots.find((slot) => slot.id === to)?.current;
+  const settleMs = Math.max(requestDeadlineMs(leader), targetInc ? requestDeadlineMs(targetInc) : 0);
+  const calmBefore = w.disturbances === 0 && w.clock.now() - w.quietSinceMs >= settleMs;
   w.directedHandovers.add(leader);
   // A disturbance until the write has landed (or could have): a handover to a replica that cannot
   // take it leaves the Lease to expire, like a crash; one that can is checked by L2.
@@ -97,8 +122,10 @@ export function directedHandover(w: World): void {
     leader.userTimers.delete(handle);
     leader.elector.resign({ to }).then(
       () => {
-        // Only this handover's own disturbance, and nothing else since it began.
-        const quiet = w.disturbances === 1 && w.quietSinceMs === quietAtCall && !ended;
+        // Conditions (1) and (2): calm before the call, and only this handover's own
+        // disturbance since (quietSinceMs lies before the call, so any fault that began or
+        // ended since moved it).
+        const quiet = calmBefore && w.disturbances === 1 && w.quietSinceMs === quietAtCall && !ended;
         end();
         w.directedHandovers.delete(leader);
         if (quiet) handedOver(w, leader, to);
@@ -114,9 +141,11 @@ export function directedHandover(w: World): void {
 }
 
 /**
- * `resign({ to })` resolved with no fault going on since it was asked. If the target is a live,
- * connected, watching replica out of any cooldown, L2 expects the Lease to name it now (it may
- * lead already), its term within {@link HANDOVER_TAKE_RETRY_PERIODS} R, and no other replica's before.
+ * `resign({ to })` resolved with no fault going on (conditions (1) and (2) of the header). If the
+ * target is a live, connected, watching replica out of any cooldown and failure backoff, L2
+ * expects the Lease to name it now (it may lead already), its term within
+ * {@link HANDOVER_TAKE_RETRY_PERIODS} R, and no other replica's before, unless a fault begins or
+ * ends meanwhile (condition (3)).
  */
 function handedOver(w: World, from: Incarnation, to: string): void {
   const target = w.slots.find((slot) => slot.id === to);

@@ -151,6 +151,50 @@ describe('elector bugs the simulator found with the issue 11 checks', () => {
   });
 });
 
+describe('elector bugs the simulator found in the 60-minute sweep (fixed)', () => {
+  // Found as L2 in `pnpm sim --seed 423 --minutes 60` (elector of 2026-11-28, commit 61be495):
+  // a#1 created the missing Lease as a claim (annotation leasekit.io/claim: a); the client-go
+  // replica took it over and, keeping the object's metadata as client-go does (go-replica.ts
+  // leaseOf), left the marker on every record it wrote. b#2 took the expired record on its
+  // watch with one write over that object, marker included, and at 277.399 s handed the Lease to
+  // a#3: a record naming a that still carried a's marker. a#3 read it as its own pending claim
+  // and tried only when it expired, 3 s later (280.427 s), instead of taking it at once.
+  it('a watching target takes a handover at once after a client-go replica left its old claim marker on the Lease', async () => {
+    const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 } as const;
+    const clock = new FakeClock();
+    const store = new LeaseStore({ clock });
+    const now = (): string => new Date(clock.wallNow()).toISOString().replace('Z', '000Z');
+    // The client-go replica c's record over a's old claim: holder c, a's marker kept; c then died.
+    store.create('default', {
+      metadata: { name: 'l', annotations: { 'leasekit.io/claim': 'a' } },
+      spec: { holderIdentity: 'c', leaseDurationSeconds: 3, acquireTime: now(), renewTime: now(), leaseTransitions: 6 },
+    });
+    const make = (id: string): { elector: Elector; stop: AbortController; done: Promise<void> } => {
+      const elector = new Elector(
+        { identity: id, leaseName: 'l', leaseNamespace: 'default', ...timing, clock, random: seededRandom(id.charCodeAt(0)), followerStrategy: 'watch' },
+        new MemoryLeaseClient(store, { clock }),
+        {},
+        {},
+      );
+      const stop = new AbortController();
+      return { elector, stop, done: elector.run(stop.signal) };
+    };
+    const b = make('b');
+    // b takes c's expired record on its watch.
+    expect(await clock.advanceUntil(() => b.elector.isLeader(), 10_000, 1)).toBe(true);
+    const a = make('a'); // a restarted: it watches b's term
+    await clock.advance(5_000);
+    expect(b.elector.isLeader()).toBe(true);
+    void b.elector.resign({ to: 'a' });
+    const handedAt = clock.now();
+    expect(await clock.advanceUntil(() => a.elector.isLeader(), 2 * timing.retryPeriodMs, 1)).toBe(true);
+    expect(clock.now() - handedAt).toBeLessThan(timing.retryPeriodMs);
+    for (const p of [a, b]) p.stop.abort();
+    await clock.advance(10_000);
+    await Promise.all([a.done, b.done]);
+  });
+});
+
 describe('elector bugs the simulator found (open)', () => {
   // Found as S4 in `pnpm sim --seed 6` (H6's sweep): a coordinator wrote preferredHolder naming
   // the leader itself, and the leader's next renewal landed in the same wall second as its last

@@ -29,6 +29,7 @@ const CAUGHT_BY: Record<Exclude<VariantName, 'safe'>, Invariant[]> = {
   'term-without-validity': ['S1'],
   'hands-over-before-stepping-down': ['S1', 'S2'],
   'hands-over-by-releasing': ['L2'],
+  'ignores-handover-records': ['L2'],
 };
 
 /** The CI sweep's seeds with each variant, started together (each in its own process). */
@@ -51,7 +52,7 @@ async function caught(variant: Exclude<VariantName, 'safe'>): Promise<Record<str
 }
 
 describe('unsafe variants are caught by the CI sweep', () => {
-  it('lists a variant for each fix: the three original ones, one per defect of issue 11, the still wall clock, and two directed handover orders', () => {
+  it('lists a variant for each fix: the three original ones, one per defect of issue 11, the still wall clock, two directed handover orders and a target that does not take a handover', () => {
     expect([...UNSAFE_VARIANTS].sort()).toEqual(Object.keys(CAUGHT_BY).sort());
   });
 
@@ -154,6 +155,14 @@ describe('unsafe variants are caught by the CI sweep', () => {
     'catches a handover done as a plain release (another replica leads before the named target) with L2',
     async () => {
       expect((await caught('hands-over-by-releasing')).L2).toBeGreaterThan(0);
+    },
+    SWEEP_TIMEOUT_MS,
+  );
+
+  it(
+    'catches a handover target that reads the record naming it as its own claim and takes it only once expired (seed 423) with L2',
+    async () => {
+      expect((await caught('ignores-handover-records')).L2).toBeGreaterThan(0);
     },
     SWEEP_TIMEOUT_MS,
   );

@@ -4,7 +4,7 @@
  * package's test-only seam (`withReplacedSteps`, internal entry). Never use them for anything but
  * tests and sweeps.
  */
-import { Elector, type ElectorConfig, type LeaderCallbacks, type LeadershipTerm, type LeaseClient, type Logger, type ResignOptions } from '@leasekit/k8s-leaderelection';
+import { Elector, type ElectorConfig, type LeaderCallbacks, type LeadershipTerm, type Lease, type LeaseClient, type Logger, type ResignOptions, type WatchOptions } from '@leasekit/k8s-leaderelection';
 import { formatMicroTime, systemClock, withReplacedSteps, type StepOverrides } from '@leasekit/k8s-leaderelection/internal';
 
 /**
@@ -142,6 +142,44 @@ function handsOverBeforeSteppingDown(config: ElectorConfig, client: unknown, cal
  */
 const handsOverByReleasing = withHandover((_elector, resign, { cooldownMs }) => resign(cooldownMs === undefined ? {} : { cooldownMs }));
 
+/**
+ * A handover target that does not take the record naming it at once: it reads a directed
+ * handover's record (holder itself, `leasekit.io/handover-from` set) as a claim of its own, as
+ * seed 423's target did when the record still carried its old claim marker, and so takes the
+ * Lease only once it expired, a lease duration late (caught by L2 alone). Wraps the client the
+ * elector reads through, only while the elector is not leading (its own term's records are
+ * read as they are).
+ */
+function ignoresHandoverRecords(config: ElectorConfig, client: unknown, callbacks: LeaderCallbacks, logger?: Logger): Elector {
+  const leases = client as LeaseClient;
+  const built: { elector?: Elector } = {};
+  const asOwnClaim = (lease: Lease): Lease => {
+    const annotations = lease.metadata?.annotations;
+    if (built.elector?.isLeader() !== false || lease.spec?.holderIdentity !== config.identity || annotations?.['leasekit.io/handover-from'] === undefined) return lease;
+    return { ...lease, metadata: { ...lease.metadata, annotations: { ...annotations, 'leasekit.io/claim': config.identity } } };
+  };
+  // Writes, Events and close go to the client itself (the simulator reads its bookkeeping there).
+  const watch = leases.watch?.bind(leases);
+  const reading: LeaseClient = {
+    get: async (namespace, name, options) => asOwnClaim(await leases.get(namespace, name, options)),
+    create: (namespace, lease, options) => leases.create(namespace, lease, options),
+    update: (namespace, lease, options) => leases.update(namespace, lease, options),
+    ...(leases.recordEvent ? { recordEvent: leases.recordEvent.bind(leases) } : {}),
+    ...(leases.close ? { close: leases.close.bind(leases) } : {}),
+    ...(watch
+      ? {
+          watch: (namespace: string, name: string, options: WatchOptions) =>
+            watch(namespace, name, {
+              ...options,
+              onEvent: (event) => options.onEvent(event.type === 'ADDED' || event.type === 'MODIFIED' ? { ...event, object: asOwnClaim(event.object as Lease) } : event),
+            }),
+        }
+      : {}),
+  };
+  built.elector = new Elector(config, reading, callbacks, logger);
+  return built.elector;
+}
+
 /** Builds an elector; the simulator takes one so that variants can be swapped in. */
 export type ElectorFactory = (config: ElectorConfig, client: unknown, callbacks: LeaderCallbacks, logger?: Logger) => Elector;
 
@@ -160,6 +198,7 @@ export const VARIANTS = {
   'term-without-validity': (config, client, callbacks, logger) => new Elector(config, client, termWithoutValidity(callbacks), logger),
   'hands-over-before-stepping-down': handsOverBeforeSteppingDown,
   'hands-over-by-releasing': handsOverByReleasing,
+  'ignores-handover-records': ignoresHandoverRecords,
 } as const satisfies Record<string, ElectorFactory>;
 
 export type VariantName = keyof typeof VARIANTS;

@@ -29,7 +29,7 @@ interface Run {
  * Runs the demo; `onLine` sees each stdout line as it comes (and may signal the process). The
  * test runner's NODE_OPTIONS are dropped, so the demo runs as a user would run it.
  */
-function runDemo(args: string[], onLine?: (line: string, pid: number) => void, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+function runDemo(args: string[], onLine?: (line: string, pid: number) => void, extraEnv: NodeJS.ProcessEnv = {}, killAfterMs = 80_000): Promise<Run> {
   const env = { ...process.env, ...extraEnv };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [DEMO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -45,7 +45,7 @@ function runDemo(args: string[], onLine?: (line: string, pid: number) => void, e
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // Bounded: a demo that hangs fails the test instead of the CI job.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -165,6 +165,34 @@ describe('pnpm demo', () => {
     expect(svg.match(/<g class="lane"/g)).toHaveLength(3);
     expect(svg).toMatch(/<g class="coordinated" data-changes="1"/);
   }, 120_000);
+
+  it('with --shards, balances the set, has a SIGKILLed replica’s shards taken and a joiner handed its share, passes every check and exits 0', async () => {
+    const run = await runDemo(['--shards', '8', '--replicas', '3', ...FAST, '--lease-name', 'e2e-shards'], undefined, {}, 170_000);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    // The picture: every shard with its holder, then the counts.
+    expect(run.stdout).toMatch(/^ +\+[\d.]+s +shards +0:r\d 1:r\d .* 7:r\d +\| r\d \d, r\d \d, r\d \d +balanced$/m);
+    const killed = /SIGKILL (replica-\d), holding shards ([\d ]+):/.exec(run.stdout);
+    expect(killed).not.toBeNull();
+    expect(run.stdout).toContain(`${killed![1]}   process killed by SIGKILL`);
+    // Each of its shards is acquired by another replica after the kill.
+    const afterKill = run.stdout.slice(run.stdout.indexOf(`${killed![1]}   process killed by SIGKILL`));
+    for (const shard of killed![2]!.trim().split(' ')) expect(afterKill).toMatch(new RegExp(`replica-\\d +shard\\.acquired ${shard} \\(token`));
+    // The joiner receives its share by directed handover.
+    expect(run.stdout).toMatch(/replica-[123] +shard\.lost \d+ \(handed_over, token \d+\)[\s\S]*replica-4 +shard\.acquired \d+/);
+    const crash = /^crash +replica-\d killed \(SIGKILL\) +2 +(\d+) \((\d+)\)/m.exec(run.stdout);
+    const join = /^join +replica-4 joined +3 +(\d+) \((\d+)\)/m.exec(run.stdout);
+    expect(Number(crash![1])).toBeGreaterThanOrEqual(Number(crash![2]));
+    expect(Number(join![2])).toBe(2);
+    expect(run.stdout.match(/^check: ok /gm)).toHaveLength(5);
+    expect(run.stdout).not.toMatch(/^check: FAIL/m);
+    expect(run.stdout).toContain('at the end: 8 shard Leases, none held (released)');
+    expect(run.stdout).toMatch(/^Lease API requests the embedded server answered .*; total \d+$/m);
+    const forked = [...run.stdout.matchAll(/forked replica-\d \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(forked).toHaveLength(4);
+    expect(forked.filter(isRunning)).toEqual([]);
+  }, 180_000);
 
   it('stops cleanly on Ctrl-C: exit 130, every replica gone, the Lease released', async () => {
     let interrupted = false;

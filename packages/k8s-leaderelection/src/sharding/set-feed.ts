@@ -48,6 +48,8 @@ export function isNewerVersion(a: string | undefined, b: string | undefined): bo
 export class SetFeed {
   /** Requests made: lists and watch opens (for cost checks). */
   readonly requests = { lists: 0, watches: 0 };
+  /** Reads served from the cache instead of a GET (see {@link clientFor}). */
+  cachedReads = 0;
   private readonly cache = new Map<string, Lease>();
   private readonly subscribers = new Set<Subscriber>();
   /** The resourceVersion to resume from (undefined: relist). */
@@ -111,10 +113,25 @@ export class SetFeed {
    * A LeaseClient for one Lease of the set: requests go to `base`; `watch` is served from this
    * feed (no request): it waits for the feed's stream, calls `onOpen`, delivers the cached state
    * when it is newer than the given resourceVersion, then every change, and ends with the feed's stream.
+   * `firstGetFromCache`: the client's first `get`, made while the stream is open and the Lease is
+   * cached, returns a copy of the cached Lease without a request (every later `get` is a request,
+   * so a failed write always reads the Lease afresh).
    */
-  clientFor(base: LeaseClient): LeaseClient {
+  clientFor(base: LeaseClient, options: { readonly firstGetFromCache?: boolean } = {}): LeaseClient {
+    let cachedGetLeft = options.firstGetFromCache === true;
     return {
-      get: (namespace, name, options) => base.get(namespace, name, options),
+      get: (namespace, name, getOptions) => {
+        // The first read of a new Elector, while the stream is open: what the set watch delivered
+        // last, without a request. A hint like any watch event: the Elector's write is a
+        // compare-and-swap against its resourceVersion, and a stale copy only costs a 409.
+        const cached = cachedGetLeft && this.streamOpen ? this.cache.get(name) : undefined;
+        cachedGetLeft = false;
+        if (cached) {
+          this.cachedReads++;
+          return Promise.resolve(structuredClone(cached));
+        }
+        return base.get(namespace, name, getOptions);
+      },
       create: (namespace, lease, options) => base.create(namespace, lease, options),
       update: (namespace, lease, options) => base.update(namespace, lease, options),
       watch: (_namespace, name, options) => this.watchOne(name, options),

@@ -317,6 +317,92 @@ describe('ShardedElector: joining, leaving, crashing', () => {
   });
 });
 
+describe('ShardedElector: timing', () => {
+  it('replicas starting within settleMs of each other take their shares of the free shards directly: nothing is handed over', async () => {
+    const w = world(12);
+    current = w;
+    w.add('a');
+    await w.run(300);
+    w.add('b');
+    await w.run(300);
+    w.add('c');
+    await w.runUntil(() => w.balanced() && w.counts().length === 3, 60_000);
+    await w.run(10_000);
+    expect(w.counts()).toEqual([4, 4, 4]);
+    // Without waiting for the member set to settle, the first replica takes all 12 and hands 8 over.
+    expect(w.moves()).toBe(0);
+    expect(w.replicas.map((r) => r.sharded.stats.handovers)).toEqual([0, 0, 0]);
+  });
+
+  it('a free shard is still taken while the member set keeps changing, settleMs plus a lease duration after it was seen free', async () => {
+    const w = world(4);
+    current = w;
+    // Free shard Leases (as the bench pre-creates them): no claim hold, only the wait for the members.
+    for (let s = 0; s < 4; s++) w.store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
+    const startedAt = w.clock.now();
+    w.add('a');
+    let takenAt: number | undefined;
+    const watch = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 50) {
+        await w.run(50);
+        if (takenAt === undefined && w.ledShards() === 4) takenAt = w.clock.now();
+      }
+    };
+    // Another member joins, then leaves, every 750 ms (less than settleMs): the member set never settles.
+    for (let i = 0; i < 12 && takenAt === undefined; i++) {
+      const r = w.add(`x${i}`);
+      await watch(750);
+      await w.stop(r);
+      await watch(750);
+    }
+    expect(takenAt).toBeDefined();
+    const takenMs = takenAt! - startedAt;
+    expect(takenMs).toBeGreaterThanOrEqual(TIMINGS.settleMs! + LEASE_MS);
+    // The shards the plan gave a short-lived member are taken once it left (the next 1.5 s).
+    expect(takenMs).toBeLessThanOrEqual(TIMINGS.settleMs! + LEASE_MS + 1_500 + 2 * RETRY_MS);
+  });
+
+  it('a single giver hands over as soon as settleMs and each handoverIntervalMs have passed, not at its next periodic check', async () => {
+    // Timings that are no multiple of the periodic check (the retry period).
+    const settleMs = 1_500;
+    const intervalMs = 1_300;
+    const w = await stableWorld(6, ['a'], { settleMs, handoverIntervalMs: intervalMs });
+    const joinedAt = w.clock.now();
+    w.add('b');
+    await w.runUntil(() => w.balanced() && w.counts().length === 2, 60_000);
+    const times = w.terms
+      .filter((t) => t.reason === 'handed_over' && t.stoppedAtMs! >= joinedAt)
+      .map((t) => t.stoppedAtMs! - joinedAt)
+      .sort((a, b) => a - b);
+    expect(times).toHaveLength(3);
+    // b's membership is seen within a step; a periodic check (every retry period) would add up to RETRY_MS each.
+    expect(times[0]!).toBeGreaterThanOrEqual(settleMs);
+    expect(times[0]!).toBeLessThanOrEqual(settleMs + 150);
+    for (let i = 1; i < times.length; i++) {
+      expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(intervalMs);
+      expect(times[i]! - times[i - 1]!).toBeLessThanOrEqual(intervalMs + 150);
+    }
+  });
+
+  it("the followers of a crashed holder's silent shards read them from the set watch: the takeover costs no GET", async () => {
+    const w = await stableWorld(12, ['a', 'b', 'c', 'd']);
+    const victim = w.replicas[2]!;
+    const itsShards = victim.sharded.heldShards();
+    const crashAt = w.clock.now();
+    victim.crashed = true;
+    const others = w.replicas.filter((r) => r !== victim);
+    await w.runUntil(() => itsShards.every((s) => others.some((r) => r.sharded.isLeader(s))), 30_000);
+    await w.run(2 * LEASE_MS);
+    for (const r of others) {
+      const shardGets = r.client.calls.filter((c: MemoryCall) => c.atMs > crashAt && c.verb === 'get' && !c.name.includes('-member-'));
+      expect(shardGets).toEqual([]);
+    }
+    // Every survivor followed the silent shards (one Elector each), served from its one set watch.
+    expect(others.reduce((n, r) => n + r.sharded.stats.electorsStarted, 0)).toBeGreaterThan(0);
+    victim.controller.abort();
+  });
+});
+
 describe('ShardedElector: stability and cost', () => {
   it('moves nothing over a long stable run (no flapping: 50 lease durations)', async () => {
     const w = await stableWorld(16, ['a', 'b', 'c']);

@@ -90,6 +90,8 @@ interface Slot {
   readonly elector: Elector;
   readonly stop: AbortController;
   done: Promise<void>;
+  /** Kept following until then (monotonic ms), once started or seen for a silent shard (no start/stop churn while renewals lag). */
+  followUntilMs: number;
 }
 
 interface Settings {
@@ -120,7 +122,6 @@ export class ShardedElector {
   private readonly settings: Settings;
   private readonly client: LeaseClient;
   private readonly ownsClient: boolean;
-  private readonly shardClient: LeaseClient;
   private readonly callbacks: ShardCallbacks;
   private readonly logger: Logger | undefined;
   private readonly log: SafeLogger;
@@ -130,6 +131,8 @@ export class ShardedElector {
   private readonly membership: Membership;
   private readonly score: ScoreFn = cachedScores();
   private readonly tickMs: number;
+  /** The shard lease duration: how long a follower started for a silent shard is kept at least. */
+  private readonly leaseMs: number;
   /** A shard record another replica holds that has not changed this long is silent: its holder is not renewing. */
   private readonly shardSilentMs: number;
   /** A membership that has not changed this long is silent: its member stopped refreshing it. */
@@ -138,6 +141,10 @@ export class ShardedElector {
   private lastMembers: string[] = [];
   /** When the next shard or member turns silent (the loop wakes then). */
   private nextSilenceAtMs = Infinity;
+  /** When a decision held back by settleMs or handoverIntervalMs becomes due (the loop wakes then). */
+  private nextDecisionAtMs = Infinity;
+  /** Free shards (no holder) -> monotonic time this replica first saw them free. */
+  private readonly freeSinceMs = new Map<number, number>();
   private readonly slots = new Map<number, Slot>();
   /** Electors stopped but not yet finished (a shard gets no new Elector until its old one ended). */
   private readonly retiring = new Map<number, Slot>();
@@ -164,6 +171,7 @@ export class ShardedElector {
     // Validates the shared elector options on the longest shard name (throws ConfigError).
     const probe = { config: resolveConfig(this.electorConfig(shards - 1), { client }) };
     this.tickMs = probe.config.retryPeriodMs;
+    this.leaseMs = probe.config.leaseDurationMs;
     // Renewals come every retry period: half a period more without a change means a missed one.
     this.shardSilentMs = 1.5 * probe.config.retryPeriodMs;
     // The membership refreshes every renew interval and retries every retry period after a failure.
@@ -195,7 +203,6 @@ export class ShardedElector {
         if (this.view.observe(name, lease, clock.now())) this.wake?.();
       },
     });
-    this.shardClient = this.feed.clientFor(this.client);
   }
 
   /** True while this replica leads `shard` and its lease is guaranteed. */
@@ -249,8 +256,9 @@ export class ShardedElector {
     try {
       while (!stop.aborted) {
         this.evaluate();
-        const untilSilence = this.nextSilenceAtMs + 1 - this.settings.clock.now();
-        await this.pause(Math.max(1, Math.min(this.tickMs, untilSilence)), stop);
+        const now = this.settings.clock.now();
+        const untilNext = Math.min(this.nextSilenceAtMs + 1, this.nextDecisionAtMs) - now;
+        await this.pause(Math.max(1, Math.min(this.tickMs, untilNext)), stop);
       }
       // Leave the membership first: the others stop counting this replica (and, the member set
       // having changed, wait settleMs before moving anything), so none hands it a shard meanwhile.
@@ -294,11 +302,25 @@ export class ShardedElector {
     // followed longest) or the first follower takes the shard with one compare-and-swap.
     const silent = new Set(this.feed.open ? this.view.silentShards(now, this.shardSilentMs) : []);
     this.nextSilenceAtMs = this.view.nextSilenceAtMs(now, this.shardSilentMs, this.memberSilentMs);
+    this.nextDecisionAtMs = Infinity;
+    const settledAtMs = this.membersChangedAtMs + this.settings.settleMs;
     for (let s = 0; s < shards; s++) {
-      const slot = this.slots.get(s);
-      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity || silent.has(s);
-      if (wanted && !slot) this.start(s);
-      else if (!wanted && slot && !slot.elector.isLeader() && this.handingOver !== s) this.retire(slot);
+      let slot = this.slots.get(s);
+      const free = holders[s] === '';
+      if (!free) this.freeSinceMs.delete(s);
+      else if (!this.freeSinceMs.has(s)) this.freeSinceMs.set(s, now);
+      // A follower of a silent shard stays a lease duration: a lagging renewal does not restart it.
+      const keptFollowing = !free && slot !== undefined && slot.followUntilMs > now;
+      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity || silent.has(s) || keptFollowing;
+      if (wanted && !slot) {
+        // A free shard is taken only once the member set has settled (or it stayed free for
+        // settleMs plus a lease duration while members kept changing): at a set's start the first
+        // replica would otherwise take every shard, then hand all but its share over, one at a time.
+        const freeUntilMs = free ? Math.min(settledAtMs, this.freeSinceMs.get(s)! + this.settings.settleMs + this.leaseMs) : -Infinity;
+        if (now >= freeUntilMs) slot = this.start(s);
+        else this.nextDecisionAtMs = Math.min(this.nextDecisionAtMs, freeUntilMs);
+      } else if (!wanted && slot && !slot.elector.isLeader() && this.handingOver !== s) this.retire(slot);
+      if (slot && silent.has(s)) slot.followUntilMs = now + this.leaseMs;
     }
     this.rebalance(members, owners, now);
   }
@@ -344,10 +366,15 @@ export class ShardedElector {
     const { identity, handoverIntervalMs, settleMs } = this.settings;
     // No move on a frozen view (set watch down): it cannot show a crash, a takeover or a leave.
     if (this.handingOver !== undefined || !members.includes(identity) || !this.feed.open) return;
-    if (now - this.membersChangedAtMs < settleMs || now - this.lastHandoverAtMs < handoverIntervalMs) return;
     for (const [s, slot] of [...this.slots].sort(([a], [b]) => a - b)) {
       const to = owners[s];
       if (to === undefined || to === identity || !slot.elector.isLeader()) continue;
+      // A move is due: wake exactly when the member set has settled and the interval has passed.
+      const dueAtMs = Math.max(this.membersChangedAtMs + settleMs, this.lastHandoverAtMs + handoverIntervalMs);
+      if (now < dueAtMs) {
+        this.nextDecisionAtMs = Math.min(this.nextDecisionAtMs, dueAtMs);
+        return;
+      }
       this.handingOver = s;
       this.lastHandoverAtMs = now;
       this.stats.handovers++;
@@ -379,11 +406,12 @@ export class ShardedElector {
   }
 
   /** Starts an Elector for `shard` (not while its previous one is still finishing). */
-  private start(shard: number): void {
-    if (this.retiring.has(shard)) return;
+  private start(shard: number): Slot | undefined {
+    if (this.retiring.has(shard)) return undefined;
     const elector = new Elector(
       this.electorConfig(shard),
-      this.shardClient,
+      // Its first read is what the set watch shows (no GET while it is open); its watch is the set watch.
+      this.feed.clientFor(this.client, { firstGetFromCache: true }),
       {
         onStartedLeading: (signal, term) => this.callbacks.onStartedLeading?.(shard, signal, term),
         onStoppedLeading: (info) => this.callbacks.onStoppedLeading?.(shard, info),
@@ -391,10 +419,11 @@ export class ShardedElector {
       this.logger,
     );
     const stop = new AbortController();
-    const slot: Slot = { shard, elector, stop, done: Promise.resolve() };
+    const slot: Slot = { shard, elector, stop, done: Promise.resolve(), followUntilMs: -Infinity };
     slot.done = elector.run(stop.signal).catch((err: unknown) => this.log.error('Shard elector failed', { shard, error: describeError(err) }));
     this.slots.set(shard, slot);
     this.stats.electorsStarted++;
+    return slot;
   }
 
   /** Stops a shard's Elector (it releases the shard if it still leads it) and keeps it until it finished. */

@@ -3,33 +3,16 @@
  * of LeaseCandidates (pkg/apis/coordination/validation), resourceVersion compare-and-swap, uid
  * and resourceVersion preconditions, label and name selectors, and watch with a bounded history
  * (410 beyond it). The testing kit's clients and the embedded API server (and its coordinator)
- * sit on this one implementation; it reuses the Lease store's rules and watch-filter helpers.
+ * sit on this one implementation; it reuses the Lease store's decoding rules, and its versions,
+ * history and watch are the shared {@link ObjectHistory}'s, as the Lease store's are.
  */
 import { systemClock, type Clock } from '../clock.js';
 import { labelKeyProblems } from '../labels.js';
-import type { Lease, LeaseCandidate, LeaseWatchEvent } from '../lease.js';
+import type { LeaseCandidate, LeaseWatchEvent } from '../lease.js';
 import { candidateErrors, type Cause } from './lease-errors.js';
 import { clone, stringify } from './json-tree.js';
-import {
-  canonicalJson,
-  deliver,
-  endWatches,
-  isMicroTime,
-  key,
-  MICROTIME_LAYOUT,
-  parseResourceVersion,
-  replay,
-  seenBy,
-  selectorOf,
-  type DeleteOptions,
-  type GetOptions,
-  type HistoryEntry,
-  type ListOptions,
-  type UpdateOptions,
-  type WatchFilter,
-  type WatchHandle,
-  type Watcher,
-} from './lease-store.js';
+import { isMicroTime, MICROTIME_LAYOUT, type UpdateOptions } from './lease-store.js';
+import { ObjectHistory, VersionedStore, type ListOptions } from './object-history.js';
 import {
   checkNamespace,
   checkPreconditions,
@@ -245,57 +228,27 @@ function validate(candidate: LeaseCandidate, name: string, previous?: LeaseCandi
 
 // --- the store -----------------------------------------------------------------------------------
 
-/** History entries and watchers hold candidates where the shared filter helpers expect Leases. */
-const asLease = (c: LeaseCandidate): Lease => c as Lease;
-
 /**
  * The store. All methods are synchronous and throw {@link ApiError}s with the API server's
  * wording (`leasecandidates.coordination.k8s.io "x" not found`, ...); watch listeners are called
  * asynchronously (in a microtask), in resourceVersion order.
  */
-export class CandidateStore {
+export class CandidateStore extends VersionedStore<LeaseCandidate, CandidateWatchListener> {
   private readonly clock: Clock;
-  private readonly historyLimit: number;
-  private readonly items = new Map<string, LeaseCandidate>();
-  private readonly history: HistoryEntry[] = [];
-  private readonly watchers = new Set<Watcher>();
-  private revision = 0;
+  private readonly items: ObjectHistory<LeaseCandidate>;
   private uidCounter = 0;
   private generatedNames = 0;
-  private compactedRevision = 0;
 
   constructor(options: CandidateStoreOptions = {}) {
+    const items = new ObjectHistory<LeaseCandidate>({ historyLimit: options.historyLimit ?? 1000, errors: candidateErrors });
+    super(items);
+    this.items = items;
     this.clock = options.clock ?? systemClock;
-    this.historyLimit = Math.max(1, options.historyLimit ?? 1000);
-  }
-
-  /** The store's current resourceVersion. */
-  get resourceVersion(): string {
-    return String(this.revision);
-  }
-
-  get(namespace: string, name: string, options: GetOptions = {}): LeaseCandidate {
-    parseResourceVersion(options.resourceVersion);
-    const found = this.items.get(key(namespace, name));
-    if (!found) throw candidateErrors.notFound(name);
-    return clone(found);
-  }
-
-  /** Peeks without throwing (tests reading state). */
-  peek(namespace: string, name: string): LeaseCandidate | undefined {
-    const found = this.items.get(key(namespace, name));
-    return found ? clone(found) : undefined;
   }
 
   /** Candidates in `namespace` (every namespace when undefined), filtered like LeaseStore.list. */
   list(namespace: string | undefined, options: ListOptions = {}): CandidateList {
-    const selector = selectorOf(options.labelSelector);
-    parseResourceVersion(options.resourceVersion);
-    const items = [...this.items.entries()]
-      .filter(([k, c]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (options.name === undefined || c.metadata?.name === options.name))
-      .filter(([, c]) => selector.matches(c.metadata?.labels))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, c]) => clone(c));
+    const items = this.items.list(namespace, options);
     return { apiVersion: CANDIDATE_API_VERSION, kind: 'LeaseCandidateList', metadata: { resourceVersion: this.resourceVersion }, items };
   }
 
@@ -313,7 +266,7 @@ export class CandidateStore {
     }
     if (candidate.metadata?.resourceVersion) throw candidateErrors.internal('resourceVersion should not be set on objects to be created');
     validate(candidate, name);
-    if (this.items.has(key(namespace, name))) throw candidateErrors.alreadyExists(name);
+    if (this.items.current(namespace, name)) throw candidateErrors.alreadyExists(name);
     return this.write(namespace, name, candidate, undefined);
   }
 
@@ -329,7 +282,7 @@ export class CandidateStore {
     checkNamespace(namespace, body.metadata?.namespace);
     const bodyName = body.metadata?.name;
     if (bodyName && bodyName !== name) throw candidateErrors.badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
-    const current = this.items.get(key(namespace, name));
+    const current = this.items.current(namespace, name);
     const rv = body.metadata?.resourceVersion;
     if (!current) {
       if (via === 'patch' || (via === 'put' && rv)) throw candidateErrors.notFound(name);
@@ -343,63 +296,10 @@ export class CandidateStore {
     return { candidate: this.write(namespace, name, body, current), created: false };
   }
 
-  delete(namespace: string, name: string, options: DeleteOptions = {}): LeaseCandidate {
-    const current = this.items.get(key(namespace, name));
-    if (!current) throw candidateErrors.notFound(name);
-    checkPreconditions(candidateErrors, name, current, options.preconditions ?? {});
-    this.items.delete(key(namespace, name));
-    const deleted = clone(current);
-    deleted.metadata = { ...deleted.metadata, resourceVersion: String(++this.revision) };
-    this.publish(namespace, name, { type: 'DELETED', object: asLease(deleted) });
-    return clone(deleted);
-  }
-
   /** Deletes every matching candidate in the namespace (every namespace when undefined). */
   deleteCollection(namespace: string | undefined, options: DeleteCollectionOptions = {}): LeaseCandidate[] {
     const victims = this.list(namespace, options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {}).items;
     return victims.map((c) => this.delete(c.metadata?.namespace ?? '', c.metadata?.name ?? ''));
-  }
-
-  /**
-   * Watches candidates, filtered and resumed like LeaseStore.watch (ADDED for the current state
-   * when `resourceVersion` is absent, '' or '0'; 410 Expired when it predates the history).
-   */
-  watch(filter: WatchFilter, listener: CandidateWatchListener, onClose?: () => void): WatchHandle {
-    const watcher: Watcher = { filter, selector: selectorOf(filter.labelSelector), listener: listener as (e: LeaseWatchEvent) => void, onClose, active: true };
-    const rv = filter.resourceVersion;
-    let backlog: LeaseWatchEvent[];
-    if (rv === undefined || rv === '' || rv === '0') {
-      backlog = this.list(filter.namespace, {
-        ...(filter.name !== undefined ? { name: filter.name } : {}),
-        ...(filter.labelSelector !== undefined ? { labelSelector: filter.labelSelector } : {}),
-      }).items.map((c) => ({ type: 'ADDED' as const, object: asLease(c) }));
-    } else {
-      backlog = replay(this.history, this.compactedRevision, rv, watcher);
-    }
-    this.watchers.add(watcher);
-    for (const event of backlog) deliver(watcher, event);
-    return {
-      stop: () => {
-        watcher.active = false;
-        this.watchers.delete(watcher);
-      },
-    };
-  }
-
-  /** Number of open watches. */
-  get watcherCount(): number {
-    return this.watchers.size;
-  }
-
-  /** Drops history so that watches resuming before the current version get 410 Gone. */
-  compact(): void {
-    this.history.length = 0;
-    this.compactedRevision = this.revision;
-  }
-
-  /** Ends every open watch stream (its `onClose` runs). Returns how many ended. */
-  stopAllWatches(): number {
-    return endWatches(this.watchers);
   }
 
   /** Stores a create (no `current`) or a replacement; an update that changes nothing is a no-op. */
@@ -418,28 +318,11 @@ export class CandidateStore {
       },
       spec: clone(body.spec ?? {}),
     };
-    if (current !== undefined && canonicalJson(next) === canonicalJson(current)) return clone(current);
-    next.metadata!.resourceVersion = String(++this.revision);
-    this.items.set(key(namespace, name), next);
-    this.publish(namespace, name, { type: current ? 'MODIFIED' : 'ADDED', object: asLease(clone(next)) }, current);
-    return clone(next);
+    return this.items.write(namespace, name, next, current);
   }
 
   private nextUid(): string {
     return `00000000-0000-4000-9000-${(++this.uidCounter).toString(16).padStart(12, '0')}`;
-  }
-
-  private publish(namespace: string, name: string, event: LeaseWatchEvent, previous?: LeaseCandidate): void {
-    const entry: HistoryEntry = { rv: this.revision, namespace, name, event, ...(previous !== undefined ? { previous: asLease(previous) } : {}) };
-    this.history.push(entry);
-    if (this.history.length > this.historyLimit) {
-      const dropped = this.history.shift();
-      if (dropped) this.compactedRevision = dropped.rv;
-    }
-    for (const watcher of this.watchers) {
-      const seen = seenBy(watcher, entry);
-      if (seen) deliver(watcher, seen);
-    }
   }
 }
 

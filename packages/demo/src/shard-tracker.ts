@@ -1,5 +1,6 @@
 /**
- * What the sharding scenario reads from the server's shard Leases: each shard's holder, the moves
+ * What a shard set's holders show (the bench reads them from the server's Leases, `pnpm demo
+ * --shards` from the replicas' events; `@leasekit/demo/shard-tracker`): each shard's holder, the moves
  * (a shard's holder changing from one replica to another, a release in between or not) and
  * acquisitions (a shard nobody had held taken), and whether the set is balanced: every shard held
  * by a live replica and every live replica holding floor(N/M) or ceil(N/M) of them.
