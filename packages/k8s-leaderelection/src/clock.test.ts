@@ -117,6 +117,34 @@ describe('systemClock', () => {
     expect(callback).toHaveBeenCalledTimes(1);
   });
 
+  it('runs a zero delay on the next turn of the event loop, ahead of a 1 ms timer armed just before it', async () => {
+    // Node clamps setTimeout(0) to 1 ms; a follower that may take a released Lease now must not
+    // wait that millisecond. Armed from inside a timer callback, an immediate runs in this turn's
+    // check phase, before the next turn's timers, so the order below is deterministic.
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      const fired = (name: string): void => {
+        order.push(name);
+        if (order.length === 2) resolve();
+      };
+      setTimeout(() => {
+        setTimeout(() => fired('1 ms timer'), 1);
+        systemClock.setTimeout(() => fired('zero delay'), 0);
+      }, 0);
+    });
+    expect(order).toEqual(['zero delay', '1 ms timer']);
+  });
+
+  it('cancels a zero-delay timer before it runs', () => {
+    jest.useFakeTimers();
+    const callback = jest.fn();
+    const handle = systemClock.setTimeout(callback, 0);
+    systemClock.clearTimeout(handle);
+    jest.advanceTimersByTime(10);
+    expect(callback).not.toHaveBeenCalled();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   it('ignores clearing a timer that already fired, or twice', () => {
     jest.useFakeTimers();
     const handle = systemClock.setTimeout(() => undefined, 1);

@@ -30,6 +30,8 @@ export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 interface ChainedTimer {
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A delay of 0 runs on setImmediate: Node's setTimeout clamps every delay below 1 ms to 1 ms. */
+  immediate: ReturnType<typeof setImmediate> | undefined;
 }
 
 /** The real clock: `performance.now()`, `Date.now()` and Node's timers. */
@@ -37,10 +39,20 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   wallNow: () => Date.now(),
   setTimeout(callback, delayMs) {
-    const handle: ChainedTimer = { timer: undefined };
+    const handle: ChainedTimer = { timer: undefined, immediate: undefined };
     // NaN would re-arm forever; treat it like 0 (fire as soon as possible).
     if (Number.isNaN(delayMs)) delayMs = 0;
-    const due = performance.now() + Math.max(0, delayMs);
+    if (delayMs <= 0) {
+      // Due now: on the next turn of the event loop, after pending I/O, instead of a 1 ms timer
+      // (a watching follower waits 0 ms before taking a released Lease: that millisecond was on
+      // every handover's path).
+      handle.immediate = setImmediate(() => {
+        handle.immediate = undefined;
+        callback();
+      });
+      return handle;
+    }
+    const due = performance.now() + delayMs;
     const arm = (): void => {
       const remaining = due - performance.now();
       if (remaining <= 0) {
@@ -50,13 +62,15 @@ export const systemClock: Clock = {
       }
       handle.timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_DELAY_MS));
     };
-    handle.timer = setTimeout(arm, Math.min(Math.max(0, delayMs), MAX_TIMER_DELAY_MS));
+    handle.timer = setTimeout(arm, Math.min(delayMs, MAX_TIMER_DELAY_MS));
     return handle;
   },
   clearTimeout(handle) {
     const chained = handle as ChainedTimer;
     if (chained.timer !== undefined) clearTimeout(chained.timer);
+    if (chained.immediate !== undefined) clearImmediate(chained.immediate);
     chained.timer = undefined;
+    chained.immediate = undefined;
   },
 };
 

@@ -4,12 +4,15 @@
  *
  *   pnpm sim --seeds 1000 --minutes 60 [--json FILE] [--variant NAME] [--workers N]
  *   pnpm sim --seed 42 --trace
+ *   pnpm sim --shards 8 --seeds 100 --minutes 60 [--variant NAME] [--workers N]   (sharded mode: src/shards/)
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_RATES, type FaultRates, type OutsideActor, type ScheduledFault } from './faults.js';
 import { runSimulation, type SimOptions } from './simulation.js';
+import { runShardCli } from './shards/shard-cli.js';
+import { SHARD_VARIANTS, isShardVariantName, type ShardVariantName } from './shards/shard-variants.js';
 import { emptySummary, formatSummary, formatViolation, mergeSummaries, summaryJson, totalViolations, type SweepSummary } from './sweep.js';
 import { VARIANTS, isVariantName, type VariantName } from './variants.js';
 import type { WorkerTask } from './worker.js';
@@ -17,6 +20,7 @@ import type { WorkerTask } from './worker.js';
 const USAGE = `Usage:
   pnpm sim [--seeds N] [--first-seed S] [--minutes M] [--json FILE] [--variant NAME] [--actor MODE] [--client-go MODE] [--fleet MODE] [--rates LIST] [--workers K]
   pnpm sim --seed N [--minutes M] [--trace] [--variant NAME] [--actor MODE] [--client-go MODE] [--fleet MODE] [--rates LIST]
+  pnpm sim --shards N [--seeds N | --seed N] [--first-seed S] [--minutes M] [--variant NAME] [--json FILE] [--workers K] [--trace]
 
   --seeds N        seeds to sweep (default 100), starting at --first-seed (default 1)
   --minutes M      virtual minutes per seed (default 10)
@@ -29,6 +33,8 @@ const USAGE = `Usage:
   --fleet MODE     runs without client-go: auto (half leasekit-only, clientGoFollowers: false) | leasekit-only | default (default auto)
   --rates LIST     fault rates per virtual minute, e.g. pause-in-flight=0,crash=1 (kinds: ${Object.keys(DEFAULT_RATES).join(', ')})
   --workers K      worker threads for a sweep (default: available cores)
+  --shards N       sharded mode: N shard Leases led by 2 to 8 ShardedElector replicas (docs/reliability.md, "Sharded runs");
+                   --variant then is ${Object.keys(SHARD_VARIANTS).join(' | ')}; --actor, --client-go, --fleet, --rates do not apply
 
 Exit status: 0 when no invariant was violated, 1 otherwise, 2 on bad arguments.`;
 
@@ -45,10 +51,13 @@ interface Args {
   fleet: NonNullable<SimOptions['fleet']>;
   workers: number;
   rates: FaultRates | undefined;
+  shards: number | undefined;
+  shardVariant: ShardVariantName;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', clientGo: 'auto', fleet: 'auto', workers: availableParallelism(), rates: undefined };
+  const args: Args = { seeds: 100, firstSeed: 1, minutes: 10, json: undefined, seed: undefined, trace: false, variant: 'safe', actor: 'kubectl', clientGo: 'auto', fleet: 'auto', workers: availableParallelism(), rates: undefined, shards: undefined, shardVariant: 'safe' };
+  let variantText: string | undefined;
   const number = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}, got ${value ?? 'nothing'}`);
@@ -86,8 +95,12 @@ function parseArgs(argv: string[]): Args {
         i++;
         break;
       case '--variant':
-        if (value === undefined || !isVariantName(value)) throw new UsageError(`--variant must be one of ${Object.keys(VARIANTS).join(', ')}`);
-        args.variant = value;
+        if (value === undefined) throw new UsageError('--variant needs a name');
+        variantText = value;
+        i++;
+        break;
+      case '--shards':
+        args.shards = Math.floor(number(flag, value, 1));
         i++;
         break;
       case '--actor':
@@ -132,6 +145,13 @@ function parseArgs(argv: string[]): Args {
       default:
         throw new UsageError(`unknown argument ${flag}`);
     }
+  }
+  if (variantText !== undefined && args.shards !== undefined) {
+    if (!isShardVariantName(variantText)) throw new UsageError(`with --shards, --variant must be one of ${Object.keys(SHARD_VARIANTS).join(', ')}`);
+    args.shardVariant = variantText;
+  } else if (variantText !== undefined) {
+    if (!isVariantName(variantText)) throw new UsageError(`--variant must be one of ${Object.keys(VARIANTS).join(', ')}`);
+    args.variant = variantText;
   }
   return args;
 }
@@ -220,7 +240,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const code = args.seed !== undefined ? await runOne(args) : await runParallel(args);
+  const code =
+    args.shards !== undefined
+      ? await runShardCli({ shards: args.shards, variant: args.shardVariant, seed: args.seed, seeds: args.seeds, firstSeed: args.firstSeed, minutes: args.minutes, workers: args.workers, json: args.json, trace: args.trace })
+      : args.seed !== undefined
+        ? await runOne(args)
+        : await runParallel(args);
   process.exitCode = code;
 }
 

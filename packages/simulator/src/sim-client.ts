@@ -10,7 +10,18 @@
  * - watch streams can be stalled (events held back while the stream stays open, then delivered
  *   late) or dropped (the stream ends, as when a connection resets).
  */
-import { RequestTimeoutError, type Lease, type LeaseClient, type RequestOptions, type TimerHandle, type WatchOptions } from '@leasekit/k8s-leaderelection';
+import {
+  RequestTimeoutError,
+  type DeleteRequestOptions,
+  type Lease,
+  type LeaseClient,
+  type LeaseListResult,
+  type ListRequestOptions,
+  type RequestOptions,
+  type SetWatchOptions,
+  type TimerHandle,
+  type WatchOptions,
+} from '@leasekit/k8s-leaderelection';
 import type { LeaseWatchEvent } from '@leasekit/k8s-leaderelection';
 import type { MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import type { ReplicaClock } from './replica-clock.js';
@@ -29,6 +40,8 @@ interface Stream {
 }
 
 export type SentVerb = 'get' | 'create' | 'update' | 'watch';
+/** The set requests a ShardedElector adds (its label-selector list and watch, and a membership's delete). */
+export type SetVerb = 'list' | 'watchSet' | 'delete';
 
 export interface SimClientOptions {
   /** Delay from the server's answer to the process handling it. */
@@ -37,6 +50,8 @@ export interface SimClientOptions {
   onSend?: (verb: SentVerb, body: Lease | undefined) => void;
   /** Called when an answer or a watch event's object reaches the process, before it handles it. */
   onReceive?: (value: unknown) => void;
+  /** Called synchronously when the process sends a set request (list, watchSet, delete). */
+  onSendSet?: (verb: SetVerb) => void;
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
@@ -81,11 +96,31 @@ export class SimClient implements LeaseClient {
     return lease;
   }
 
+  list(namespace: string, options?: ListRequestOptions): Promise<LeaseListResult> {
+    const labelSelector = options?.labelSelector;
+    return this.call('list', undefined, options?.signal, (signal) => this.inner.list(namespace, { signal, ...(labelSelector !== undefined ? { labelSelector } : {}) }));
+  }
+
+  delete(namespace: string, name: string, options?: DeleteRequestOptions): Promise<void> {
+    const preconditions = options?.preconditions;
+    return this.call('delete', undefined, options?.signal, (signal) => this.inner.delete(namespace, name, { signal, ...(preconditions ? { preconditions } : {}) }));
+  }
+
   watch(namespace: string, name: string, options: WatchOptions): Promise<void> {
+    return this.stream('watch', options, (inner) => this.inner.watch(namespace, name, inner));
+  }
+
+  /** A label-selector watch over the set (ShardedElector): the same stream behaviour as {@link watch}. */
+  watchSet(namespace: string, options: SetWatchOptions): Promise<void> {
+    return this.stream('watchSet', options, (inner) => this.inner.watchSet(namespace, { ...inner, labelSelector: options.labelSelector }));
+  }
+
+  private stream(verb: 'watch' | 'watchSet', options: WatchOptions, open: (inner: WatchOptions) => Promise<void>): Promise<void> {
     if (this.dead) return new Promise<void>(() => {}); // a dead process opens nothing
     const { signal } = options;
     if (signal?.aborted) return Promise.resolve();
-    this.options.onSend?.('watch', undefined);
+    if (verb === 'watch') this.options.onSend?.('watch', undefined);
+    else this.options.onSendSet?.(verb);
     const controller = new AbortController();
     const latencyMs = this.options.responseLatencyMs();
     const stream: Stream = {
@@ -164,8 +199,7 @@ export class SimClient implements LeaseClient {
           reject(err instanceof Error ? err : new Error(String(err)));
         }
       };
-      this.inner
-        .watch(namespace, name, {
+      open({
           signal: controller.signal,
           ...(options.resourceVersion !== undefined ? { resourceVersion: options.resourceVersion } : {}),
           onOpen: () => stream.deliver(() => !callerDone && options.onOpen?.()),
@@ -173,8 +207,7 @@ export class SimClient implements LeaseClient {
             if (stream.stalled) stream.held.push(event);
             else stream.deliver(() => stream.handle?.(event));
           },
-        })
-        .then(
+        }).then(
           () => end(resolve),
           (err: unknown) => end(() => reject(err instanceof Error ? err : new Error(String(err)))),
         );
@@ -208,10 +241,12 @@ export class SimClient implements LeaseClient {
     for (const stream of [...this.streams]) stream.controller.abort();
   }
 
-  private call<T>(verb: SentVerb, body: Lease | undefined, callerSignal: AbortSignal | undefined, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  private call<T>(verb: SentVerb | SetVerb, body: Lease | undefined, callerSignal: AbortSignal | undefined, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     if (this.dead) return new Promise<T>(() => {});
     if (callerSignal?.aborted) return Promise.reject(abortReason(callerSignal));
-    this.options.onSend?.(verb, body); // the request leaves the process
+    // the request leaves the process
+    if (verb === 'list' || verb === 'delete' || verb === 'watchSet') this.options.onSendSet?.(verb);
+    else this.options.onSend?.(verb, body);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let delivery: TimerHandle | undefined;

@@ -104,16 +104,18 @@ export class SetView {
   }
 
   /**
-   * The members placement may count on, sorted: live (renewTime plus duration after `wallNowMs`,
-   * as `Membership.members()` judges), not suspected dead, and not silent (another member whose
-   * membership Lease was last seen to change more than `silentMs` before `nowMs`: it stopped
-   * refreshing). This replica counts when it is live.
+   * The members placement may count on, sorted: live (its membership Lease was last seen to change
+   * less than its duration before `nowMs`, on this replica's monotonic clock: the renewTime is
+   * another machine's wall clock and is never compared with ours), not suspected dead, and not
+   * silent (another member whose membership Lease was last seen to change more than `silentMs`
+   * before `nowMs`: it stopped refreshing). This replica counts when it is live.
    */
-  members(wallNowMs: number, nowMs: number, silentMs: number): string[] {
+  members(nowMs: number, silentMs: number): string[] {
     const live = new Set<string>();
     const silent = new Set(this.silentMembers(nowMs, silentMs));
-    for (const m of this.memberOf.values()) {
-      if (m.renewedAtMs + m.durationMs > wallNowMs && !this.suspects.has(m.identity) && !silent.has(m.identity)) live.add(m.identity);
+    for (const [name, m] of this.memberOf) {
+      const seenAtMs = this.memberChangedAtMs.get(name) ?? nowMs;
+      if (nowMs - seenAtMs < m.durationMs && !this.suspects.has(m.identity) && !silent.has(m.identity)) live.add(m.identity);
     }
     return [...live].sort();
   }

@@ -39,6 +39,8 @@ interface Replica {
   sharded: ShardedElector;
   client: MemoryLeaseClient;
   crashed: boolean;
+  /** Writes of shard Leases fail (a replica that cannot lead: its shard writes are refused). */
+  shardWritesFail?: boolean;
   done: Promise<void>;
   finished: boolean;
   controller: AbortController;
@@ -61,7 +63,10 @@ function world(shards: number, overrides: Partial<ShardedElectorConfig> = {}) {
     const replica = { id, crashed: false, finished: false } as Replica;
     replica.client = new MemoryLeaseClient(store, {
       clock,
-      fault: () => (replica.crashed ? { kind: 'error', error: new NetworkError('connection refused (crashed)') } : undefined),
+      fault: (call) =>
+        replica.crashed || (replica.shardWritesFail === true && (call.verb === 'update' || call.verb === 'create') && !call.name.includes('-member-'))
+          ? { kind: 'error', error: new NetworkError('connection refused') }
+          : undefined,
     });
     replica.sharded = new ShardedElector(
       { identity: id, setName: SET, namespace: NS, shards, clock, random: seededRandom(++seed), ...TIMINGS, ...overrides },
@@ -360,6 +365,31 @@ describe('ShardedElector: timing', () => {
     expect(takenMs).toBeGreaterThanOrEqual(TIMINGS.settleMs! + LEASE_MS);
     // The shards the plan gave a short-lived member are taken once it left (the next 1.5 s).
     expect(takenMs).toBeLessThanOrEqual(TIMINGS.settleMs! + LEASE_MS + 1_500 + 2 * RETRY_MS);
+  });
+
+  it('a free shard the plan gives to a member that cannot take it is taken by another member, one retry period after settleMs plus a lease duration when that member holds its ceil share', async () => {
+    const w = world(4);
+    current = w;
+    for (let s = 0; s < 4; s++) w.store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
+    const startedAt = w.clock.now();
+    const a = w.add('a');
+    const b = w.add('b');
+    b.shardWritesFail = true; // b stays a live member, so the plan keeps giving it two of the free shards
+    await w.runUntil(() => a.sharded.heldShards().length === 2, 10_000);
+    const bs = [0, 1, 2, 3].filter((s) => !a.sharded.heldShards().includes(s));
+    const overdueMs = TIMINGS.settleMs! + LEASE_MS;
+    // Until then a, at its ceil share (2 of 4 over 2 members), runs no Elector for b's shards.
+    await w.run(startedAt + overdueMs + RETRY_MS - 100 - w.clock.now());
+    expect(w.ledShards()).toBe(2);
+    expect(a.sharded.snapshot().following).toEqual([]);
+    await w.runUntil(() => bs.every((s) => w.terms.some((t) => t.shard === s && t.identity === 'a')), 5_000);
+    // a led each of them from overdue + one retry period (a takes a free Lease with one write);
+    // later it hands them back to b as the settled plan says, which is not this test's concern.
+    for (const s of bs) {
+      const takenMs = w.terms.find((t) => t.shard === s && t.identity === 'a')!.startedAtMs - startedAt;
+      expect(takenMs).toBeGreaterThanOrEqual(overdueMs + RETRY_MS);
+      expect(takenMs).toBeLessThanOrEqual(overdueMs + RETRY_MS + 100);
+    }
   });
 
   it('a single giver hands over as soon as settleMs and each handoverIntervalMs have passed, not at its next periodic check', async () => {

@@ -13,7 +13,7 @@ import type { LeaseClient } from '../lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from '../logger.js';
 import { DEFAULT_MEMBERSHIP_DURATION_MS, DEFAULT_MEMBERSHIP_RENEW_INTERVAL_MS, Membership, memberOfLabelValue, type MembershipConfig } from '../membership.js';
 import { systemRandom, type Random } from '../random.js';
-import { cachedScores, plan, type ScoreFn } from './placement.js';
+import { cachedScores, fairShare, plan, type ScoreFn } from './placement.js';
 import { SetFeed, type SetFeedClient } from './set-feed.js';
 import { SetView } from './set-view.js';
 
@@ -304,25 +304,47 @@ export class ShardedElector {
     this.nextSilenceAtMs = this.view.nextSilenceAtMs(now, this.shardSilentMs, this.memberSilentMs);
     this.nextDecisionAtMs = Infinity;
     const settledAtMs = this.membersChangedAtMs + this.settings.settleMs;
+    const rescueDelayMs = this.rescueDelayMs(members, holders);
     for (let s = 0; s < shards; s++) {
       let slot = this.slots.get(s);
       const free = holders[s] === '';
       if (!free) this.freeSinceMs.delete(s);
       else if (!this.freeSinceMs.has(s)) this.freeSinceMs.set(s, now);
+      // Free for settleMs plus a lease duration (members kept changing): the planned owner tries it.
+      const overdueAtMs = free ? this.freeSinceMs.get(s)! + this.settings.settleMs + this.leaseMs : Infinity;
+      // And, in case the plan keeps naming members that never live that long, this replica too
+      // (see rescueDelayMs); the compare-and-swap decides, placement moves the shard later.
+      const rescueAtMs = overdueAtMs + rescueDelayMs;
       // A follower of a silent shard stays a lease duration: a lagging renewal does not restart it.
       const keptFollowing = !free && slot !== undefined && slot.followUntilMs > now;
-      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity || silent.has(s) || keptFollowing;
+      const wanted = holders[s] === identity || owners[s] === identity || standby[s] === identity || silent.has(s) || keptFollowing || now >= rescueAtMs;
       if (wanted && !slot) {
         // A free shard is taken only once the member set has settled (or it stayed free for
         // settleMs plus a lease duration while members kept changing): at a set's start the first
         // replica would otherwise take every shard, then hand all but its share over, one at a time.
-        const freeUntilMs = free ? Math.min(settledAtMs, this.freeSinceMs.get(s)! + this.settings.settleMs + this.leaseMs) : -Infinity;
+        const freeUntilMs = free ? Math.min(settledAtMs, overdueAtMs) : -Infinity;
         if (now >= freeUntilMs) slot = this.start(s);
         else this.nextDecisionAtMs = Math.min(this.nextDecisionAtMs, freeUntilMs);
       } else if (!wanted && slot && !slot.elector.isLeader() && this.handingOver !== s) this.retire(slot);
+      if (!wanted && !slot && rescueAtMs < Infinity) this.nextDecisionAtMs = Math.min(this.nextDecisionAtMs, rescueAtMs);
       if (slot && silent.has(s)) slot.followUntilMs = now + this.leaseMs;
     }
     this.rebalance(members, owners, now);
+  }
+
+  /**
+   * How long after a free shard became overdue (free for settleMs plus a lease duration) this
+   * replica starts an Elector for it although the plan names another member: at once while it
+   * holds fewer than its ceil share, one retry period later when it holds its ceil share or more,
+   * never while it is not a member or the set watch is down (a frozen view cannot show a take).
+   * Normally the planned owner has taken the shard by then and nobody else starts; only a shard
+   * the plan keeps giving to members that do not live long enough (churn) draws this small herd.
+   */
+  private rescueDelayMs(members: readonly string[], holders: readonly string[]): number {
+    const { identity, shards } = this.settings;
+    if (!this.feed.open || !members.includes(identity)) return Infinity;
+    const mine = holders.filter((h) => h === identity).length;
+    return mine < fairShare(shards, members.length).ceil ? 0 : this.tickMs;
   }
 
   /**
@@ -333,7 +355,7 @@ export class ShardedElector {
    */
   private members(): string[] {
     const { clock } = this.settings;
-    return this.feed.open ? this.view.members(clock.wallNow(), clock.now(), this.memberSilentMs) : this.lastMembers;
+    return this.feed.open ? this.view.members(clock.now(), this.memberSilentMs) : this.lastMembers;
   }
 
   /** Each shard's holder: this replica's own Electors for the shards it leads, the feed for the rest. */
