@@ -382,6 +382,27 @@ describe('preferredHolder (client-go coordinated leader election)', () => {
     await c.stop();
   });
 
+  it('a leader yielding to a preferredHolder the coordinator wrote logs no warning: its renewal conflicting with that write is expected', async () => {
+    const w = world(93);
+    freeLease(w);
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const logger = { debug: () => undefined, info: (message: string) => void infos.push(message), warn: (message: string) => void warnings.push(message), error: (message: string) => void warnings.push(message) };
+    const a = w.replica('a', { logger });
+    const b = w.replica('b', { config: { followerStrategy: 'watch' } });
+    await ledBy(w, a, [b]);
+    const lease = w.store.get(NS, LEASE);
+    w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, strategy: 'OldestEmulationVersion', preferredHolder: 'b' } });
+    expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 5_000, 10)).toBe(true);
+    expect(a.log.stopped.map((s) => s.reason)).toEqual(['handed_over']);
+    // The conflict happened (the leader's renewal raced the coordinator's write) and is reported ...
+    expect(infos.filter((m) => m.startsWith('Renewal conflicted'))).toHaveLength(1);
+    // ... and is no warning: the handover that follows is the outcome the operator asked for.
+    expect(warnings).toEqual([]);
+    await a.stop();
+    await b.stop();
+  });
+
   it('a preferred holder that never takes the lease costs one lease duration; the next leader drops the preference and keeps leading', async () => {
     const w = world(94);
     freeLease(w);

@@ -713,7 +713,12 @@ export class Elector {
     } catch (err) {
       if (isNotFound(err) && purpose === 'renew') this.sawNotFoundWhileRenewing = true;
       if (isConflict(err) && purpose === 'acquire') this.schedule.conflicted();
-      else this.reportFailure('update', err);
+      else if (isConflict(err) && purpose === 'renew') {
+        // Someone wrote our Lease since our last write: a coordinator setting preferredHolder, a
+        // handover, a takeover. Not a failing API server: the next read decides, and losing the
+        // term is logged (as a warning) when it ends.
+        this.log.info('Renewal conflicted: the Lease changed since this replica last wrote it; the next read decides whether it still leads', { error: describeError(err) });
+      } else this.reportFailure('update', err);
       return 'failed';
     }
   }
