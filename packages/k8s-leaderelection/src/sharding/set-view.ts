@@ -59,9 +59,13 @@ export class SetView {
 
   /**
    * Records a change of Lease `name` (undefined: deleted) seen at local monotonic time `nowMs`;
-   * true when a holder or the member set changed.
+   * true when a holder or the member set changed. A membership Lease seen for the first time
+   * counts as changed when its renewTime says, by the local wall clock `wallNowMs`, but never
+   * earlier than its duration ago nor later than now: a replica that starts after a member died
+   * must not count that member's leftover Lease as fresh (a skewed clock only shortens or
+   * lengthens that first guess; every later change is timed on the monotonic clock).
    */
-  observe(name: string, lease: Lease | undefined, nowMs: number): boolean {
+  observe(name: string, lease: Lease | undefined, nowMs: number, wallNowMs: number): boolean {
     const shard = this.shardIndex.get(name);
     if (shard !== undefined) {
       this.shardChangedAtMs[shard] = nowMs;
@@ -71,7 +75,10 @@ export class SetView {
     const member = lease && memberRecordOf(lease, this.setName);
     let cleared = false;
     if (member) {
-      if (before?.resourceVersion !== member.resourceVersion || !this.memberChangedAtMs.has(name)) this.memberChangedAtMs.set(name, nowMs);
+      if (!this.memberChangedAtMs.has(name)) {
+        const ageMs = Math.min(Math.max(0, wallNowMs - member.renewedAtMs), member.durationMs);
+        this.memberChangedAtMs.set(name, nowMs - (Number.isFinite(ageMs) ? ageMs : 0));
+      } else if (before?.resourceVersion !== member.resourceVersion) this.memberChangedAtMs.set(name, nowMs);
       this.memberOf.set(name, member);
       // A refreshed membership clears a suspicion: the member is alive after all.
       if (this.suspects.has(member.identity) && isNewerVersion(member.resourceVersion, this.suspects.get(member.identity))) {

@@ -200,7 +200,7 @@ export class ShardedElector {
       requestTimeoutMs: probe.config.renewDeadlineMs,
       log: this.log,
       onChange: (name, lease) => {
-        if (this.view.observe(name, lease, clock.now())) this.wake?.();
+        if (this.view.observe(name, lease, clock.now(), clock.wallNow())) this.wake?.();
       },
     });
   }

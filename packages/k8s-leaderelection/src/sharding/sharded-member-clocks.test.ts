@@ -68,4 +68,43 @@ describe('ShardedElector: wall clocks of different machines', () => {
     for (let i = 0; i < 400 && !finished; i++) await clock.advance(50);
     await all;
   });
+
+  it("does not count a member that died before this replica started as live for a whole membership duration: its leftover Lease's age counts", async () => {
+    const clock = new FakeClock({ startWallMs: Date.UTC(2025, 0, 1) });
+    const store = new LeaseStore({ clock });
+    let crashed = false;
+    // The dead replica's process: after the crash its timers never fire and its requests never answer.
+    const deadClock: Clock = {
+      now: () => clock.now(),
+      wallNow: () => clock.wallNow(),
+      setTimeout: (callback, delayMs) => clock.setTimeout(() => void (crashed || callback()), delayMs),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    const start = (id: string, own: Clock, client: MemoryLeaseClient, seed: number): { sharded: ShardedElector; stop: AbortController; done: Promise<void> } => {
+      const sharded = new ShardedElector({ identity: id, setName: 'work', namespace: 'default', shards: SHARDS, clock: own, random: seededRandom(seed), ...TIMINGS }, client, {}, silentLogger);
+      const stop = new AbortController();
+      return { sharded, stop, done: sharded.run(stop.signal) };
+    };
+    const advance = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 50) await clock.advance(50);
+    };
+
+    const dead = start('dead', deadClock, new MemoryLeaseClient(store, { clock, fault: () => (crashed ? { kind: 'hang' } : undefined) }), 1);
+    await advance(15_000);
+    expect(dead.sharded.heldShards()).toEqual([0, 1, 2, 3]);
+    crashed = true;
+    // Its membership Lease (6 s, refreshed every 2 s) is at least 5.5 s old when c first sees it.
+    await advance(5_500);
+    const c = start('c', clock, new MemoryLeaseClient(store, { clock }), 2);
+    await advance(1_000);
+    expect(c.sharded.snapshot().members).toEqual(['c']);
+
+    c.stop.abort();
+    dead.stop.abort();
+    crashed = false;
+    let finished = false;
+    const all = Promise.all([c.done, dead.done]).then(() => (finished = true));
+    for (let i = 0; i < 400 && !finished; i++) await clock.advance(50);
+    await all;
+  });
 });
