@@ -233,6 +233,21 @@ describe('metrics: values after each transition', () => {
     await r.stop();
   });
 
+  it('counts no API error and times no request when stopping cuts a hanging request short', async () => {
+    const w = world();
+    w.createLease();
+    const registry = new Registry();
+    const r = w.replica('a', { registry, client: { fault: () => ({ kind: 'hang' }) } });
+    r.start();
+    await w.clock.advance(1_000); // its first read hangs
+    expect(r.client.calls.map((c) => c.verb)).toEqual(['get']);
+    await r.stop();
+    const m = await scrape(registry);
+    // Stopping is the caller's doing, not a failing API server.
+    expect(m.value(`${P}_api_errors_total`, { name: LEASE, reason: 'Timeout' })).toBe(0);
+    expect(requests(m, 'acquire').count ?? 0).toBe(0);
+  });
+
   const exitPaths: Array<[StopReason, (w: World, r: Replica, faults: Faults) => Promise<void>]> = [
     ['released', (_w, r) => r.stop()],
     ['resigned', async (w, r) => {

@@ -140,6 +140,8 @@ export class LeaseMetrics {
   }
 
   private request(info: RequestInfo): void {
+    // Cut short by stopping: no answer, so neither a duration nor an error of the API server.
+    if (info.cancelled) return;
     this.prefixed.requestDuration.observe({ name: this.name, purpose: info.purpose }, Math.max(0, info.durationMs) / 1000);
     if (info.errorReason !== undefined) this.prefixed.apiErrors.inc({ name: this.name, reason: info.errorReason });
   }

@@ -32,6 +32,32 @@ interface ChainedTimer {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** A delay of 0 runs on setImmediate: Node's setTimeout clamps every delay below 1 ms to 1 ms. */
   immediate: ReturnType<typeof setImmediate> | undefined;
+  /** Arming order, across every timer of this clock. */
+  readonly seq: number;
+  readonly callback: () => void;
+}
+
+let armed = 0;
+/**
+ * Zero delays not yet run, in arming order. Node runs a timer that came due before the next
+ * setImmediate turn (a zero delay armed from a callback that then works for a millisecond goes
+ * after a 1 ms timer armed after it), so a timer about to fire first runs the zero delays armed
+ * before it: every timer fires after every zero delay armed before it, as with setTimeout(0).
+ */
+const pendingZero = new Set<ChainedTimer>();
+
+function runZero(handle: ChainedTimer): void {
+  pendingZero.delete(handle);
+  if (handle.immediate !== undefined) clearImmediate(handle.immediate);
+  handle.immediate = undefined;
+  handle.callback();
+}
+
+function runZerosArmedBefore(seq: number): void {
+  for (const handle of pendingZero) {
+    if (handle.seq > seq) return;
+    runZero(handle);
+  }
 }
 
 /** The real clock: `performance.now()`, `Date.now()` and Node's timers. */
@@ -39,17 +65,15 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   wallNow: () => Date.now(),
   setTimeout(callback, delayMs) {
-    const handle: ChainedTimer = { timer: undefined, immediate: undefined };
+    const handle: ChainedTimer = { timer: undefined, immediate: undefined, seq: ++armed, callback };
     // NaN would re-arm forever; treat it like 0 (fire as soon as possible).
     if (Number.isNaN(delayMs)) delayMs = 0;
     if (delayMs <= 0) {
       // Due now: on the next turn of the event loop, after pending I/O, instead of a 1 ms timer
       // (a watching follower waits 0 ms before taking a released Lease: that millisecond was on
       // every handover's path).
-      handle.immediate = setImmediate(() => {
-        handle.immediate = undefined;
-        callback();
-      });
+      pendingZero.add(handle);
+      handle.immediate = setImmediate(() => runZero(handle));
       return handle;
     }
     const due = performance.now() + delayMs;
@@ -57,6 +81,7 @@ export const systemClock: Clock = {
       const remaining = due - performance.now();
       if (remaining <= 0) {
         handle.timer = undefined;
+        runZerosArmedBefore(handle.seq);
         callback();
         return;
       }
@@ -69,6 +94,7 @@ export const systemClock: Clock = {
     const chained = handle as ChainedTimer;
     if (chained.timer !== undefined) clearTimeout(chained.timer);
     if (chained.immediate !== undefined) clearImmediate(chained.immediate);
+    pendingZero.delete(chained);
     chained.timer = undefined;
     chained.immediate = undefined;
   },

@@ -95,17 +95,22 @@ async function ledBy(w: World, a: Replica, followers: Replica[]): Promise<void> 
   await runChecked(w.clock, [a, ...followers], 5_000, 10);
 }
 
+/** a leads, b (scripted) and c (watching) follow; b's watch events are held from then on, a resigns and c takes over. */
+async function resignedToC(seed: number) {
+  const w = world(seed);
+  const a = w.replica('a');
+  const { replica: b, client: bc } = scripted(w, 'b');
+  const c = w.replica('c', { config: { followerStrategy: 'watch' } });
+  await ledBy(w, a, [b, c]);
+  bc.holding = true;
+  void a.elector.resign();
+  expect(await w.clock.advanceUntil(() => c.elector.isLeader(), 1_000, 1)).toBe(true);
+  return { w, a, b, bc, c, token: c.elector.getTerm()!.token };
+}
+
 describe('CAS handover probes: stale and delayed watch events', () => {
   it('a released record delivered after another follower took the lease costs one refused write and takes nothing', async () => {
-    const w = world(91);
-    const a = w.replica('a');
-    const { replica: b, client: bc } = scripted(w, 'b');
-    const c = w.replica('c', { config: { followerStrategy: 'watch' } });
-    await ledBy(w, a, [b, c]);
-    bc.holding = true;
-    void a.elector.resign();
-    expect(await w.clock.advanceUntil(() => c.elector.isLeader(), 1_000, 1)).toBe(true);
-    const token = c.elector.getTerm()!.token;
+    const { w, a, b, bc, c, token } = await resignedToC(91);
     expect(storeSpec(w).holderIdentity).toBe('c');
 
     const released = bc.held.find((e) => holderOf(e) === undefined || holderOf(e) === '');
@@ -130,15 +135,7 @@ describe('CAS handover probes: stale and delayed watch events', () => {
   });
 
   it('a released record delivered late (twice) after the new leader renewed never displaces it and is written at most once', async () => {
-    const w = world(92);
-    const a = w.replica('a');
-    const { replica: b, client: bc } = scripted(w, 'b');
-    const c = w.replica('c', { config: { followerStrategy: 'watch' } });
-    await ledBy(w, a, [b, c]);
-    bc.holding = true;
-    void a.elector.resign();
-    expect(await w.clock.advanceUntil(() => c.elector.isLeader(), 1_000, 1)).toBe(true);
-    const token = c.elector.getTerm()!.token;
+    const { w, a, b, bc, c, token } = await resignedToC(92);
     await runChecked(w.clock, [a, b, c], 6_500, 10); // c renews three times meanwhile
     const released = bc.held.find((e) => (holderOf(e) ?? '') === '')!;
     const mark = bc.inner.calls.length;

@@ -126,16 +126,12 @@ describe('C2: never creates the Lease, never writes over a record naming another
   const records: [string, Record<string, unknown>][] = [
     ['free with preferredHolder naming it', { holderIdentity: '', preferredHolder: 'a', leaseDurationSeconds: 1 }],
     ['live, another holder, preferredHolder naming it', { holderIdentity: 'b', preferredHolder: 'a' }],
-    ['a claim naming it (leasekit.io/claim is no coordinator record)', { holderIdentity: 'a' }],
   ];
   for (const followerStrategy of ['watch', 'poll'] as const) {
     for (const [name, extra] of records) {
       it(`${followerStrategy}: makes no Lease write over a record that is ${name}, for 2 minutes`, async () => {
         const s = setup({ config: { followerStrategy } });
-        const lease = s.elect('b', extra);
-        if (name.startsWith('a claim')) {
-          s.w.store.update(NS, LEASE, { ...lease, metadata: { ...lease.metadata, annotations: { 'leasekit.io/claim': 'a' } } });
-        }
+        s.elect('b', extra);
         s.a.start();
         await runChecked(s.w.clock, [s.a], 120_000);
         expect(s.a.log.started).toHaveLength(0);
@@ -144,6 +140,29 @@ describe('C2: never creates the Lease, never writes over a record naming another
         await s.a.stop();
       });
     }
+  }
+
+  // A record naming it that reads as its own claim (leasekit.io/claim: its uncoordinated
+  // incarnation's, or a stale marker the coordinator kept when it named it) is no coordinator
+  // record it may take at once; refusing it for good left the Lease leaderless forever (the
+  // coordinator does not rewrite an expired record already naming its choice). It is taken, as
+  // uncoordinated mode takes its own claim, once it has expired on its own observation.
+  for (const followerStrategy of ['watch', 'poll'] as const) {
+    it(`${followerStrategy}: makes no Lease write over a claim naming it while it is live; takes it once expired, dropping the marker`, async () => {
+      const s = setup({ config: { followerStrategy } });
+      const lease = s.elect('a');
+      s.w.store.update(NS, LEASE, { ...lease, metadata: { ...lease.metadata, annotations: { 'leasekit.io/claim': 'a' } } });
+      const seenAt = s.w.clock.now();
+      s.a.start();
+      await runChecked(s.w.clock, [s.a], 5_000); // the record's leaseDurationSeconds
+      expect(s.calls('update')).toHaveLength(0);
+      expect(s.a.log.started).toHaveLength(0);
+      expect(await s.w.clock.advanceUntil(() => s.a.elector.isLeader(), 30_000)).toBe(true);
+      expect(s.calls('update')[0]!.atMs).toBeGreaterThanOrEqual(seenAt + 5_000);
+      expect(s.calls('create')).toHaveLength(0);
+      expect(s.w.store.get(NS, LEASE).metadata?.annotations?.['leasekit.io/claim']).toBeUndefined();
+      await s.a.stop();
+    });
   }
 
   it('a leader whose Lease the coordinator rewrites naming another (a holder write over a record it judged expired) ends its term and never writes it back', async () => {

@@ -146,6 +146,27 @@ async function leading(w: World, leader: Replica): Promise<void> {
   expect(await w.clock.advanceUntil(() => leader.elector.isLeader(), 60_000)).toBe(true);
 }
 
+/** The world's wall time now, down to the whole second. */
+const wholeSecond = (w: World): number => Math.floor(w.clock.wallNow() / 1_000) * 1_000;
+/** The second a wall clock alternating between second S and S+1 at each retry period shows at monotonic `nowMs`. */
+const alternatingSecond = (S: number, nowMs: number): number => S + (Math.floor(nowMs / R) % 2) * 1_000;
+/** Two time daemons fighting: a wall clock alternating between second S and S+1 at each retry period. */
+const alternatingClock = (w: World, S: number): Clock => bentClock(w, (now) => alternatingSecond(S, now));
+
+/**
+ * `a` leads a released lease with an alternating wall clock (from the world's second now), one
+ * retry period on; `kSecond` is the second its record shows then.
+ */
+async function alternatingLeader(seed: number): Promise<{ w: World; a: Replica; kSecond: number }> {
+  const w = world(seed);
+  releasedLease(w);
+  const S = wholeSecond(w);
+  const a = w.replica('a', { config: { clock: alternatingClock(w, S) } });
+  await leading(w, a);
+  await w.clock.advance(R);
+  return { w, a, kSecond: alternatingSecond(S, w.clock.now()) };
+}
+
 async function stopAll(replicas: readonly Replica[]): Promise<void> {
   for (const r of replicas) await r.stop();
 }
@@ -408,13 +429,7 @@ describe('clientGoFollowers: true (the default)', () => {
   // t0 and never a change; at t0 + 15 s it takes over. The leader's K written at t0 + 16 s counted
   // from its own send time (the t0 attempt was forgotten), so it still leads: two leaders.
   it('a wall clock alternating between two seconds, and a client-go follower that only ever sees one of them', async () => {
-    const w = world(123);
-    releasedLease(w);
-    const S = Math.floor(w.clock.wallNow() / 1_000) * 1_000;
-    const a = w.replica('a', { config: { clock: bentClock(w, (now) => S + (Math.floor(now / R) % 2) * 1_000) } });
-    await leading(w, a);
-    await w.clock.advance(R);
-    const kSecond = S + (Math.floor(w.clock.now() / R) % 2) * 1_000;
+    const { w, a, kSecond } = await alternatingLeader(123);
     // Tries at legal client-go gaps, when the current record's renewTime is in second K (or at
     // the latest gap allowed).
     const go = goReplica(w, 'go', (since, current) => since >= 2.2 * R - 50 || (since >= R && current !== undefined && Math.floor(current.renewTimeMs! / 1_000) * 1_000 === kSecond));
@@ -429,14 +444,14 @@ describe('clientGoFollowers: true (the default)', () => {
   it('a renewal repeating an earlier record lowers the guarantee before it is sent (its answer may be lost)', async () => {
     const w = world(131);
     releasedLease(w);
-    const S = Math.floor(w.clock.wallNow() / 1_000) * 1_000;
+    const S = wholeSecond(w);
     let writes = 0;
     let cut = false;
     // Writes every R from t = 0 alternate between second S (first written at 0) and S+1 (first
     // at 2 s). The 5th (t = 8 s, second S again) commits but its answer is lost, and the leader is
     // cut off after it. Its last acknowledged write (t = 6 s, second S+1) counted from 2 s.
     const a = w.replica('a', {
-      config: { clock: bentClock(w, (now) => S + (Math.floor(now / R) % 2) * 1_000) },
+      config: { clock: alternatingClock(w, S) },
       client: {
         fault: (call) => {
           if (cut) return { kind: 'hang' };
@@ -463,13 +478,7 @@ describe('clientGoFollowers: true (the default)', () => {
   // with a leasekit follower whose reads (one per [R, 2.2R), plus network latency) reach the
   // server only while the record from second K is current. It keeps the time it first saw K.
   it('a wall clock alternating between two seconds, and a leasekit follower (defaults) whose reads only ever see one of them', async () => {
-    const w = world(127);
-    releasedLease(w);
-    const S = Math.floor(w.clock.wallNow() / 1_000) * 1_000;
-    const a = w.replica('a', { config: { clock: bentClock(w, (now) => S + (Math.floor(now / R) % 2) * 1_000) } });
-    await leading(w, a);
-    await w.clock.advance(R);
-    const kSecond = S + (Math.floor(w.clock.now() / R) % 2) * 1_000;
+    const { w, a, kSecond } = await alternatingLeader(127);
     const inK = (): boolean => {
       const lease = w.store.peek(NS, LEASE);
       return lease !== undefined && Math.floor(recordFromLease(lease).record.renewTimeMs! / 1_000) * 1_000 === kSecond;

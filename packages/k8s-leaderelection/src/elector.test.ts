@@ -378,6 +378,42 @@ describe('Elector: shutdown and release', () => {
     expect(a.client.calls).toHaveLength(0);
   });
 
+  it('logs no failed request when stopping cuts short its own in-flight request (a renewal or a follower\'s read)', async () => {
+    const w = world();
+    w.store.create(NS, { metadata: { name: LEASE } });
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
+    let hang = false;
+    const failed: string[] = [];
+    let cancelled = 0;
+    const observer = {
+      onRequest: (info: { errorReason?: string; cancelled?: true }) => {
+        if (info.errorReason) failed.push(info.errorReason);
+        if (info.cancelled) cancelled++;
+      },
+    };
+    const hanging = { client: { fault: () => (hang ? ({ kind: 'hang' } as const) : undefined) }, logger, config: { observer } };
+    const a = w.replica('a', hanging);
+    const b = w.replica('b', hanging);
+    a.start();
+    await w.clock.advance(0);
+    b.start();
+    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 5_000)).toBe(true);
+    hang = true;
+    // Both now have a request in flight that will never answer: a's renewal, b's read.
+    await w.clock.advance(2_100);
+    const inFlight = [a, b].map((r) => r.client.calls.length);
+    expect(inFlight.every((n) => n > 0)).toBe(true);
+    hang = false;
+    await a.stop();
+    await b.stop();
+    // The stop aborted those requests: that is the caller's doing, not a failing API server, so
+    // neither the log nor the observer (the adapter's api_errors_total) reports a failure.
+    expect(warnings).toEqual([]);
+    expect(failed).toEqual([]);
+    expect(cancelled).toBe(2);
+  });
+
   it('refuses to run twice at the same time', async () => {
     const w = world();
     const a = w.replica('a');

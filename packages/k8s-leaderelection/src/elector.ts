@@ -122,6 +122,9 @@ type AttemptOutcome = 'acquired' | 'held' | 'failed' | 'lost' | 'yield';
 /** After `work_failed`, the replica stays out this many retry periods (> 2.2, a poller's longest wait). */
 export const WORK_FAILED_COOLDOWN_RETRY_PERIODS = 3.2;
 
+/** The reason a pause's own signal aborts with (read by no one: it only ends the sleep). */
+const PAUSE_INTERRUPTED = 'pause interrupted';
+
 export class Elector {
   /** The validated configuration with defaults applied. */
   readonly config: ResolvedConfig;
@@ -400,12 +403,14 @@ export class Elector {
   private async pause(ms: number, stop: AbortSignal): Promise<boolean> {
     if (stop.aborted) return false; // aborted before we got here (e.g. inside onStartedLeading)
     const interrupt = new AbortController();
-    const onStop = (): void => interrupt.abort();
+    // Aborted with a reason of our own: a bare abort() builds a DOMException (its stack trace
+    // too) on every wake-up, and no one reads this signal's reason.
+    const onStop = (): void => interrupt.abort(PAUSE_INTERRUPTED);
     stop.addEventListener('abort', onStop, { once: true });
     let woken = false;
     this.wake = () => {
       woken = true;
-      interrupt.abort();
+      interrupt.abort(PAUSE_INTERRUPTED);
     };
     try {
       await sleep(this.clock, ms, interrupt.signal);
@@ -505,8 +510,9 @@ export class Elector {
   private takeableObservation(): Observation | undefined {
     const obs = this.observed;
     if (!this.watching() || !obs || this.observations.missingSince !== undefined || obs === this.takeFailedOn) return undefined;
-    if (obs.lease.metadata?.resourceVersion === undefined || isClaim(obs.lease)) return undefined;
+    if (obs.lease.metadata?.resourceVersion === undefined) return undefined;
     if (this.config.coordinated) return this.takeableCoordinated(obs) ? obs : undefined;
+    if (isClaim(obs.lease)) return undefined;
     const holder = obs.record.holderIdentity;
     return holder === '' || this.handedToUs(obs) || this.steps.isExpired(obs) ? obs : undefined;
   }
@@ -524,7 +530,7 @@ export class Elector {
 
   /** Coordinated mode: whether a follower may begin a term on `obs` (see coordinatedTakeable). */
   private takeableCoordinated(obs: Observation): boolean {
-    return !this.leadership.active && coordinatedTakeable(obs, this.config.identity);
+    return !this.leadership.active && coordinatedTakeable(obs, this.config.identity, this.steps.isExpired(obs));
   }
 
   /**

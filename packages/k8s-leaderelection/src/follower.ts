@@ -51,6 +51,9 @@ export const WATCH_BACKOFF_JITTER = 0.5;
 /** Repeated identical watch failures are logged at warn level at most once per this interval, with a count. */
 export const WATCH_FAILURE_LOG_INTERVAL_MS = 30_000;
 
+/** The reason the follower's own signal aborts with when stopped (only ends its loop and waits). */
+const WATCH_STOPPED = 'watch stopped';
+
 /** Why one watch attempt did not count as healthy, for backoff and logging. */
 interface Failure {
   /** Groups identical failures for the repeat-log throttle. */
@@ -112,7 +115,10 @@ export class LeaseFollower {
 
   /** Stops watching (idempotent). */
   stop(): void {
-    this.controller?.abort();
+    // A reason of our own: a bare abort() builds a DOMException (and its stack trace) on the path
+    // from an acquisition to onStartedLeading; this signal's reason is read by no one (the
+    // stream's own signal, which a LeaseClient sees, still aborts as before).
+    this.controller?.abort(WATCH_STOPPED);
     this.controller = undefined;
     this.connected = false;
   }

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError, NetworkError, RequestTimeoutError, makeStatus } from './errors.js';
 import { KubeHttp } from './kube-http.js';
+import { FakeClock } from './testing/fake-clock.js';
 
 interface Seen {
   method: string;
@@ -66,6 +67,12 @@ async function serve(answer: (req: IncomingMessage, res: ServerResponse, body: s
 function json(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(statusCode, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** Waits, bounded, until `condition` holds (a request has reached the test server). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 5000 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  if (!condition()) throw new Error('condition not met within the bound');
 }
 
 function client(url: string, timeoutMs = 5000, headers: Record<string, string> = { authorization: 'Bearer t0ken' }): KubeHttp {
@@ -133,6 +140,48 @@ describe('KubeHttp', () => {
     controller.abort();
     await expect(client(server.url).request('GET', '/x', undefined, { signal: controller.signal })).rejects.toBeInstanceOf(RequestTimeoutError);
     expect(server.seen).toHaveLength(0);
+  });
+
+  it('sends to a server URL with a path prefix and a trailing slash, each path and query as given', async () => {
+    const server = await serve((req, res) => json(res, 200, { url: req.url }));
+    const http = client(`${server.url}/prefix/`);
+    await http.request('GET', '/apis/x/leases/a', undefined);
+    await http.request('GET', '/apis/x/leases?labelSelector=app%3Dweb', undefined);
+    await http.request('PUT', '/apis/x/leases/a', {});
+    expect(server.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'GET /prefix/apis/x/leases/a',
+      'GET /prefix/apis/x/leases?labelSelector=app%3Dweb',
+      'PUT /prefix/apis/x/leases/a',
+    ]);
+  });
+
+  it('times out on its clock and leaves no timer behind once an answer is in or the caller aborted', async () => {
+    const clock = new FakeClock();
+    const answering = await serve((_req, res) => json(res, 200, {}));
+    const silent = await serve(() => undefined);
+    const http = new KubeHttp(() => Promise.resolve({ url: answering.url, requestOptions: {} }), 1000, clock);
+    const hanging = new KubeHttp(() => Promise.resolve({ url: silent.url, requestOptions: {} }), 1000, clock);
+    cleanups.push(() => http.close(), () => hanging.close());
+    await http.request('GET', '/x', undefined);
+    expect(clock.pendingTimers).toBe(0);
+    const controller = new AbortController();
+    const aborted = hanging.request('GET', '/x', undefined, { signal: controller.signal });
+    const timedOut = hanging.request('GET', '/x', undefined);
+    await until(() => silent.seen.length === 2);
+    expect(clock.pendingTimers).toBe(2);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'RequestTimeoutError', message: 'request aborted' });
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(999);
+    expect(await Promise.race([timedOut.then(() => 'answered', () => 'failed'), Promise.resolve('pending')])).toBe('pending');
+    await clock.advance(1);
+    await expect(timedOut).rejects.toMatchObject({ name: 'RequestTimeoutError', message: 'request timed out' });
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('takes a timeout that is not a whole number of milliseconds (a renew deadline of 1500.5 ms)', async () => {
+    const server = await serve((_req, res) => json(res, 200, { ok: true }));
+    await expect(client(server.url, 1500.5).request('GET', '/x', undefined)).resolves.toEqual({ ok: true });
   });
 
   it('maps a refused connection to a NetworkError naming the cause', async () => {

@@ -10,6 +10,8 @@
  */
 import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { ApiError, NetworkError, RequestTimeoutError, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
 import type { RequestOptions } from './lease.js';
 
@@ -25,14 +27,21 @@ const TCP_KEEPALIVE_MS = 30_000;
 /** An error answer body is read only this far (a misbehaving proxy may send a page of HTML). */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+/** Parsed request URLs kept per client (a client sends to a handful of paths; beyond this the cache starts over). */
+const MAX_CACHED_TARGETS = 64;
+
 export class KubeHttp {
   private readonly httpAgent = new HttpAgent({ keepAlive: true, keepAliveMsecs: TCP_KEEPALIVE_MS });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, keepAliveMsecs: TCP_KEEPALIVE_MS });
+  /** node:http's options for each full URL sent to, parsed once (node:http would parse a URL string on every request). */
+  private readonly targets = new Map<string, HttpsRequestOptions>();
 
   constructor(
     /** Asked before every request, so rotated credentials (token files, exec plugins) are used. */
     private readonly endpoint: () => Promise<Endpoint>,
     private readonly timeoutMs: number,
+    /** Times the timeout (tests pass a FakeClock). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -41,47 +50,66 @@ export class KubeHttp {
    * signal; a caller's own Error reason passes through unchanged) or a NetworkError.
    */
   async request<T>(method: string, path: string, body: unknown, options?: RequestOptions): Promise<T> {
-    const signal = options?.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
-    if (signal.aborted) throw abortFailure(signal);
-    const { url, requestOptions } = await this.endpoint().catch((err: unknown) => {
-      throw new NetworkError(`cannot prepare the request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
-    if (signal.aborted) throw abortFailure(signal);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
-    const https = url.startsWith('https:');
-    const headers: Record<string, string | number | string[]> = { ...(requestOptions.headers as Record<string, string | number | string[]> | undefined), accept: 'application/json' };
-    if (payload) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = payload.length;
-    }
-    const agent = requestOptions.agent ?? (https ? this.httpsAgent : this.httpAgent);
-    const send = https ? httpsRequest : httpRequest;
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | undefined, value?: T): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(value as T);
-      };
-      const onAbort = (): void => {
-        request.destroy();
-        finish(abortFailure(signal));
-      };
-      const request = send(`${url.replace(/\/+$/, '')}${path}`, { ...requestOptions, method, headers, agent }, (res) => {
-        readBody(res, res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? Infinity : MAX_ERROR_BODY_BYTES)
-          .then((text) => {
-            const statusCode = res.statusCode ?? 0;
-            if (statusCode >= 200 && statusCode < 300) finish(undefined, JSON.parse(text) as T);
-            else finish(errorAnswer(statusCode, res, text));
-          })
-          .catch((err: unknown) => finish(signal.aborted ? abortFailure(signal) : networkFailure(err)));
+    const deadline = new RequestDeadline(this.clock, options?.signal, this.timeoutMs);
+    try {
+      if (deadline.failure) throw deadline.failure;
+      const { url, requestOptions } = await this.endpoint().catch((err: unknown) => {
+        throw new NetworkError(`cannot prepare the request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       });
-      request.on('error', (err) => finish(signal.aborted ? abortFailure(signal) : networkFailure(err)));
-      signal.addEventListener('abort', onAbort, { once: true });
-      request.end(payload);
-    });
+      if (deadline.failure) throw deadline.failure;
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+      const https = url.startsWith('https:');
+      const headers: Record<string, string | number | string[]> = { ...(requestOptions.headers as Record<string, string | number | string[]> | undefined), accept: 'application/json' };
+      if (payload) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = payload.length;
+      }
+      const agent = requestOptions.agent ?? (https ? this.httpsAgent : this.httpAgent);
+      const send = https ? httpsRequest : httpRequest;
+      const target = this.target(`${url.replace(/\/+$/, '')}${path}`);
+      return await new Promise<T>((resolve, reject) => {
+        let settled = false;
+        const finish = (err: Error | undefined, value?: T): void => {
+          if (settled) return;
+          settled = true;
+          deadline.dispose();
+          if (err) reject(err);
+          else resolve(value as T);
+        };
+        // What node:http does with a URL string and options: the URL's fields, overridden by the options.
+        const request = send({ ...target, ...requestOptions, method, headers, agent }, (res) => {
+          readBody(res, res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? Infinity : MAX_ERROR_BODY_BYTES)
+            .then((text) => {
+              const statusCode = res.statusCode ?? 0;
+              if (statusCode >= 200 && statusCode < 300) finish(undefined, JSON.parse(text) as T);
+              else finish(errorAnswer(statusCode, res, text));
+            })
+            .catch((err: unknown) => finish(deadline.failure ?? networkFailure(err)));
+        });
+        request.on('error', (err) => finish(deadline.failure ?? networkFailure(err)));
+        deadline.onEnd = (failure) => {
+          request.destroy();
+          finish(failure);
+        };
+        request.end(payload);
+      });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * node:http's options for `url`, as `http.request(url)` derives them (`urlToHttpOptions(new URL(url))`),
+   * parsed once per URL: a client sends to the same few URLs again and again.
+   */
+  private target(url: string): HttpsRequestOptions {
+    let target = this.targets.get(url);
+    if (target === undefined) {
+      target = urlToHttpOptions(new URL(url)) as HttpsRequestOptions;
+      if (this.targets.size >= MAX_CACHED_TARGETS) this.targets.clear();
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** Closes the pooled connections (idle ones are unreferenced and never keep the process alive). */
@@ -118,6 +146,52 @@ function errorAnswer(statusCode: number, res: IncomingMessage, text: string): Ap
   status ??= makeStatus(statusCode, '', `HTTP ${statusCode}: ${text.slice(0, 200) || STATUS_CODES[statusCode] || ''}`);
   const retryAfterSeconds = parseRetryAfterSeconds(res.headers['retry-after']);
   return new ApiError(status, retryAfterSeconds !== undefined ? { retryAfterSeconds } : undefined);
+}
+
+/**
+ * When a request ends early: the caller's signal aborts, or the timeout passes, whichever comes
+ * first (what `AbortSignal.any([signal, AbortSignal.timeout(ms)])` gives, for one timer and one
+ * listener instead of two signals linked through weak references on every request).
+ */
+class RequestDeadline {
+  /** Set once the request must end: the error it fails with. */
+  failure: Error | undefined;
+  /** Called once when the deadline passes while a request is on the wire. */
+  onEnd: ((failure: Error) => void) | undefined;
+  private readonly timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ) {
+    if (signal?.aborted) {
+      this.failure = abortFailure(signal);
+      return;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.timer = clock.setTimeout(
+      () => this.end(new RequestTimeoutError('request timed out', { cause: new DOMException('The operation was aborted due to timeout', 'TimeoutError') })),
+      timeoutMs,
+    );
+  }
+
+  /** Clears the timer and the listener. Always call it. */
+  dispose(): void {
+    this.onEnd = undefined;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  private readonly onAbort = (): void => this.end(abortFailure(this.signal!));
+
+  private end(failure: Error): void {
+    if (this.failure) return;
+    this.failure = failure;
+    const onEnd = this.onEnd;
+    this.dispose();
+    onEnd?.(failure);
+  }
 }
 
 /**

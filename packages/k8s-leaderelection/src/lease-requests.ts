@@ -32,6 +32,8 @@ export interface LeaseRequestsOptions {
 export class LeaseRequests {
   /** The failure last logged, when, and how many identical ones were not logged since. */
   private failureLog = { key: '', atMs: -Infinity, suppressed: 0 };
+  /** Errors of requests that the caller's stop signal cut short (not failures; see send). */
+  private readonly cancelled = new WeakSet<Error>();
 
   constructor(private readonly options: LeaseRequestsOptions) {}
 
@@ -40,7 +42,8 @@ export class LeaseRequests {
    * and no longer awaited after that even if the client ignores its signal. A renewal is never
    * sent past the guarantee. Resolves with the answer (which must be an object); rejects with a
    * LeaseKitError (an ApiError, RequestTimeoutError or NetworkError). Either way the observer
-   * hears of it.
+   * hears of it; one that `stop` cut short is reported as cancelled, not as a failure, and
+   * {@link reportFailure} only logs it at debug level.
    */
   async send<T>(
     purpose: RequestPurpose,
@@ -68,6 +71,13 @@ export class LeaseRequests {
     } catch (err) {
       this.options.guaranteeHolds();
       const normalised = normaliseError(err);
+      if (stop?.aborted && !isApiError(normalised)) {
+        // Cut short by the caller's stop: no answer and no failure of the API server. The
+        // observer hears of it as cancelled (no error reason), the failure log not at all.
+        this.cancelled.add(normalised);
+        notify(log, () => config.observer?.onRequest?.({ purpose, verb, durationMs: clock.now() - start, cancelled: true }));
+        throw normalised;
+      }
       notify(log, () => config.observer?.onRequest?.({ purpose, verb, durationMs: clock.now() - start, errorReason: errorReasonOf(normalised) }));
       throw normalised;
     } finally {
@@ -82,6 +92,10 @@ export class LeaseRequests {
    */
   reportFailure(verb: string, err: unknown): void {
     const { clock, log, config } = this.options;
+    if (err instanceof Error && this.cancelled.has(err)) {
+      log.debug('Lease request cut short: stopping', { verb });
+      return;
+    }
     const now = clock.now();
     const key = `${verb}:${isApiError(err) ? err.reason : err instanceof LeaseKitError ? err.code : 'other'}`;
     const last = this.failureLog;

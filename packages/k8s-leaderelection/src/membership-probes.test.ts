@@ -5,8 +5,9 @@
  * construction. Fake clock, in-memory store, injected faults; no sleeps.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { membershipWorld, startMembership as start } from './__tests__/harness.js';
 import { ApiError, ConfigError, makeStatus } from './errors.js';
-import type { Lease, LeaseClient } from './lease.js';
+import type { Lease } from './lease.js';
 import { silentLogger } from './logger.js';
 import { MEMBER_OF_LABEL, Membership, memberOfLabelValue, membershipLeaseName, type MembershipConfig } from './membership.js';
 import { MAX_INT32, formatMicroTime } from './record.js';
@@ -30,21 +31,7 @@ afterEach(() => {
   expect(unhandled).toEqual([]);
 });
 
-function world(fault?: (call: MemoryCall) => Fault | undefined) {
-  const clock = new FakeClock({ startWallMs: START_WALL });
-  const store = new LeaseStore({ clock });
-  const client = new MemoryLeaseClient(store, { clock, ...(fault ? { fault } : {}) });
-  const member = (identity: string, extra: Partial<MembershipConfig> = {}, c: LeaseClient = client) =>
-    new Membership({ identity, leaseName: ELECTION, leaseNamespace: NS, clock, ...extra }, c, silentLogger);
-  return { clock, store, client, member };
-}
-
-function start(membership: Membership) {
-  const controller = new AbortController();
-  let done = false;
-  const run = membership.run(controller.signal).then(() => (done = true));
-  return { stop: () => controller.abort(), run, isDone: () => done };
-}
+const world = (fault?: (call: MemoryCall) => Fault | undefined) => membershipWorld(ELECTION, START_WALL, fault);
 
 /** A membership Lease as another replica (or an older version) would have written it. */
 function memberObject(leaseName: string, identity: string, joinedAtMs: number, renewedAtMs: number, seconds = 60, annotate = true): Lease {

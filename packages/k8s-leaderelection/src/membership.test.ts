@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { membershipWorld, startMembership as start } from './__tests__/harness.js';
 import { ApiError, ConfigError, makeStatus } from './errors.js';
 import type { Lease, LeaseClient } from './lease.js';
 import { silentLogger } from './logger.js';
@@ -12,21 +13,7 @@ const NS = 'default';
 const ELECTION = 'my-controller';
 const START_WALL = Date.UTC(2025, 0, 1);
 
-function world(fault?: (call: MemoryCall) => Fault | undefined) {
-  const clock = new FakeClock({ startWallMs: START_WALL });
-  const store = new LeaseStore({ clock });
-  const client = new MemoryLeaseClient(store, { clock, ...(fault ? { fault } : {}) });
-  const member = (identity: string, extra: Partial<MembershipConfig> = {}, c: LeaseClient = client) =>
-    new Membership({ identity, leaseName: ELECTION, leaseNamespace: NS, clock, ...extra }, c, silentLogger);
-  return { clock, store, client, member };
-}
-
-function start(membership: Membership) {
-  const controller = new AbortController();
-  let done = false;
-  const run = membership.run(controller.signal).then(() => (done = true));
-  return { stop: () => controller.abort(), run, isDone: () => done };
-}
+const world = (fault?: (call: MemoryCall) => Fault | undefined) => membershipWorld(ELECTION, START_WALL, fault);
 
 const unavailable = () => new ApiError(makeStatus(503, 'ServiceUnavailable', 'try later'));
 

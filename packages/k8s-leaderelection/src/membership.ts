@@ -12,7 +12,7 @@ import { ConfigError, describeError, isAlreadyExists, isApiError, isConflict, is
 import { resolveLabels, type LeaseLabels } from './labels.js';
 import type { Lease, LeaseClient } from './lease.js';
 import { toSafeLogger, type Logger, type SafeLogger } from './logger.js';
-import { MAX_INT32, formatMicroTime, parseMicroTime } from './record.js';
+import { MAX_INT32, formatMicroTime, nextRenewTimeMs, parseMicroTime } from './record.js';
 import { boundedSignal, raceAbort } from './request.js';
 import { MAX_RETRY_AFTER_MS } from './schedule.js';
 
@@ -200,7 +200,11 @@ export class Membership {
     const { namespace, clock } = this.settings;
     const nowWall = clock.wallNow();
     if (this.current) {
-      const body = this.body(this.joinedAtWallMs ?? nowWall, nowWall, this.current);
+      // A renewTime past the one it replaces even when the wall clock stands still or steps back:
+      // a write equal to the stored object is no change, and the set view (which times members by
+      // their renewTime's changes) would see none.
+      const renewedAt = nextRenewTimeMs(nowWall, parseMicroTime(this.current.spec?.renewTime));
+      const body = this.body(this.joinedAtWallMs ?? nowWall, renewedAt, this.current);
       try {
         this.current = await this.write(() => this.bounded(undefined, (s) => this.client.update(namespace, body, { signal: s })));
       } catch (err) {
@@ -222,7 +226,7 @@ export class Membership {
       if (existing.spec?.holderIdentity !== this.settings.identity) {
         throw new LeaseKitError('MEMBERSHIP_NAME_TAKEN', `membership Lease ${this.memberName} is held by ${JSON.stringify(existing.spec?.holderIdentity ?? '')}, not this replica`);
       }
-      this.current = await this.write(() => this.bounded(undefined, (s) => this.client.update(namespace, this.body(joinedAt, nowWall, existing), { signal: s })));
+      this.current = await this.write(() => this.bounded(undefined, (s) => this.client.update(namespace, this.body(joinedAt, nextRenewTimeMs(nowWall, parseMicroTime(existing.spec?.renewTime)), existing), { signal: s })));
     }
     if (this.joinedAtWallMs === undefined) {
       this.joinedAtWallMs = joinedAt;

@@ -31,8 +31,13 @@ export interface RequestInfo {
   purpose: RequestPurpose;
   verb: 'get' | 'create' | 'update';
   durationMs: number;
-  /** Undefined on success. A Status reason, or `Timeout`/`NetworkError`/`Unknown`. */
+  /** Undefined on success and when cancelled. A Status reason, or `Timeout`/`NetworkError`/`Unknown`. */
   errorReason?: ApiErrorReason | 'NetworkError';
+  /**
+   * True when stopping (the run's signal aborting) cut the request short before an answer: no
+   * failure of the API server, so it carries no `errorReason`.
+   */
+  cancelled?: true;
 }
 
 export interface ElectorObserver {

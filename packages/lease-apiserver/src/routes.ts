@@ -75,8 +75,8 @@ export function parseRoute(method: string, pathname: string, query: URLSearchPar
  * become U+FFFD, as they do when the API server writes them into a JSON answer.
  */
 function decodeSegment(segment: string): string | undefined {
-  if (/%(?![0-9A-Fa-f]{2})/.test(segment)) return undefined;
   if (!segment.includes('%')) return segment;
+  if (/%(?![0-9A-Fa-f]{2})/.test(segment)) return undefined;
   const bytes = Buffer.from(segment.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   return bytes.toString('utf8');
 }

@@ -6,9 +6,9 @@
  * and fault injection for tests.
  *
  * Every request goes through one pipeline: route, partition check, count, fault plan (latency,
- * then hang / error / dropped response), serve. Each request owns an AbortController that aborts
- * when its client disconnects or the server closes, so no wait (latency, hang, partition) can
- * outlive either; close() ends watch streams, aborts waits and destroys every socket.
+ * then hang / error / dropped response), serve. Each request ends when its client disconnects or
+ * the server closes, and every wait (latency, hang, partition) ends with it, so none can outlive
+ * either; close() ends watch streams, aborts waits and destroys every socket.
  */
 import { createServer, IncomingMessage, ServerResponse, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -123,13 +123,36 @@ export interface LeaseApiServer {
   close(): Promise<void>;
 }
 
-/** A request in flight, with the signal that ends every wait on its behalf. */
+/** A request in flight, and what ends every wait on its behalf. */
 interface InFlight {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly controller: AbortController;
   readonly client: ClientInfo;
   fault: RequestRecord['fault'];
+  /** Set when its client disconnects or the server closes: nothing more is done for it. */
+  ended: boolean;
+  /**
+   * Aborts when the request ends, for the waits (latency, hang, partition); made only when one
+   * needs it, since most requests never wait (a controller per request, aborted when its response
+   * closed, cost more than serving a Lease write).
+   */
+  waits: AbortController | undefined;
+}
+
+/** Ends a request's waits (idempotent). */
+function endFlight(flight: InFlight): void {
+  if (flight.ended) return;
+  flight.ended = true;
+  flight.waits?.abort();
+}
+
+/** The signal that aborts when the request ends (already aborted when it has). */
+function flightSignal(flight: InFlight): AbortSignal {
+  if (!flight.waits) {
+    flight.waits = new AbortController();
+    if (flight.ended) flight.waits.abort();
+  }
+  return flight.waits.signal;
 }
 
 /**
@@ -254,7 +277,7 @@ class LeaseHttpServer implements FaultTarget {
       this.parts.coordinator?.stop();
       this.detachFaults();
       this.parts.faults.dispose();
-      for (const flight of this.inFlight) flight.controller.abort();
+      for (const flight of this.inFlight) endFlight(flight);
       for (const watch of [...this.watches]) watch.end('end');
       this.http.close(() => resolve());
       this.http.closeAllConnections();
@@ -335,12 +358,12 @@ class LeaseHttpServer implements FaultTarget {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAtMs = this.parts.clock.now();
-    const flight: InFlight = { req, res, controller: new AbortController(), client: { headers: req.headers }, fault: undefined };
+    const flight: InFlight = { req, res, client: { headers: req.headers }, fault: undefined, ended: false, waits: undefined };
     this.inFlight.add(flight);
     let route: Route = { kind: 'notFound' };
     res.once('close', () => {
       this.inFlight.delete(flight);
-      flight.controller.abort();
+      endFlight(flight);
       this.report(flight, route, startedAtMs);
     });
     if (this.closing) {
@@ -354,13 +377,12 @@ class LeaseHttpServer implements FaultTarget {
     const query = new URLSearchParams(queryAt < 0 ? '' : target.slice(queryAt + 1));
     route = parseRoute(req.method ?? 'GET', pathname, query);
     this.serve(flight, route, query).catch((err: unknown) => {
-      if (!flight.controller.signal.aborted) sendStatus(res, statusOf(err));
+      if (!flight.ended) sendStatus(res, statusOf(err));
     });
   }
 
   private async serve(flight: InFlight, route: Route, query: URLSearchParams): Promise<void> {
     const { res } = flight;
-    const signal = flight.controller.signal;
 
     // 1. A partition cuts the client off from everything, discovery included.
     if (!(await this.passPartition(flight))) return;
@@ -387,13 +409,13 @@ class LeaseHttpServer implements FaultTarget {
     const plan = this.parts.faults.plan({ ...route, headers: flight.req.headers });
     if (plan.latencyMs > 0) {
       flight.fault = 'latency';
-      await sleep(this.parts.clock, plan.latencyMs, signal);
-      if (signal.aborted) return;
+      await sleep(this.parts.clock, plan.latencyMs, flightSignal(flight));
+      if (flight.ended) return;
     }
     const outcome = plan.outcome;
     if (outcome?.kind === 'hang') {
       flight.fault = 'hang';
-      return untilAborted(signal);
+      return untilAborted(flightSignal(flight));
     }
     if (outcome?.kind === 'error') {
       flight.fault = 'error';
@@ -411,13 +433,13 @@ class LeaseHttpServer implements FaultTarget {
       nowMs: this.parts.clock.wallNow(),
     };
     const reply = await (stored ? handleStored(stored, request) : handleEvent(this.parts.events, request));
-    if (signal.aborted) return;
+    if (flight.ended) return;
 
     // 5. A dropped response: the work is done, the client never hears of it.
     if (outcome?.kind === 'drop') {
       flight.fault = 'drop';
       if (outcome.mode === 'reset') flight.req.socket.destroy();
-      else return untilAborted(signal);
+      else return untilAborted(flightSignal(flight));
       return;
     }
     if (reply.warnings?.length) res.setHeader('Warning', reply.warnings.map(warningHeader));
@@ -426,7 +448,6 @@ class LeaseHttpServer implements FaultTarget {
 
   /** Holds or resets a partitioned client's request; false when it must not be served. */
   private async passPartition(flight: InFlight): Promise<boolean> {
-    const signal = flight.controller.signal;
     for (let partition = this.parts.faults.partitionOf(flight.client); partition; partition = this.parts.faults.partitionOf(flight.client)) {
       flight.fault = 'partition';
       if (partition.mode === 'reset') {
@@ -434,6 +455,7 @@ class LeaseHttpServer implements FaultTarget {
         return false;
       }
       // Wait for any partition to heal (then look again: another may still cover this client).
+      const signal = flightSignal(flight);
       await new Promise<void>((resolve) => {
         const done = (): void => {
           this.healWaiters.delete(done);
@@ -444,7 +466,7 @@ class LeaseHttpServer implements FaultTarget {
         signal.addEventListener('abort', done, { once: true });
         if (signal.aborted) done();
       });
-      if (signal.aborted) return false;
+      if (flight.ended) return false;
     }
     return true;
   }

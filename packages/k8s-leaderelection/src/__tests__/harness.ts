@@ -1,15 +1,17 @@
 /**
  * Test harness: electors on one in-memory store and one fake clock, with a record of every
- * callback, and a helper that asserts "never two leaders" at every step of a run.
+ * callback, and a helper that asserts "never two leaders" at every step of a run; likewise
+ * Memberships of one election on one store and one fake clock.
  */
 import { Elector, type LeaderCallbacks, type LeadershipTerm, type StoppedLeadingInfo } from '../elector.js';
 import type { ElectorConfig } from '../config.js';
 import type { LeaseClient } from '../lease.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { Membership, type MembershipConfig } from '../membership.js';
 import { seededRandom } from '../random.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { LeaseStore } from '../testing/lease-store.js';
-import { MemoryLeaseClient, type MemoryCall, type MemoryLeaseClientOptions } from '../testing/memory-lease-client.js';
+import { MemoryLeaseClient, type Fault, type MemoryCall, type MemoryLeaseClientOptions } from '../testing/memory-lease-client.js';
 
 export const NS = 'default';
 export const LEASE = 'my-lease';
@@ -136,4 +138,22 @@ export function tryTimes(calls: readonly MemoryCall[]): number[] {
     previous = call.verb;
   }
   return times;
+}
+
+/** Memberships of the election `leaseName` on one store and one fake clock (from `startWallMs`), by default over one client with `fault`. */
+export function membershipWorld(leaseName: string, startWallMs: number, fault?: (call: MemoryCall) => Fault | undefined) {
+  const clock = new FakeClock({ startWallMs });
+  const store = new LeaseStore({ clock });
+  const client = new MemoryLeaseClient(store, { clock, ...(fault ? { fault } : {}) });
+  const member = (identity: string, extra: Partial<MembershipConfig> = {}, c: LeaseClient = client) =>
+    new Membership({ identity, leaseName, leaseNamespace: NS, clock, ...extra }, c, silentLogger);
+  return { clock, store, client, member };
+}
+
+/** Runs a Membership until `stop()`; `isDone()` once its run resolved. */
+export function startMembership(membership: Membership) {
+  const controller = new AbortController();
+  let done = false;
+  const run = membership.run(controller.signal).then(() => (done = true));
+  return { stop: () => controller.abort(), run, isDone: () => done };
 }

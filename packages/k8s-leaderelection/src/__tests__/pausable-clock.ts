@@ -16,7 +16,12 @@ export class PausableClock implements Clock {
     return this.base.wallNow();
   }
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    return this.base.setTimeout(() => (this.paused ? this.queued.push(callback) : callback()), delayMs);
+    return this.base.setTimeout(() => this.hold(callback), delayMs);
+  }
+  /** Runs `callback` now, or while paused queues it with the held timers (an answer or event reaching a stopped process). */
+  hold(callback: () => void): void {
+    if (this.paused) this.queued.push(callback);
+    else callback();
   }
   clearTimeout(handle: TimerHandle): void {
     this.base.clearTimeout(handle);

@@ -2,7 +2,9 @@
  * Owns what one replica sees of a shard set through its feed: each shard's holder, the live
  * members (membership Leases), the members suspected dead (a shard of theirs was taken over
  * by expiry, not handed over or released, and their membership has not been refreshed since; or
- * their membership stopped changing on the feed), and the shards whose record stopped changing.
+ * their membership stopped changing on the feed), the members backed off as handover targets (a
+ * shard handed to them was taken over by expiry before they renewed it), and the shards whose
+ * record stopped changing.
  * Silence is judged on local monotonic observation times, never on the wall clock.
  * A hint for placement only: who leads a shard is decided by that shard's Elector alone.
  */
@@ -10,14 +12,12 @@ import { MEMBER_OF_LABEL } from '../membership.js';
 import type { Lease } from '../lease.js';
 import { parseMicroTime } from '../record.js';
 import { HANDOVER_ANNOTATION } from '../records.js';
-import { isNewerVersion } from './set-feed.js';
 
 /** A live member as read from its membership Lease (wall times, epoch ms). */
 interface MemberRecord {
   readonly identity: string;
   readonly renewedAtMs: number;
   readonly durationMs: number;
-  readonly resourceVersion: string | undefined;
 }
 
 /** The membership Lease of set `setName` read as a member, or undefined when it is not one. */
@@ -30,7 +30,16 @@ function memberRecordOf(lease: Lease, setName: string): MemberRecord | undefined
   const seconds = spec?.leaseDurationSeconds;
   if (typeof identity !== 'string' || identity === '' || renewedAtMs === null) return undefined;
   if (typeof seconds !== 'number' || !(seconds > 0)) return undefined;
-  return { identity, renewedAtMs, durationMs: seconds * 1000, resourceVersion: meta.resourceVersion };
+  return { identity, renewedAtMs, durationMs: seconds * 1000 };
+}
+
+/** The longest back-off of a member that failed handovers, in lease durations (see {@link SetView}). */
+export const MAX_HANDOVER_BACKOFF_LEASES = 32;
+
+/** A member's failed handovers since it was last seen renewing a shard, and until when (local monotonic) it is no target. */
+interface Backoff {
+  readonly failures: number;
+  readonly untilMs: number;
 }
 
 export class SetView {
@@ -40,21 +49,40 @@ export class SetView {
   private readonly holderOf: string[];
   /** Membership Lease name -> member. */
   private readonly memberOf = new Map<string, MemberRecord>();
-  /** Suspected member -> the resourceVersion its membership Lease had when the suspicion arose. */
-  private readonly suspects = new Map<string, string | undefined>();
+  /** Suspected member -> the renewTime its membership Lease had when the suspicion arose. */
+  private readonly suspects = new Map<string, number | undefined>();
   /** Each shard's Lease: local monotonic time its resourceVersion was last seen to change. */
   private readonly shardChangedAtMs: number[];
-  /** Membership Lease name -> local monotonic time its resourceVersion was last seen to change. */
+  /**
+   * Membership Lease name -> local monotonic time its renewTime was last seen to change (a refresh;
+   * a write that renews nothing, such as an operator's label, is no sign of life).
+   */
   private readonly memberChangedAtMs = new Map<string, number>();
+  /** Each shard's renewTime as last seen. */
+  private readonly renewTimeOf: (string | undefined)[];
+  /** Each shard: the member a handover named, while that member has not renewed it yet. */
+  private readonly handedTo: (string | undefined)[];
+  /** Members backed off as handover targets (see the constructor). */
+  private readonly backoffs = new Map<string, Backoff>();
 
+  /**
+   * @param backoffUnitMs the back-off unit (the shard lease duration): a member that failed its
+   *   k-th handover in a row (a shard handed to it was taken over by expiry before it renewed it)
+   *   is not counted for backoffUnitMs * 2^(k-1), at most {@link MAX_HANDOVER_BACKOFF_LEASES}
+   *   units, from when the take over was seen; seeing it renew a shard (or its membership Lease
+   *   deleted) ends the back-off and resets k.
+   */
   constructor(
     private readonly setName: string,
     shardNames: readonly string[],
     private readonly self: string,
+    private readonly backoffUnitMs = 0,
   ) {
     this.shardIndex = new Map(shardNames.map((name, i) => [name, i]));
     this.holderOf = shardNames.map(() => '');
     this.shardChangedAtMs = shardNames.map(() => 0);
+    this.renewTimeOf = shardNames.map(() => undefined);
+    this.handedTo = shardNames.map(() => undefined);
   }
 
   /**
@@ -69,7 +97,7 @@ export class SetView {
     const shard = this.shardIndex.get(name);
     if (shard !== undefined) {
       this.shardChangedAtMs[shard] = nowMs;
-      return this.observeShard(shard, lease);
+      return this.observeShard(shard, lease, nowMs);
     }
     const before = this.memberOf.get(name);
     const member = lease && memberRecordOf(lease, this.setName);
@@ -78,31 +106,58 @@ export class SetView {
       if (!this.memberChangedAtMs.has(name)) {
         const ageMs = Math.min(Math.max(0, wallNowMs - member.renewedAtMs), member.durationMs);
         this.memberChangedAtMs.set(name, nowMs - (Number.isFinite(ageMs) ? ageMs : 0));
-      } else if (before?.resourceVersion !== member.resourceVersion) this.memberChangedAtMs.set(name, nowMs);
+      } else if (before?.renewedAtMs !== member.renewedAtMs) this.memberChangedAtMs.set(name, nowMs);
       this.memberOf.set(name, member);
-      // A refreshed membership clears a suspicion: the member is alive after all.
-      if (this.suspects.has(member.identity) && isNewerVersion(member.resourceVersion, this.suspects.get(member.identity))) {
+      // A refresh (a new renewTime) clears a suspicion: the member is alive after all.
+      if (this.suspects.has(member.identity) && member.renewedAtMs !== this.suspects.get(member.identity)) {
         cleared = this.suspects.delete(member.identity);
       }
     } else {
       this.memberOf.delete(name);
       this.memberChangedAtMs.delete(name);
-      if (before) this.suspects.delete(before.identity); // gone for good: nothing left to suspect
+      if (before) {
+        // Gone for good (left): nothing left to suspect; a later join starts afresh.
+        this.suspects.delete(before.identity);
+        cleared = this.backoffs.delete(before.identity);
+      }
     }
     return cleared || before?.identity !== member?.identity;
   }
 
-  private observeShard(shard: number, lease: Lease | undefined): boolean {
+  private observeShard(shard: number, lease: Lease | undefined, nowMs: number): boolean {
     const previous = this.holderOf[shard]!;
     const holder = lease?.spec?.holderIdentity ?? '';
-    if (holder === previous) return false;
-    this.holderOf[shard] = holder;
-    // previous -> holder without a release or a handover naming previous: taken over by expiry.
-    if (previous !== '' && holder !== '' && previous !== this.self && lease?.metadata?.annotations?.[HANDOVER_ANNOTATION] !== previous) {
-      const member = [...this.memberOf.values()].find((m) => m.identity === previous);
-      this.suspects.set(previous, member?.resourceVersion);
+    const renewTime = lease?.spec?.renewTime ?? undefined;
+    const renewed = renewTime !== this.renewTimeOf[shard];
+    this.renewTimeOf[shard] = renewTime;
+    if (holder === previous) {
+      // A new renewTime still naming its holder: the holder writes shards (it renewed or took it).
+      if (holder === '' || !renewed) return false;
+      this.handedTo[shard] = undefined;
+      return this.backoffs.delete(holder);
     }
+    this.holderOf[shard] = holder;
+    const handedOver = previous !== '' && lease?.metadata?.annotations?.[HANDOVER_ANNOTATION] === previous;
+    // previous -> holder without a release or a handover naming previous: taken over by expiry.
+    if (previous !== '' && holder !== '' && !handedOver) {
+      if (previous !== this.self) {
+        const member = [...this.memberOf.values()].find((m) => m.identity === previous);
+        this.suspects.set(previous, member?.renewedAtMs);
+      }
+      // Handed to previous, which never renewed it: a failed handover (it may not be able to
+      // write shards at all, while its membership refreshes): back it off, longer each time.
+      if (this.handedTo[shard] === previous) this.backOff(previous, nowMs);
+    }
+    this.handedTo[shard] = handedOver && holder !== '' ? holder : undefined;
     return true;
+  }
+
+  /** One more failed handover of `member`; the shards handed to it in one round (before it was backed off) count once. */
+  private backOff(member: string, nowMs: number): void {
+    if (this.backedOff(member, nowMs)) return;
+    const failures = (this.backoffs.get(member)?.failures ?? 0) + 1;
+    const holdMs = this.backoffUnitMs * Math.min(2 ** (failures - 1), MAX_HANDOVER_BACKOFF_LEASES);
+    this.backoffs.set(member, { failures, untilMs: nowMs + holdMs });
   }
 
   /** Each shard's holder as last seen ('' when none). */
@@ -122,9 +177,19 @@ export class SetView {
     const silent = new Set(this.silentMembers(nowMs, silentMs));
     for (const [name, m] of this.memberOf) {
       const seenAtMs = this.memberChangedAtMs.get(name) ?? nowMs;
-      if (nowMs - seenAtMs < m.durationMs && !this.suspects.has(m.identity) && !silent.has(m.identity)) live.add(m.identity);
+      if (nowMs - seenAtMs < m.durationMs && !this.suspects.has(m.identity) && !silent.has(m.identity) && !this.backedOff(m.identity, nowMs)) live.add(m.identity);
     }
     return [...live].sort();
+  }
+
+  /** True while `member` is backed off as a handover target (it failed its last handover). */
+  private backedOff(member: string, nowMs: number): boolean {
+    return (this.backoffs.get(member)?.untilMs ?? -Infinity) > nowMs;
+  }
+
+  /** Members backed off now as handover targets (a shard handed to them expired unrenewed), sorted (for snapshots and tests). */
+  backedOffMembers(nowMs: number): string[] {
+    return [...this.backoffs.keys()].filter((m) => this.backedOff(m, nowMs)).sort();
   }
 
   /** Other members whose membership Lease was last seen to change more than `silentMs` before `nowMs`. */
@@ -159,6 +224,7 @@ export class SetView {
       const at = (this.memberChangedAtMs.get(name) ?? nowMs) + memberSilentMs;
       if (m.identity !== this.self && at >= nowMs) next = Math.min(next, at);
     }
+    for (const { untilMs } of this.backoffs.values()) if (untilMs >= nowMs) next = Math.min(next, untilMs);
     return next;
   }
 

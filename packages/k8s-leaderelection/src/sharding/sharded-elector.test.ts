@@ -1,190 +1,45 @@
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { ConfigError, NetworkError } from '../errors.js';
-import type { LeadershipTerm, StoppedLeadingInfo } from '../elector.js';
-import { silentLogger } from '../logger.js';
 import { membershipLeaseName } from '../membership.js';
-import { seededRandom } from '../random.js';
-import { FakeClock } from '../testing/fake-clock.js';
 import { LeaseStore } from '../testing/lease-store.js';
 import { MemoryLeaseClient, type MemoryCall } from '../testing/memory-lease-client.js';
+import {
+  HANDOVER_INTERVAL_MS,
+  LEASE_MS,
+  MEMBERSHIP_RENEW_MS,
+  NS,
+  RETRY_MS,
+  SET,
+  TIMINGS,
+  fairShareOk,
+  joinApart,
+  settled,
+  shardedWorld,
+  stopWorldsAfterEach,
+  type ShardWorld,
+} from '../__tests__/sharded-harness.js';
 import { SHARD_SET_LABEL, ShardedElector, shardLeaseName, type ShardedElectorConfig } from './sharded-elector.js';
-
-const NS = 'default';
-const SET = 'work';
-const START_WALL = Date.UTC(2025, 0, 1);
-const LEASE_MS = 6_000;
-const RETRY_MS = 1_000;
-const MEMBERSHIP_RENEW_MS = 2_000;
-const HANDOVER_INTERVAL_MS = 1_000;
-
-const TIMINGS: Omit<ShardedElectorConfig, 'identity' | 'setName' | 'namespace' | 'shards'> = {
-  elector: { leaseDurationMs: LEASE_MS, renewDeadlineMs: 4_000, retryPeriodMs: RETRY_MS, maxPeerLeaseDurationMs: LEASE_MS, clientGoFollowers: false },
-  membership: { durationMs: 6_000, renewIntervalMs: MEMBERSHIP_RENEW_MS, retryPeriodMs: RETRY_MS, requestTimeoutMs: 4_000 },
-  handoverIntervalMs: HANDOVER_INTERVAL_MS,
-  settleMs: 2_000,
-};
-
-interface TermRecord {
-  shard: number;
-  identity: string;
-  token: number;
-  signal: AbortSignal;
-  startedAtMs: number;
-  stoppedAtMs?: number;
-  reason?: StoppedLeadingInfo['reason'];
-}
-
-interface Replica {
-  id: string;
-  sharded: ShardedElector;
-  client: MemoryLeaseClient;
-  crashed: boolean;
-  /** Writes of shard Leases fail (a replica that cannot lead: its shard writes are refused). */
-  shardWritesFail?: boolean;
-  done: Promise<void>;
-  finished: boolean;
-  controller: AbortController;
-}
-
-/** Replicas of one shard set on one store and one fake clock, checked at every step. */
-function world(shards: number, overrides: Partial<ShardedElectorConfig> = {}) {
-  const clock = new FakeClock({ startWallMs: START_WALL });
-  const store = new LeaseStore({ clock });
-  const replicas: Replica[] = [];
-  const terms: TermRecord[] = [];
-  /** The terms whose leadership signal was not yet aborted at the last check (and those begun since). */
-  let liveTerms: TermRecord[] = [];
-  /** The last leader seen per shard, and how often a shard's leader changed to another identity. */
-  const lastLeader: (string | undefined)[] = new Array<string | undefined>(shards).fill(undefined);
-  let moves = 0;
-  let seed = 0;
-
-  function add(id: string): Replica {
-    const replica = { id, crashed: false, finished: false } as Replica;
-    replica.client = new MemoryLeaseClient(store, {
-      clock,
-      fault: (call) =>
-        replica.crashed || (replica.shardWritesFail === true && (call.verb === 'update' || call.verb === 'create') && !call.name.includes('-member-'))
-          ? { kind: 'error', error: new NetworkError('connection refused') }
-          : undefined,
-    });
-    replica.sharded = new ShardedElector(
-      { identity: id, setName: SET, namespace: NS, shards, clock, random: seededRandom(++seed), ...TIMINGS, ...overrides },
-      replica.client,
-      {
-        onStartedLeading: (shard: number, signal: AbortSignal, term: LeadershipTerm) => {
-          const record = { shard, identity: id, token: term.token, signal, startedAtMs: clock.now() };
-          terms.push(record);
-          liveTerms.push(record);
-        },
-        onStoppedLeading: (shard: number, info: StoppedLeadingInfo) => {
-          const record = terms.findLast((t) => t.shard === shard && t.identity === id && t.stoppedAtMs === undefined);
-          if (record) Object.assign(record, { stoppedAtMs: clock.now(), reason: info.reason });
-        },
-      },
-      silentLogger,
-    );
-    replica.controller = new AbortController();
-    replica.done = replica.sharded.run(replica.controller.signal).then(() => {
-      replica.finished = true;
-    });
-    replicas.push(replica);
-    return replica;
-  }
-
-  /** At most one leader per shard (isLeader) and one live leadership signal per shard, now. */
-  function check(): void {
-    liveTerms = liveTerms.filter((t) => !t.signal.aborted);
-    for (let s = 0; s < shards; s++) {
-      const leaders = replicas.filter((r) => r.sharded.isLeader(s)).map((r) => r.id);
-      if (leaders.length > 1) throw new Error(`shard ${s} has two leaders at ${clock.now()} ms: ${leaders.join(', ')}`);
-      const live = liveTerms.filter((t) => t.shard === s);
-      if (live.length > 1) throw new Error(`shard ${s} has two live leadership signals at ${clock.now()} ms: ${live.map((t) => t.identity).join(', ')}`);
-      const leader = leaders[0];
-      if (leader !== undefined && leader !== lastLeader[s]) {
-        if (lastLeader[s] !== undefined) moves++;
-        lastLeader[s] = leader;
-      }
-    }
-  }
-
-  async function run(ms: number, stepMs = 50): Promise<void> {
-    const end = clock.now() + ms;
-    while (clock.now() < end) {
-      await clock.advance(Math.min(stepMs, end - clock.now()));
-      check();
-    }
-  }
-
-  /** Runs until `predicate` holds (checked at every step); fails after `maxMs`. */
-  async function runUntil(predicate: () => boolean, maxMs: number, stepMs = 50): Promise<number> {
-    const start = clock.now();
-    while (!predicate()) {
-      if (clock.now() - start > maxMs) throw new Error(`condition not reached within ${maxMs} ms`);
-      await run(stepMs, stepMs);
-    }
-    return clock.now() - start;
-  }
-
-  const alive = (): Replica[] => replicas.filter((r) => !r.finished && !r.crashed && !r.controller.signal.aborted);
-  const counts = (): number[] => alive().map((r) => r.sharded.heldShards().length);
-  const ledShards = (): number => Array.from({ length: shards }, (_, s) => s).filter((s) => replicas.some((r) => r.sharded.isLeader(s))).length;
-  const balanced = (): boolean => {
-    const c = counts();
-    return ledShards() === shards && c.length > 0 && Math.max(...c) - Math.min(...c) <= 1;
-  };
-
-  async function stop(replica: Replica): Promise<void> {
-    replica.controller.abort();
-    await runUntil(() => replica.finished, 60_000);
-    await replica.done;
-  }
-
-  async function stopAll(): Promise<void> {
-    for (const r of replicas) r.controller.abort();
-    await runUntil(() => replicas.every((r) => r.finished), 120_000);
-    await Promise.all(replicas.map((r) => r.done));
-    expect(store.watcherCount).toBe(0);
-  }
-
-  return { clock, store, replicas, terms, add, run, runUntil, counts, ledShards, balanced, stop, stopAll, moves: () => moves };
-}
 
 // Many fake-clock steps, each checked: slow on a busy two-core machine, never a real wait.
 jest.setTimeout(120_000);
 
-type World = ReturnType<typeof world>;
-let current: World | undefined;
-afterEach(async () => {
-  await current?.stopAll();
-  current = undefined;
-});
+const worlds = stopWorldsAfterEach();
+
+/** Replicas of one shard set on one store and one fake clock, checked at every step (replica n draws from seed n). */
+const world = (shards: number, overrides: Partial<ShardedElectorConfig> = {}): ShardWorld =>
+  worlds.track(shardedWorld({ shards, overrides, replicaSeed: (n) => n }));
 
 /** A set of `ids.length` replicas over `shards` shards, run until balanced and quiet. */
-async function stableWorld(shards: number, ids: string[], overrides: Partial<ShardedElectorConfig> = {}): Promise<World> {
-  const w = world(shards, overrides);
-  current = w;
-  for (const id of ids) w.add(id);
-  await w.runUntil(() => w.balanced(), 120_000);
-  await w.run(10_000); // settle: nothing moves any more (asserted by the callers that care)
-  return w;
-}
+const stableWorld = (shards: number, ids: string[], overrides: Partial<ShardedElectorConfig> = {}): Promise<ShardWorld> => settled(world(shards, overrides), ids);
 
-function fairShareOk(counts: number[], shards: number): boolean {
-  const floor = Math.floor(shards / counts.length);
-  const ceil = Math.ceil(shards / counts.length);
-  return counts.every((c) => c === floor || c === ceil) && counts.reduce((a, b) => a + b, 0) === shards;
-}
+/** Writes to shard Leases fail (a replica that cannot lead: its shard writes are refused). */
+const shardWritesFail = (call: MemoryCall) =>
+  (call.verb === 'update' || call.verb === 'create') && !call.name.includes('-member-') ? { kind: 'error' as const, error: new NetworkError('connection refused') } : undefined;
 
 describe('ShardedElector: fair share and safety', () => {
   it('gives every replica floor or ceil of N / M shards once membership is stable, never two leaders of a shard', async () => {
     const w = world(10);
-    current = w;
-    w.add('a');
-    await w.run(300);
-    w.add('b');
-    await w.run(300);
-    w.add('c');
+    await joinApart(w, ['a', 'b', 'c'], 300);
     await w.runUntil(() => w.balanced(), 120_000);
     expect(fairShareOk(w.counts(), 10)).toBe(true);
     expect([...w.counts()].sort()).toEqual([3, 3, 4]);
@@ -325,12 +180,7 @@ describe('ShardedElector: joining, leaving, crashing', () => {
 describe('ShardedElector: timing', () => {
   it('replicas starting within settleMs of each other take their shares of the free shards directly: nothing is handed over', async () => {
     const w = world(12);
-    current = w;
-    w.add('a');
-    await w.run(300);
-    w.add('b');
-    await w.run(300);
-    w.add('c');
+    await joinApart(w, ['a', 'b', 'c'], 300);
     await w.runUntil(() => w.balanced() && w.counts().length === 3, 60_000);
     await w.run(10_000);
     expect(w.counts()).toEqual([4, 4, 4]);
@@ -341,9 +191,8 @@ describe('ShardedElector: timing', () => {
 
   it('a free shard is still taken while the member set keeps changing, settleMs plus a lease duration after it was seen free', async () => {
     const w = world(4);
-    current = w;
     // Free shard Leases (as the bench pre-creates them): no claim hold, only the wait for the members.
-    for (let s = 0; s < 4; s++) w.store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
+    w.precreate();
     const startedAt = w.clock.now();
     w.add('a');
     let takenAt: number | undefined;
@@ -369,12 +218,11 @@ describe('ShardedElector: timing', () => {
 
   it('a free shard the plan gives to a member that cannot take it is taken by another member, one retry period after settleMs plus a lease duration when that member holds its ceil share', async () => {
     const w = world(4);
-    current = w;
-    for (let s = 0; s < 4; s++) w.store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
+    w.precreate();
     const startedAt = w.clock.now();
     const a = w.add('a');
     const b = w.add('b');
-    b.shardWritesFail = true; // b stays a live member, so the plan keeps giving it two of the free shards
+    b.fault = shardWritesFail; // b stays a live member, so the plan keeps giving it two of the free shards
     await w.runUntil(() => a.sharded.heldShards().length === 2, 10_000);
     const bs = [0, 1, 2, 3].filter((s) => !a.sharded.heldShards().includes(s));
     const overdueMs = TIMINGS.settleMs! + LEASE_MS;

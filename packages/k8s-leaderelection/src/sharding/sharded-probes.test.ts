@@ -6,27 +6,33 @@
  * MemoryLeaseClients on one LeaseStore, checked at every step. Probes whose comment says FIXED
  * found a defect (named there) and guard its fix.
  */
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { sleep, type Clock } from '../clock.js';
-import type { LeadershipTerm, StoppedLeadingInfo } from '../elector.js';
 import type { LeaseClient } from '../lease.js';
-import { ApiError, ConfigError, NetworkError, makeStatus } from '../errors.js';
-import { silentLogger } from '../logger.js';
-import { seededRandom, type Random } from '../random.js';
-import { FakeClock } from '../testing/fake-clock.js';
+import { ApiError, ConfigError, makeStatus } from '../errors.js';
+import { seededRandom } from '../random.js';
 import { LeaseStore } from '../testing/lease-store.js';
 import { MemoryLeaseClient, type Fault, type MemoryCall } from '../testing/memory-lease-client.js';
+import {
+  HANDOVER_INTERVAL_MS,
+  LEASE_MS,
+  MEMBERSHIP_MS,
+  NS,
+  RETRY_MS,
+  SET,
+  TIMINGS,
+  fairShareOk,
+  settled,
+  shardCalls,
+  shardedWorld,
+  stopWorldsAfterEach,
+  wallSkewed,
+  type AddOptions,
+  type ShardReplica,
+  type ShardWorld,
+} from '../__tests__/sharded-harness.js';
 import { ShardedElector, type ShardedElectorConfig } from './sharded-elector.js';
 
-const NS = 'default';
-const SET = 'work';
-const START_WALL = Date.UTC(2025, 0, 1);
-const LEASE_MS = 6_000;
-const RENEW_DEADLINE_MS = 4_000;
-const RETRY_MS = 1_000;
-const MEMBERSHIP_MS = 6_000;
-const MEMBERSHIP_RENEW_MS = 2_000;
-const HANDOVER_INTERVAL_MS = 1_000;
 /** How long a crashed holder's shards may stay unled (the bound the crash test of sharded-elector.test.ts states). */
 const TAKEOVER_BOUND_MS = LEASE_MS + 2 * RETRY_MS;
 /**
@@ -37,235 +43,45 @@ const POLLING_TAKEOVER_BOUND_MS = LEASE_MS + 2 * 2.2 * RETRY_MS;
 /** onStoppedLeading takes this long (fake time): the next holder must start only after it returned. */
 const STOP_WORK_MS = 150;
 
-const TIMINGS: Omit<ShardedElectorConfig, 'identity' | 'setName' | 'namespace' | 'shards'> = {
-  elector: { leaseDurationMs: LEASE_MS, renewDeadlineMs: RENEW_DEADLINE_MS, retryPeriodMs: RETRY_MS, maxPeerLeaseDurationMs: LEASE_MS, clientGoFollowers: false },
-  membership: { durationMs: MEMBERSHIP_MS, renewIntervalMs: MEMBERSHIP_RENEW_MS, retryPeriodMs: RETRY_MS, requestTimeoutMs: RENEW_DEADLINE_MS },
-  handoverIntervalMs: HANDOVER_INTERVAL_MS,
-  settleMs: 2_000,
-};
-
 const apiError = (code: number, reason: string, retryAfterSeconds?: number): Error =>
   new ApiError(makeStatus(code, reason, `injected ${code}`, retryAfterSeconds !== undefined ? { retryAfterSeconds } : undefined));
 
-interface Term {
-  shard: number;
-  identity: string;
-  token: number;
-  signal: AbortSignal;
-  startedAtMs: number;
-  /** When onStoppedLeading returned (its work is done). */
-  stopDoneAtMs?: number;
-  reason?: StoppedLeadingInfo['reason'];
-}
-
-interface Replica {
-  id: string;
-  sharded: ShardedElector;
-  client: MemoryLeaseClient;
-  /** Every request fails (a dead process or a partitioned node). */
-  crashed: boolean;
-  /** A per-replica fault on top of `crashed`. */
-  fault: ((call: MemoryCall) => Fault | undefined) | undefined;
-  done: Promise<void>;
-  finished: boolean;
-  controller: AbortController;
-}
-
-interface ReplicaOptions {
-  /** Wall clock offset of this replica (ms), for skew probes. */
-  wallOffsetMs?: number;
-  latencyMs?: number | (() => number);
-  overrides?: Partial<ShardedElectorConfig>;
-  /** Writes to shard Leases ignore their signal and commit after this long (fake ms): answers that arrive after the request gave up. */
-  deafWriteMs?: () => number;
-}
-
-/** A client whose shard-Lease writes ignore the abort signal and land late (still compare-and-swap in the store). */
-function deafWrites(inner: MemoryLeaseClient, clock: Clock, delayMs: () => number): LeaseClient {
-  const late = async <T>(name: string | undefined, write: () => Promise<T>): Promise<T> => {
-    if (name !== undefined && !name.includes('-member-')) await sleep(clock, delayMs());
-    return write();
-  };
-  return {
-    get: (ns, name, options) => inner.get(ns, name, options),
-    create: (ns, lease) => late(lease.metadata?.name, () => inner.create(ns, lease)),
-    update: (ns, lease) => late(lease.metadata?.name, () => inner.update(ns, lease)),
-    list: (ns, options) => inner.list(ns, options),
-    delete: (ns, name, options) => inner.delete(ns, name, options),
-    watch: (ns, name, options) => inner.watch(ns, name, options),
-    watchSet: (ns, options) => inner.watchSet(ns, options),
-  };
-}
-
-/** Replicas of one shard set on one store and one fake clock; every step checks S1. */
-function world(shards: number, seed = 1) {
-  const clock = new FakeClock({ startWallMs: START_WALL });
-  const store = new LeaseStore({ clock });
-  const rnd: Random = seededRandom(seed);
-  const replicas: Replica[] = [];
-  const terms: Term[] = [];
-  const violations: string[] = [];
-  const lastLeader: (string | undefined)[] = new Array<string | undefined>(shards).fill(undefined);
-  const lastToken: number[] = new Array<number>(shards).fill(-Infinity);
-  let moves = 0;
-  let seq = 0;
-
-  function skewed(offsetMs: number): Clock {
-    if (offsetMs === 0) return clock;
-    return {
-      now: () => clock.now(),
-      wallNow: () => clock.wallNow() + offsetMs,
-      setTimeout: clock.setTimeout.bind(clock),
-      clearTimeout: clock.clearTimeout.bind(clock),
+/** Writes to shard Leases ignore their signal and commit `delayMs()` later (still compare-and-swap in the store): answers that arrive after the request gave up. */
+const deafWrites =
+  (delayMs: () => number) =>
+  (inner: MemoryLeaseClient, clock: Clock): LeaseClient => {
+    const late = async <T>(name: string | undefined, write: () => Promise<T>): Promise<T> => {
+      if (name !== undefined && !name.includes('-member-')) await sleep(clock, delayMs());
+      return write();
     };
-  }
-
-  function add(id: string, options: ReplicaOptions = {}): Replica {
-    const replica = { id, crashed: false, finished: false, fault: undefined } as Replica;
-    const replicaClock = skewed(options.wallOffsetMs ?? 0);
-    replica.client = new MemoryLeaseClient(store, {
-      clock,
-      ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
-      fault: (call) => (replica.crashed ? { kind: 'error', error: new NetworkError('connection refused (crashed)') } : replica.fault?.(call)),
-    });
-    replica.sharded = new ShardedElector(
-      { identity: id, setName: SET, namespace: NS, shards, clock: replicaClock, random: seededRandom(seed * 100 + ++seq), ...TIMINGS, ...options.overrides },
-      options.deafWriteMs ? deafWrites(replica.client, clock, options.deafWriteMs) : replica.client,
-      {
-        onStartedLeading: (shard: number, signal: AbortSignal, term: LeadershipTerm) => {
-          const at = clock.now();
-          for (const t of terms) {
-            if (t.shard !== shard) continue;
-            if (!t.signal.aborted) violations.push(`shard ${shard}: ${id} started at ${at} while ${t.identity}'s signal was live`);
-            else if (t.stopDoneAtMs === undefined) violations.push(`shard ${shard}: ${id} started at ${at} before ${t.identity}'s onStoppedLeading returned`);
-          }
-          if (!(term.token > lastToken[shard]!)) violations.push(`shard ${shard}: token ${term.token} after ${lastToken[shard]}`);
-          lastToken[shard] = term.token;
-          terms.push({ shard, identity: id, token: term.token, signal, startedAtMs: at });
-        },
-        onStoppedLeading: async (shard: number, info: StoppedLeadingInfo) => {
-          await sleep(clock, STOP_WORK_MS);
-          const t = terms.findLast((x) => x.shard === shard && x.identity === id && x.stopDoneAtMs === undefined);
-          if (t) Object.assign(t, { stopDoneAtMs: clock.now(), reason: info.reason });
-        },
-      },
-      silentLogger,
-    );
-    replica.controller = new AbortController();
-    replica.done = replica.sharded.run(replica.controller.signal).then(() => {
-      replica.finished = true;
-    });
-    replicas.push(replica);
-    return replica;
-  }
-
-  /** S1 at this instant: one isLeader and one live signal per shard; moves counted. */
-  function check(): void {
-    for (let s = 0; s < shards; s++) {
-      const leaders = replicas.filter((r) => r.sharded.isLeader(s)).map((r) => r.id);
-      if (leaders.length > 1) violations.push(`shard ${s} has two leaders at ${clock.now()}: ${leaders.join(', ')}`);
-      const live = terms.filter((t) => t.shard === s && !t.signal.aborted);
-      if (live.length > 1) violations.push(`shard ${s} has two live signals at ${clock.now()}: ${live.map((t) => t.identity).join(', ')}`);
-      const leader = leaders[0];
-      if (leader !== undefined && leader !== lastLeader[s]) {
-        if (lastLeader[s] !== undefined) moves++;
-        lastLeader[s] = leader;
-      }
-    }
-    if (violations.length > 0) throw new Error(violations.join('\n'));
-  }
-
-  async function run(ms: number, stepMs = 50): Promise<void> {
-    const end = clock.now() + ms;
-    while (clock.now() < end) {
-      await clock.advance(Math.min(stepMs, end - clock.now()));
-      check();
-    }
-  }
-
-  async function runUntil(predicate: () => boolean, maxMs: number, stepMs = 50): Promise<number> {
-    const start = clock.now();
-    while (!predicate()) {
-      if (clock.now() - start > maxMs) throw new Error(`condition not reached within ${maxMs} ms`);
-      await run(stepMs, stepMs);
-    }
-    return clock.now() - start;
-  }
-
-  const alive = (): Replica[] => replicas.filter((r) => !r.finished && !r.crashed && !r.controller.signal.aborted);
-  const counts = (): number[] => alive().map((r) => r.sharded.heldShards().length);
-  /** Led by a replica that is running and reachable (a crashed one may still believe it leads until its renew deadline). */
-  const isLed = (s: number): boolean => alive().some((r) => r.sharded.isLeader(s));
-  const ledShards = (): number => Array.from({ length: shards }, (_, s) => s).filter(isLed).length;
-  const balanced = (): boolean => {
-    const c = counts();
-    return ledShards() === shards && c.length > 0 && Math.max(...c) - Math.min(...c) <= 1;
+    return {
+      get: (ns, name, options) => inner.get(ns, name, options),
+      create: (ns, lease) => late(lease.metadata?.name, () => inner.create(ns, lease)),
+      update: (ns, lease) => late(lease.metadata?.name, () => inner.update(ns, lease)),
+      list: (ns, options) => inner.list(ns, options),
+      delete: (ns, name, options) => inner.delete(ns, name, options),
+      watch: (ns, name, options) => inner.watch(ns, name, options),
+      watchSet: (ns, options) => inner.watchSet(ns, options),
+    };
   };
-
-  async function stop(replica: Replica): Promise<void> {
-    replica.controller.abort();
-    await runUntil(() => replica.finished, 60_000);
-    await replica.done;
-  }
-
-  async function stopAll(): Promise<void> {
-    for (const r of replicas) {
-      r.fault = undefined;
-      r.controller.abort();
-    }
-    await runUntil(() => replicas.every((r) => r.finished), 120_000);
-    await Promise.all(replicas.map((r) => r.done));
-    expect(store.watcherCount).toBe(0);
-    expect(clock.pendingTimers).toBe(0);
-  }
-
-  return { clock, store, rnd, replicas, terms, add, run, runUntil, counts, isLed, ledShards, balanced, alive, stop, stopAll, moves: () => moves };
-}
-
-type World = ReturnType<typeof world>;
 
 jest.setTimeout(180_000);
 
-let current: World | undefined;
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown): void => {
-  rejections.push(reason);
-};
-process.on('unhandledRejection', onRejection);
-afterEach(async () => {
-  try {
-    await current?.stopAll();
-  } finally {
-    current = undefined;
-  }
-  expect(rejections).toEqual([]);
-});
+const worlds = stopWorldsAfterEach();
 
-async function stableWorld(shards: number, ids: string[], seed = 1, options: (id: string) => ReplicaOptions = () => ({})): Promise<World> {
-  const w = world(shards, seed);
-  current = w;
-  for (const id of ids) w.add(id, options(id));
-  await w.runUntil(() => w.balanced(), 120_000);
-  await w.run(10_000);
-  return w;
-}
+/** Replicas of one shard set on one store and one fake clock; every step checks S1 (stop work takes STOP_WORK_MS). */
+const world = (shards: number, seed = 1): ShardWorld => worlds.track(shardedWorld({ shards, seed, stopWorkMs: STOP_WORK_MS }));
 
-function fairShareOk(counts: number[], shards: number): boolean {
-  const floor = Math.floor(shards / counts.length);
-  const ceil = Math.ceil(shards / counts.length);
-  return counts.every((c) => c === floor || c === ceil) && counts.reduce((a, b) => a + b, 0) === shards;
-}
-
-const shardCalls = (r: Replica, fromMs: number): MemoryCall[] => r.client.calls.filter((c) => c.atMs >= fromMs && c.name.startsWith(`${SET}-`) && !c.name.includes('-member-'));
+const stableWorld = (shards: number, ids: string[], seed = 1, options: (id: string) => AddOptions = () => ({})): Promise<ShardWorld> =>
+  settled(world(shards, seed), ids, options);
 
 describe('S1: one holder per shard at every step, under churn', () => {
   for (const seed of [1, 2, 3]) {
     it(`joins, graceful leaves, crashes and restarts with latency and lost responses never give a shard two holders; tokens increase (seed ${seed})`, async () => {
       const w = world(8, seed);
-      current = w;
       const latency = (): number => Math.floor(w.rnd() * 40);
       const lossy = (call: MemoryCall): Fault | undefined => (call.verb === 'update' && w.rnd() < 0.03 ? { kind: 'drop-response' } : undefined);
-      const make = (id: string): Replica => {
+      const make = (id: string): ShardReplica => {
         const r = w.add(id, { latencyMs: latency });
         r.fault = lossy;
         return r;
@@ -303,12 +119,11 @@ describe('S1: one holder per shard with late writes and flapping membership', ()
   for (const seed of [21, 22]) {
     it(`shard writes that land after their request gave up, while members come and go every second or two, never give a shard two holders (seed ${seed})`, async () => {
       const w = world(6, seed);
-      current = w;
       const deaf = (): number => 200 + Math.floor(w.rnd() * 1_500);
-      for (const id of ['a', 'b']) w.add(id, { deafWriteMs: deaf });
+      for (const id of ['a', 'b']) w.add(id, { client: deafWrites(deaf) });
       await w.run(5_000);
       for (let i = 0; i < 20; i++) {
-        const x = w.add(`x${i}`, { deafWriteMs: deaf, overrides: { settleMs: 0 } });
+        const x = w.add(`x${i}`, { client: deafWrites(deaf), overrides: { settleMs: 0 } });
         await w.run(800 + Math.floor(w.rnd() * 1_500));
         x.controller.abort();
         await w.run(300 + Math.floor(w.rnd() * 1_000));
@@ -320,7 +135,7 @@ describe('S1: one holder per shard with late writes and flapping membership', ()
 
 describe('S2: takeover after crashes', () => {
   // A membership that outlives the shard leases, as with the defaults (60 s vs 15 s).
-  const LONG_MEMBERSHIP: ReplicaOptions = { overrides: { membership: { ...TIMINGS.membership, durationMs: 30_000 } } };
+  const LONG_MEMBERSHIP: AddOptions = { overrides: { membership: { ...TIMINGS.membership, durationMs: 30_000 } } };
 
   it('after a crash, the survivors take its shards within the bound and then keep every shard led: nothing is handed to the dead replica', async () => {
     const w = await stableWorld(6, ['a', 'b', 'c'], 3, () => LONG_MEMBERSHIP);
@@ -389,9 +204,9 @@ describe('S3: little movement', () => {
       // The least a fair placement needs: the joiner gets floor(13 / 4) = 3, nothing else moves.
       expect(joiner.sharded.heldShards()).toHaveLength(3);
       expect(w.moves() - before).toBe(3);
-      const handed = w.terms.filter((t) => t.reason === 'handed_over' && t.stopDoneAtMs! >= joinedAt);
+      const handed = w.terms.filter((t) => t.reason === 'handed_over' && t.stoppedAtMs! >= joinedAt);
       for (const giver of new Set(handed.map((t) => t.identity))) {
-        const times = handed.filter((t) => t.identity === giver).map((t) => t.stopDoneAtMs!);
+        const times = handed.filter((t) => t.identity === giver).map((t) => t.stoppedAtMs!);
         for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(HANDOVER_INTERVAL_MS);
       }
       const leaveBefore = w.moves();
@@ -406,21 +221,21 @@ describe('S3: little movement', () => {
 
   it('a single giver hands a joiner its share one shard at a time, at most one per handoverIntervalMs', async () => {
     const INTERVAL_MS = 3_000;
-    const slowHandovers: ReplicaOptions = { overrides: { handoverIntervalMs: INTERVAL_MS, settleMs: 2_000 } };
+    const slowHandovers: AddOptions = { overrides: { handoverIntervalMs: INTERVAL_MS, settleMs: 2_000 } };
     const w = await stableWorld(8, ['a'], 15, () => slowHandovers);
     const joinedAt = w.clock.now();
     const before = w.moves();
     w.add('b', slowHandovers);
     await w.runUntil(() => w.balanced() && w.counts().length === 2, 120_000);
     expect(w.moves() - before).toBe(4);
-    const times = w.terms.filter((t) => t.identity === 'a' && t.reason === 'handed_over' && t.stopDoneAtMs! >= joinedAt).map((t) => t.stopDoneAtMs!);
+    const times = w.terms.filter((t) => t.identity === 'a' && t.reason === 'handed_over' && t.stoppedAtMs! >= joinedAt).map((t) => t.stoppedAtMs!);
     expect(times).toHaveLength(4);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(INTERVAL_MS);
   });
 
   it('skewed wall clocks (1.5 s either way, within the membership margin) move nothing over 50 lease durations', async () => {
     const offsets: Record<string, number> = { a: 1_500, b: -1_500, c: 0 };
-    const w = await stableWorld(16, ['a', 'b', 'c'], 7, (id) => ({ wallOffsetMs: offsets[id] ?? 0 }));
+    const w = await stableWorld(16, ['a', 'b', 'c'], 7, (id) => ({ clock: (base) => wallSkewed(base, offsets[id] ?? 0) }));
     const before = w.moves();
     const handovers = w.replicas.map((r) => r.sharded.stats.handovers);
     await w.run(50 * LEASE_MS, 250);

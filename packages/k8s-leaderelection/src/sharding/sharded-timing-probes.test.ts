@@ -5,84 +5,77 @@
  * and paused set watches; the bounds of docs/sharding.md "How long things take"; request and
  * wake-up pace; clean stop. Fake clock, MemoryLeaseClients on one LeaseStore, checked every step.
  */
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { LeadershipTerm } from '../elector.js';
-import { NetworkError } from '../errors.js';
 import type { LeaseClient, LeaseWatchEvent, SetWatchOptions } from '../lease.js';
-import { silentLogger } from '../logger.js';
 import { seededRandom } from '../random.js';
-import { FakeClock } from '../testing/fake-clock.js';
-import { LeaseStore } from '../testing/lease-store.js';
-import { MemoryLeaseClient, type Fault, type MemoryCall } from '../testing/memory-lease-client.js';
-import { SHARD_SET_LABEL, ShardedElector, shardLeaseName, type ShardedElectorConfig } from './sharded-elector.js';
+import type { FakeClock } from '../testing/fake-clock.js';
+import type { Fault, MemoryCall, MemoryLeaseClient } from '../testing/memory-lease-client.js';
+import { PausableClock } from '../__tests__/pausable-clock.js';
+import {
+  HANDOVER_INTERVAL_MS as HANDOVER_MS,
+  LEASE_MS,
+  NS,
+  RETRY_MS,
+  SET,
+  SETTLE_MS,
+  TIMINGS,
+  joinApart,
+  settled,
+  shardCalls,
+  shardedWorld,
+  stopWorldsAfterEach,
+  type AddOptions,
+  type ShardReplica as Replica,
+  type ShardWorld,
+} from '../__tests__/sharded-harness.js';
+import { shardLeaseName } from './sharded-elector.js';
 
-const NS = 'default';
-const SET = 'work';
-const LEASE_MS = 6_000;
-const RETRY_MS = 1_000;
-const SETTLE_MS = 2_000;
-const HANDOVER_MS = 1_000;
 /** One write's round trip plus the set watch's delivery (`w` of the docs): requests take 5 ms here, checks run every 25 ms. */
 const W_MS = 100;
 const STEP_MS = 25;
-
-const TIMINGS: Omit<ShardedElectorConfig, 'identity' | 'setName' | 'namespace' | 'shards'> = {
-  elector: { leaseDurationMs: LEASE_MS, renewDeadlineMs: 4_000, retryPeriodMs: RETRY_MS, maxPeerLeaseDurationMs: LEASE_MS, clientGoFollowers: false },
-  membership: { durationMs: 6_000, renewIntervalMs: 2_000, retryPeriodMs: RETRY_MS, requestTimeoutMs: 4_000 },
-  handoverIntervalMs: HANDOVER_MS,
-  settleMs: SETTLE_MS,
-};
 
 /**
  * One replica's process: its clock (timers held while paused, counted), its set watch (events
  * held while stalled or paused, delayed by `lagMs`) and its answers (held while paused).
  */
-class Proc implements Clock {
-  paused = false;
+class Proc extends PausableClock {
   stalled = false;
   lagMs = 0;
   /** Timers set, and those set for 1 ms or less (a loop waking at once). */
   timers = 0;
   shortTimers = 0;
   private shortAt = { atMs: -1, n: 0 };
-  readonly violations: string[] = [];
-  private readonly held: (() => void)[] = [];
   private readonly events: { dueMs: number; deliver: () => void }[] = [];
   private pump: TimerHandle | undefined;
 
-  constructor(private readonly base: FakeClock) {}
+  constructor(
+    private readonly fake: FakeClock,
+    private readonly report: (violation: string) => void,
+  ) {
+    super(fake);
+  }
 
-  now(): number {
-    return this.base.now();
-  }
-  wallNow(): number {
-    return this.base.wallNow();
-  }
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+  override setTimeout(callback: () => void, delayMs: number): TimerHandle {
     this.timers++;
     if (delayMs <= 1) {
       this.shortTimers++;
       if (this.shortAt.atMs !== this.now()) this.shortAt = { atMs: this.now(), n: 0 };
-      // A loop re-arming a 0-1 ms timer without time passing: record it and slow it down, so the test ends and reports.
+      // A loop re-arming a 0-1 ms timer without time passing: report it and slow it down, so the test ends and reports.
       if (++this.shortAt.n > 200) {
-        if (this.shortAt.n === 201) this.violations.push(`more than 200 timers of <= 1 ms at ${this.now()} ms: a busy loop`);
+        if (this.shortAt.n === 201) this.report(`more than 200 timers of <= 1 ms at ${this.now()} ms: a busy loop`);
         delayMs = 1_000;
       }
     }
-    return this.base.setTimeout(() => (this.paused ? this.held.push(callback) : callback()), delayMs);
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.base.clearTimeout(handle);
+    return super.setTimeout(callback, delayMs);
   }
 
   /** Answers and watch events reach the process only while it runs. */
   gate<T>(answer: Promise<T>): Promise<T> {
-    const later = (settle: () => void): void => (this.paused ? void this.held.push(settle) : settle());
     return new Promise<T>((resolve, reject) => {
       answer.then(
-        (v) => later(() => resolve(v)),
-        (e: unknown) => later(() => reject(e instanceof Error ? e : new Error(String(e)))),
+        (v) => this.hold(() => resolve(v)),
+        (e: unknown) => this.hold(() => reject(e instanceof Error ? e : new Error(String(e)))),
       );
     });
   }
@@ -94,11 +87,11 @@ class Proc implements Clock {
   }
 
   flush(): void {
-    if (this.pump !== undefined) this.base.clearTimeout(this.pump);
+    if (this.pump !== undefined) this.fake.clearTimeout(this.pump);
     this.pump = undefined;
     while (this.events.length > 0 && !this.stalled && !this.paused && this.events[0]!.dueMs <= this.now()) this.events.shift()!.deliver();
     if (this.events.length > 0 && !this.stalled && !this.paused) {
-      this.pump = this.base.setTimeout(() => this.flush(), this.events[0]!.dueMs - this.now());
+      this.pump = this.fake.setTimeout(() => this.flush(), this.events[0]!.dueMs - this.now());
     }
   }
 
@@ -112,199 +105,60 @@ class Proc implements Clock {
     this.flush();
   }
 
-  resume(): void {
-    this.paused = false;
-    for (const run of this.held.splice(0)) run();
+  override resume(): void {
+    super.resume();
     this.flush();
   }
 }
 
+/** The replica's process (every replica of these worlds runs in one). */
+function proc(r: Replica | Clock): Proc {
+  const clock = 'sharded' in r ? r.clock : r;
+  if (!(clock instanceof Proc)) throw new Error('not a replica process');
+  return clock;
+}
+
 /** The replica's LeaseClient: the MemoryLeaseClient seen through its process (answers gated, set watch events queued). */
-function processClient(inner: MemoryLeaseClient, proc: Proc): LeaseClient {
+function processClient(inner: MemoryLeaseClient, own: Clock): LeaseClient {
+  const p = proc(own);
   return {
-    get: (ns, name, o) => proc.gate(inner.get(ns, name, o)),
-    create: (ns, lease, o) => proc.gate(inner.create(ns, lease, o)),
-    update: (ns, lease, o) => proc.gate(inner.update(ns, lease, o)),
-    list: (ns, o) => proc.gate(inner.list(ns, o)),
-    delete: (ns, name, o) => proc.gate(inner.delete(ns, name, o)),
-    watch: (ns, name, o) => proc.gate(inner.watch(ns, name, o)),
+    get: (ns, name, o) => p.gate(inner.get(ns, name, o)),
+    create: (ns, lease, o) => p.gate(inner.create(ns, lease, o)),
+    update: (ns, lease, o) => p.gate(inner.update(ns, lease, o)),
+    list: (ns, o) => p.gate(inner.list(ns, o)),
+    delete: (ns, name, o) => p.gate(inner.delete(ns, name, o)),
+    watch: (ns, name, o) => p.gate(inner.watch(ns, name, o)),
     watchSet: (ns, o: SetWatchOptions) => {
-      o.signal?.addEventListener('abort', () => proc.dropEvents(), { once: true });
-      return proc.gate(inner.watchSet(ns, { ...o, onEvent: (e: LeaseWatchEvent) => proc.event(() => o.onEvent(e)) }));
+      o.signal?.addEventListener('abort', () => p.dropEvents(), { once: true });
+      return p.gate(inner.watchSet(ns, { ...o, onEvent: (e: LeaseWatchEvent) => p.event(() => o.onEvent(e)) }));
     },
   };
 }
 
-interface Term {
-  shard: number;
-  identity: string;
-  signal: AbortSignal;
-  startedAtMs: number;
-  stoppedAtMs?: number;
-  reason?: string;
-}
-
-interface Replica {
-  id: string;
-  sharded: ShardedElector;
-  client: MemoryLeaseClient;
-  proc: Proc;
-  crashed: boolean;
-  fault: ((call: MemoryCall) => Fault | undefined) | undefined;
-  controller: AbortController;
-  done: Promise<void>;
-  finished: boolean;
-}
-
-interface AddOptions {
-  overrides?: Partial<ShardedElectorConfig>;
-  latencyMs?: () => number;
-}
-
-function world(shards: number, seed = 1) {
-  const clock = new FakeClock({ startWallMs: Date.UTC(2025, 0, 1) });
-  const store = new LeaseStore({ clock });
-  const rnd = seededRandom(seed);
-  const replicas: Replica[] = [];
-  const terms: Term[] = [];
-  const violations: string[] = [];
-  let seq = 0;
-
-  function add(id: string, options: AddOptions = {}): Replica {
-    const proc = new Proc(clock);
-    const replica = { id, proc, crashed: false, fault: undefined, finished: false } as Replica;
-    replica.client = new MemoryLeaseClient(store, {
-      clock,
-      latencyMs: options.latencyMs ?? 5,
-      fault: (call) => (replica.crashed ? { kind: 'error', error: new NetworkError('connection refused (crashed)') } : replica.fault?.(call)),
-    });
-    replica.sharded = new ShardedElector(
-      { identity: id, setName: SET, namespace: NS, shards, clock: proc, random: seededRandom(seed * 100 + ++seq), ...TIMINGS, ...options.overrides },
-      processClient(replica.client, proc),
-      {
-        onStartedLeading: (shard: number, signal: AbortSignal, _term: LeadershipTerm) => {
-          for (const t of terms) {
-            // A paused process cannot act on its signal; it must abort it first thing on resuming (check()).
-            const paused = replicas.find((r) => r.id === t.identity)?.proc.paused ?? false;
-            if (t.shard === shard && !t.signal.aborted && !paused) violations.push(`shard ${shard}: ${id} started at ${clock.now()} while ${t.identity}'s signal was live`);
-          }
-          terms.push({ shard, identity: id, signal, startedAtMs: clock.now() });
-        },
-        onStoppedLeading: (shard: number, info) => {
-          const t = terms.findLast((x) => x.shard === shard && x.identity === id && x.stoppedAtMs === undefined);
-          if (t) Object.assign(t, { stoppedAtMs: clock.now(), reason: info.reason });
-        },
-      },
-      silentLogger,
-    );
-    replica.controller = new AbortController();
-    replica.done = replica.sharded.run(replica.controller.signal).then(() => {
-      replica.finished = true;
-    });
-    replicas.push(replica);
-    return replica;
-  }
-
-  /** One holder per shard now: isLeader of every replica, and the live signals of every running (not paused) process. */
-  function check(): void {
-    for (let s = 0; s < shards; s++) {
-      const leaders = replicas.filter((r) => r.sharded.isLeader(s)).map((r) => r.id);
-      if (leaders.length > 1) violations.push(`shard ${s} has two leaders at ${clock.now()}: ${leaders.join(', ')}`);
-      const live = terms.filter((t) => t.shard === s && !t.signal.aborted && !replicas.find((r) => r.id === t.identity && r.proc.paused));
-      if (live.length > 1) violations.push(`shard ${s} has two live signals at ${clock.now()}: ${live.map((t) => t.identity).join(', ')}`);
-    }
-    for (const r of replicas) violations.push(...r.proc.violations.splice(0));
-    if (violations.length > 0) throw new Error(violations.join('\n'));
-  }
-
-  async function run(ms: number, stepMs = STEP_MS): Promise<void> {
-    const end = clock.now() + ms;
-    while (clock.now() < end) {
-      await clock.advance(Math.min(stepMs, end - clock.now()));
-      check();
-    }
-  }
-
-  /** Runs until `predicate` holds; returns the time taken, or Infinity after `maxMs`. */
-  async function runUntil(predicate: () => boolean, maxMs: number, stepMs = STEP_MS): Promise<number> {
-    const start = clock.now();
-    while (!predicate()) {
-      if (clock.now() - start > maxMs) return Infinity;
-      await run(stepMs, stepMs);
-    }
-    return clock.now() - start;
-  }
-
-  const alive = (): Replica[] => replicas.filter((r) => !r.finished && !r.crashed && !r.controller.signal.aborted);
-  const counts = (): number[] => alive().map((r) => r.sharded.heldShards().length);
-  const isLed = (s: number): boolean => alive().some((r) => r.sharded.isLeader(s));
-  const ledShards = (): number => Array.from({ length: shards }, (_, s) => s).filter(isLed).length;
-  const balanced = (): boolean => {
-    const c = counts();
-    return ledShards() === shards && c.length > 0 && Math.max(...c) - Math.min(...c) <= 1;
-  };
-  /** Free shard Leases (labelled, no holder), as the bench pre-creates them: no claim hold. */
-  const precreate = (): void => {
-    for (let s = 0; s < shards; s++) store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
-  };
-
-  async function stop(r: Replica): Promise<void> {
-    r.controller.abort();
-    expect(await runUntil(() => r.finished, 60_000)).toBeLessThan(Infinity);
-    await r.done;
-  }
-
-  async function stopAll(): Promise<void> {
-    for (const r of replicas) {
-      r.fault = undefined;
-      r.proc.unstall();
-      if (r.proc.paused) r.proc.resume();
-      r.controller.abort();
-    }
-    expect(await runUntil(() => replicas.every((r) => r.finished), 120_000)).toBeLessThan(Infinity);
-    await Promise.all(replicas.map((r) => r.done));
-    expect(store.watcherCount).toBe(0);
-    expect(clock.pendingTimers).toBe(0);
-  }
-
-  return { clock, store, rnd, replicas, terms, add, run, runUntil, alive, counts, isLed, ledShards, balanced, precreate, stop, stopAll };
-}
-
-type World = ReturnType<typeof world>;
-
 jest.setTimeout(240_000);
 
-let current: World | undefined;
-const rejections: unknown[] = [];
-process.on('unhandledRejection', (reason) => void rejections.push(reason));
-afterEach(async () => {
-  try {
-    await current?.stopAll();
-  } finally {
-    current = undefined;
-  }
-  expect(rejections).toEqual([]);
-});
+const worlds = stopWorldsAfterEach();
 
-async function stableWorld(shards: number, ids: string[], seed = 1, options: AddOptions = {}): Promise<World> {
-  const w = world(shards, seed);
-  current = w;
-  for (const id of ids) w.add(id, options);
-  expect(await w.runUntil(() => w.balanced(), 120_000)).toBeLessThan(Infinity);
-  await w.run(10_000);
-  return w;
-}
+/** Replicas each in its own process (requests take 5 ms), checked every 25 ms; a paused process's signals are not counted live. */
+const world = (shards: number, seed = 1): ShardWorld =>
+  worlds.track(
+    shardedWorld({
+      shards,
+      seed,
+      stepMs: STEP_MS,
+      defaults: { latencyMs: 5, clock: (base, report) => new Proc(base, report), client: processClient },
+      beforeStop: (r) => proc(r).unstall(),
+    }),
+  );
 
-const isShard = (c: MemoryCall): boolean => c.name.startsWith(`${SET}-`) && !c.name.includes('-member-');
-const shardCalls = (r: Replica, fromMs: number, verb?: string): MemoryCall[] =>
-  r.client.calls.filter((c) => c.atMs >= fromMs && isShard(c) && (verb === undefined || c.verb === verb));
+const stableWorld = (shards: number, ids: string[], seed = 1, options: AddOptions = {}): Promise<ShardWorld> => settled(world(shards, seed), ids, () => options);
 const LONG_MEMBERSHIP: AddOptions = { overrides: { membership: { ...TIMINGS.membership, durationMs: 30_000 } } };
 
 describe('one holder per shard with a stale set watch copy as the first read', () => {
   it('a replica whose set watch stalls (open, delivering nothing) while shards are handed over, taken over and deleted never gives a shard two holders', async () => {
     const w = await stableWorld(6, ['a', 'b', 'c'], 31);
     const [a, b, c] = w.replicas as [Replica, Replica, Replica];
-    c.proc.stalled = true;
+    proc(c).stalled = true;
     // c's view freezes while it believes its watch is open: every other holder turns silent for c,
     // so c starts followers for their shards from the copies it has (older than the store's).
     await w.run(3 * RETRY_MS);
@@ -316,18 +170,17 @@ describe('one holder per shard with a stale set watch copy as the first read', (
     await w.run(3 * LEASE_MS);
     await w.stop(a);
     await w.run(3 * LEASE_MS);
-    c.proc.unstall();
-    expect(await w.runUntil(() => w.balanced() && w.counts().length === 3, 60_000)).toBeLessThan(Infinity);
+    proc(c).unstall();
+    expect(await w.timeUntil(() => w.balanced() && w.counts().length === 3, 60_000)).toBeLessThan(Infinity);
     expect(d.finished).toBe(false);
   });
 
   it('a replica whose set watch stalls right after its list (its copies show every shard free, the others silent) never takes a shard another replica leads', async () => {
     const w = world(6, 33);
-    current = w;
     w.precreate();
     const [, , c] = [w.add('a', LONG_MEMBERSHIP), w.add('b', LONG_MEMBERSHIP), w.add('c', LONG_MEMBERSHIP)];
     await w.run(100); // c has seen the three memberships
-    c.proc.stalled = true; // c keeps its copies: free shards, memberships that go silent
+    proc(c).stalled = true; // c keeps its copies: free shards, memberships that go silent
     await w.run(4 * LEASE_MS);
     // c, alone in its view, tried its plan's free shards with its stale copies: each a lost compare-and-swap.
     const mine = c.sharded.heldShards().map((s) => shardLeaseName(SET, s));
@@ -336,17 +189,17 @@ describe('one holder per shard with a stale set watch copy as the first read', (
     // Cost of the stale view: at most a lost write and a GET per shard it does not hold per lease duration.
     const others = shardCalls(c, 100).filter((call) => !mine.includes(call.name));
     expect(others.length).toBeLessThanOrEqual(4 * 2 * ((4 * LEASE_MS) / LEASE_MS + 1));
-    c.proc.unstall();
-    expect(await w.runUntil(() => w.balanced() && w.counts().length === 3, 60_000)).toBeLessThan(Infinity);
+    proc(c).unstall();
+    expect(await w.timeUntil(() => w.balanced() && w.counts().length === 3, 60_000)).toBeLessThan(Infinity);
   });
 
   it('a replica whose stalled set watch copy shows a crashed holder never takes a shard a live replica took meanwhile', async () => {
     const w = await stableWorld(6, ['a', 'b', 'c'], 32, LONG_MEMBERSHIP);
     const [a, , c] = w.replicas as [Replica, Replica, Replica];
-    c.proc.stalled = true;
+    proc(c).stalled = true;
     a.crashed = true; // b takes a's shards; c, seeing nothing, follows them from its old copies
     await w.run(4 * LEASE_MS);
-    c.proc.unstall();
+    proc(c).unstall();
     await w.run(2 * LEASE_MS);
     expect(w.ledShards()).toBe(6);
   });
@@ -354,11 +207,10 @@ describe('one holder per shard with a stale set watch copy as the first read', (
   for (const seed of [41, 42]) {
     it(`set watches lagging 2.5 s (past the silence threshold) under joins, leaves, crashes and lost responses never give a shard two holders (seed ${seed})`, async () => {
       const w = world(8, seed);
-      current = w;
       const lossy = (call: MemoryCall): Fault | undefined => (call.verb === 'update' && w.rnd() < 0.03 ? { kind: 'drop-response' } : undefined);
       const make = (id: string): Replica => {
         const r = w.add(id, { latencyMs: () => 2 + Math.floor(w.rnd() * 30) });
-        r.proc.lagMs = Math.floor(w.rnd() * 2_500);
+        proc(r).lagMs = Math.floor(w.rnd() * 2_500);
         r.fault = lossy;
         return r;
       };
@@ -377,7 +229,7 @@ describe('one holder per shard with a stale set watch copy as the first read', (
         }
       }
       for (const r of w.replicas) r.fault = undefined;
-      expect(await w.runUntil(() => w.balanced(), 90_000)).toBeLessThan(Infinity);
+      expect(await w.timeUntil(() => w.balanced(), 90_000)).toBeLessThan(Infinity);
     });
   }
 
@@ -385,14 +237,14 @@ describe('one holder per shard with a stale set watch copy as the first read', (
     const w = await stableWorld(6, ['a', 'b', 'c'], 43, LONG_MEMBERSHIP);
     const a = w.replicas[0]!;
     const its = a.sharded.heldShards();
-    a.proc.paused = true;
+    proc(a).paused = true;
     w.add('d'); // a settle window opens meanwhile
     await w.run(2 * LEASE_MS);
     expect(its.every((s) => w.replicas.some((r) => r !== a && r.sharded.isLeader(s)))).toBe(true);
-    a.proc.resume();
+    proc(a).resume();
     await w.run(25);
     expect(its.filter((s) => a.sharded.isLeader(s))).toEqual([]);
-    expect(await w.runUntil(() => w.balanced() && w.counts().length === 4, 60_000)).toBeLessThan(Infinity);
+    expect(await w.timeUntil(() => w.balanced() && w.counts().length === 4, 60_000)).toBeLessThan(Infinity);
   });
 });
 
@@ -404,16 +256,9 @@ describe('the bounds of "How long things take"', () => {
     const w1 = latencyMs + 2 * STEP_MS;
     it(`start: replicas joining less than settleMs apart lead every free shard by the last join + settleMs + 3w, with no GET and no move (requests take ${latencyMs} ms)`, async () => {
       const w = world(12, 51);
-      current = w;
       w.precreate();
-      const options: AddOptions = { latencyMs: () => latencyMs };
-      w.add('a', options);
-      await w.run(700);
-      w.add('b', options);
-      await w.run(700);
-      const lastJoin = w.clock.now();
-      w.add('c', options);
-      const took = await w.runUntil(() => w.ledShards() === 12, 30_000);
+      const lastJoin = await joinApart(w, ['a', 'b', 'c'], 700, { latencyMs: () => latencyMs });
+      const took = await w.timeUntil(() => w.ledShards() === 12, 30_000);
       expect(took).toBeGreaterThanOrEqual(SETTLE_MS);
       expect(took).toBeLessThanOrEqual(SETTLE_MS + 3 * w1);
       await w.run(10_000);
@@ -425,7 +270,6 @@ describe('the bounds of "How long things take"', () => {
 
   it('a free shard is taken settleMs + a lease duration after it was seen free while members come and go with gaps shorter than settleMs', async () => {
     const w = world(4, 52);
-    current = w;
     w.precreate();
     const start = w.clock.now();
     w.add('a');
@@ -433,9 +277,9 @@ describe('the bounds of "How long things take"', () => {
     const took = await (async () => {
       for (;;) {
         const x = w.add(`x${i++}`);
-        const t1 = await w.runUntil(() => w.ledShards() === 4, 1_000);
+        const t1 = await w.timeUntil(() => w.ledShards() === 4, 1_000);
         await w.stop(x);
-        const t2 = await w.runUntil(() => w.ledShards() === 4, 1_000);
+        const t2 = await w.timeUntil(() => w.ledShards() === 4, 1_000);
         if (t1 < Infinity || t2 < Infinity || w.clock.now() - start > 60_000) return w.clock.now() - start;
       }
     })();
@@ -450,7 +294,6 @@ describe('the bounds of "How long things take"', () => {
     // Always at least one short-lived member present (each lives 3 s, a new one every 1.5 s): a
     // crash-looping Deployment, a rollout of pods that fail their start. `a` runs throughout.
     const w = world(4, 53);
-    current = w;
     w.precreate();
     const start = w.clock.now();
     w.add('a');
@@ -460,7 +303,7 @@ describe('the bounds of "How long things take"', () => {
     while (w.clock.now() - start < 40_000 && takenAt === Infinity) {
       transients.push(w.add(`x${i++}`));
       if (transients.length > 2) transients.shift()!.controller.abort();
-      const t = await w.runUntil(() => w.ledShards() === 4, 1_500);
+      const t = await w.timeUntil(() => w.ledShards() === 4, 1_500);
       if (t < Infinity) takenAt = w.clock.now();
     }
     // docs/sharding.md: free for settleMs plus a lease duration while members kept changing: taken.
@@ -473,7 +316,7 @@ describe('the bounds of "How long things take"', () => {
     const victim = w.replicas[1]!;
     const its = victim.sharded.heldShards();
     victim.crashed = true;
-    const took = await w.runUntil(() => its.every((s) => w.isLed(s)), 30_000);
+    const took = await w.timeUntil(() => its.every((s) => w.isLed(s)), 30_000);
     expect(took).toBeLessThanOrEqual(LEASE_MS + W_MS);
   });
 
@@ -482,7 +325,7 @@ describe('the bounds of "How long things take"', () => {
     const [a, b] = w.replicas as [Replica, Replica];
     a.crashed = true;
     b.crashed = true;
-    const took = await w.runUntil(() => w.ledShards() === 12, 30_000);
+    const took = await w.timeUntil(() => w.ledShards() === 12, 30_000);
     expect(took).toBeLessThanOrEqual(1.5 * RETRY_MS + LEASE_MS + W_MS);
   });
 
@@ -494,7 +337,7 @@ describe('the bounds of "How long things take"', () => {
       const w = await stableWorld(12, ['a', 'b', 'c'], 56, { latencyMs: () => latencyMs });
       const joinedAt = w.clock.now();
       const d = w.add('d', { latencyMs: () => latencyMs });
-      const took = await w.runUntil(() => d.sharded.heldShards().length === 3 && w.balanced(), 60_000);
+      const took = await w.timeUntil(() => d.sharded.heldShards().length === 3 && w.balanced(), 60_000);
       const given = w.terms.filter((t) => t.reason === 'handed_over' && t.stoppedAtMs! >= joinedAt);
       const k = Math.max(...['a', 'b', 'c'].map((g) => given.filter((t) => t.identity === g).length));
       expect(given).toHaveLength(3);
@@ -508,7 +351,7 @@ describe('the bounds of "How long things take"', () => {
     const leaver = w.replicas[2]!;
     const its = leaver.sharded.heldShards();
     leaver.controller.abort();
-    const took = await w.runUntil(() => its.every((s) => w.isLed(s)), 30_000);
+    const took = await w.timeUntil(() => its.every((s) => w.isLed(s)), 30_000);
     expect(took).toBeLessThanOrEqual(2 * W_MS);
   });
 });
@@ -518,11 +361,7 @@ describe('request and wake-up pace', () => {
     // a's shard writes take 0-900 ms: renewals come up to 1.9 R apart, so its shards turn silent now and then.
     const rnd = seededRandom(61);
     let slow = false;
-    const w = world(9, 61);
-    current = w;
-    for (const id of ['a', 'b', 'c']) w.add(id, { latencyMs: () => (slow && id === 'a' ? Math.floor(rnd() * 900) : 5) });
-    expect(await w.runUntil(() => w.balanced(), 120_000)).toBeLessThan(Infinity);
-    await w.run(10_000);
+    const w = await settled(world(9, 61), ['a', 'b', 'c'], (id) => ({ latencyMs: () => (slow && id === 'a' ? Math.floor(rnd() * 900) : 5) }));
     const a = w.replicas[0]!;
     const held = a.sharded.heldShards();
     const standbys = w.replicas.map((r) => r.sharded.snapshot().following);
@@ -551,54 +390,52 @@ describe('request and wake-up pace', () => {
     const w = await stableWorld(12, ['a', 'b', 'c'], 62);
     const from = w.clock.now();
     const windowMs = 120_000;
-    const before = w.replicas.map((r) => ({ timers: r.proc.timers, short: r.proc.shortTimers }));
+    const before = w.replicas.map((r) => ({ timers: proc(r).timers, short: proc(r).shortTimers }));
     await w.run(windowMs, 250);
     w.replicas.forEach((r, i) => {
       const calls = r.client.calls.filter((c) => c.atMs >= from);
       expect(calls.filter((c) => c.verb !== 'update')).toEqual([]);
       expect(calls.length).toBeLessThanOrEqual((4 * windowMs) / RETRY_MS + windowMs / 2_000 + 2);
       // Per retry period: the loop, a renewal (its timer and its request deadline) per held shard, the standbys' due times.
-      const perPeriod = (r.proc.timers - before[i]!.timers) / (windowMs / RETRY_MS);
+      const perPeriod = (proc(r).timers - before[i]!.timers) / (windowMs / RETRY_MS);
       expect(perPeriod).toBeLessThanOrEqual(3 * 4 + 12);
-      expect(r.proc.shortTimers - before[i]!.short).toBeLessThanOrEqual(10);
+      expect(proc(r).shortTimers - before[i]!.short).toBeLessThanOrEqual(10);
     });
   });
 
   it('waiting out a long settle window and handover interval costs no request and no 0-1 ms wake-ups', async () => {
     const slow: AddOptions = { overrides: { settleMs: 30_000, handoverIntervalMs: 20_000 } };
     const w = world(8, 63);
-    current = w;
     w.precreate();
     w.add('a', slow);
     await w.run(500);
     const from = w.clock.now();
-    const before = { short: w.replicas[0]!.proc.shortTimers, timers: w.replicas[0]!.proc.timers };
+    const before = { short: proc(w.replicas[0]!).shortTimers, timers: proc(w.replicas[0]!).timers };
     await w.run(25_000, 100); // inside a's settle window: nothing may be taken yet
     const a = w.replicas[0]!;
     expect(w.ledShards()).toBe(0);
     expect(shardCalls(a, from)).toEqual([]);
-    expect(a.proc.shortTimers - before.short).toBeLessThanOrEqual(5);
-    expect(a.proc.timers - before.timers).toBeLessThanOrEqual((4 * 25_000) / RETRY_MS);
-    expect(await w.runUntil(() => w.ledShards() === 8, 10_000)).toBeLessThan(Infinity);
+    expect(proc(a).shortTimers - before.short).toBeLessThanOrEqual(5);
+    expect(proc(a).timers - before.timers).toBeLessThanOrEqual((4 * 25_000) / RETRY_MS);
+    expect(await w.timeUntil(() => w.ledShards() === 8, 10_000)).toBeLessThan(Infinity);
     // A joiner: a waits settleMs, then gives one shard per handoverIntervalMs; in between nothing.
     const b = w.add('b', slow);
-    const shortBefore = a.proc.shortTimers;
-    const took = await w.runUntil(() => b.sharded.heldShards().length === 4, 200_000, 100);
+    const shortBefore = proc(a).shortTimers;
+    const took = await w.timeUntil(() => b.sharded.heldShards().length === 4, 200_000, 100);
     expect(took).toBeLessThanOrEqual(30_000 + 3 * 20_000 + 2 * W_MS + 100);
-    expect(a.proc.shortTimers - shortBefore).toBeLessThanOrEqual(10);
+    expect(proc(a).shortTimers - shortBefore).toBeLessThanOrEqual(10);
   });
 });
 
 describe('clean stop', () => {
   it('aborting during the settle window (free shards waiting) resolves run() and leaves no timer, watch or Lease led', async () => {
     const w = world(6, 71);
-    current = w;
     w.precreate();
     for (const id of ['a', 'b']) w.add(id);
     await w.run(SETTLE_MS / 2);
     expect(w.ledShards()).toBe(0);
     for (const r of w.replicas) r.controller.abort();
-    expect(await w.runUntil(() => w.replicas.every((r) => r.finished), 10_000)).toBeLessThan(Infinity);
+    expect(await w.timeUntil(() => w.replicas.every((r) => r.finished), 10_000)).toBeLessThan(Infinity);
     expect(w.terms).toEqual([]);
     expect(w.store.watcherCount).toBe(0);
     expect(w.clock.pendingTimers).toBe(0);
@@ -610,7 +447,7 @@ describe('clean stop', () => {
     await w.run(2 * RETRY_MS);
     expect(w.replicas[1]!.sharded.snapshot().following.length).toBeGreaterThan(0);
     for (const r of w.replicas) r.controller.abort();
-    expect(await w.runUntil(() => w.replicas.every((r) => r.finished), 30_000)).toBeLessThan(Infinity);
+    expect(await w.timeUntil(() => w.replicas.every((r) => r.finished), 30_000)).toBeLessThan(Infinity);
     expect(w.store.watcherCount).toBe(0);
     expect(w.clock.pendingTimers).toBe(0);
   });

@@ -109,6 +109,27 @@ describe('LeaseStore: updating', () => {
     const changed = store.update(NS, 'a', { ...reordered, spec: { ...reordered.spec, holderIdentity: 'other' } });
     expect(Number(changed.lease.metadata?.resourceVersion)).toBe(Number(meta.resourceVersion) + 1);
   });
+
+  it('writes a new version for every change inside nested lists and maps, and none for null members or key order there', () => {
+    /** Whether replacing `before` metadata fields with `after` writes a new version. */
+    const writesNewVersion = (before: Record<string, unknown>, after: Record<string, unknown>): boolean => {
+      const store = new LeaseStore();
+      const created = store.create(NS, { metadata: { name: 'a', ...before }, spec: { holderIdentity: 'h' } });
+      const meta = created.metadata!;
+      const written = store.update(NS, 'a', { metadata: { name: 'a', uid: meta.uid, resourceVersion: meta.resourceVersion, creationTimestamp: meta.creationTimestamp, ...after }, spec: { holderIdentity: 'h' } });
+      return written.lease.metadata?.resourceVersion !== meta.resourceVersion;
+    };
+    const owner = { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'u1' };
+    expect(writesNewVersion({ finalizers: ['x', 'y'] }, { finalizers: ['y', 'x'] })).toBe(true);
+    expect(writesNewVersion({ finalizers: ['x'] }, { finalizers: [] })).toBe(true);
+    expect(writesNewVersion({ annotations: { a: '1' } }, { annotations: { a: '1', b: '' } })).toBe(true);
+    expect(writesNewVersion({ ownerReferences: [owner] }, { ownerReferences: [{ ...owner, controller: true }] })).toBe(true);
+    expect(writesNewVersion({ ownerReferences: [owner] }, { ownerReferences: [{ ...owner, uid: 'u2' }] })).toBe(true);
+    expect(writesNewVersion({ ownerReferences: [owner] }, { ownerReferences: [owner, owner] })).toBe(true);
+    expect(writesNewVersion({ ownerReferences: [{ ...owner, blockOwnerDeletion: false }] }, { ownerReferences: [owner] })).toBe(true);
+    expect(writesNewVersion({ ownerReferences: [owner] }, { ownerReferences: [{ uid: 'u1', name: 'p', controller: null, kind: 'Pod', apiVersion: 'v1' }] })).toBe(false);
+    expect(writesNewVersion({ annotations: { a: '1', b: '2' } }, { annotations: { b: '2', a: '1' }, labels: null })).toBe(false);
+  });
 });
 
 describe('LeaseStore: listing', () => {

@@ -7,7 +7,7 @@
  * it (LeaseStore, CandidateStore); this is the one implementation of their versions and watch.
  */
 import type { ObjectMeta } from '../lease.js';
-import { clone, toJson } from './json-tree.js';
+import { clone, plainCanonicalEqual, toJson } from './json-tree.js';
 import { EVERYTHING, parseLabelSelector, type LabelSelector } from './label-selector.js';
 import type { apiErrorsFor } from './lease-errors.js';
 import { checkPreconditions, isRecord } from './object-rules.js';
@@ -152,11 +152,12 @@ export class ObjectHistory<T extends VersionedObject> {
    * null-versus-absent do not count. `next.metadata` carries the resourceVersion it replaces.
    */
   write(namespace: string, name: string, next: T, current: T | undefined): T {
-    if (current !== undefined && canonicalJson(next) === canonicalJson(current)) return clone(current);
+    if (current !== undefined && sameCanonicalJson(next, current)) return clone(current);
     next.metadata ??= {};
     next.metadata.resourceVersion = String(++this.revision);
     this.objects.set(key(namespace, name), next);
-    this.publish(namespace, name, { type: current ? 'MODIFIED' : 'ADDED', object: clone(next) }, current);
+    // The stored object itself: stored objects are never changed, and every watcher gets a copy (seenBy).
+    this.publish(namespace, name, { type: current ? 'MODIFIED' : 'ADDED', object: next }, current);
     return clone(next);
   }
 
@@ -256,6 +257,11 @@ export class ObjectHistory<T extends VersionedObject> {
       if (seen) deliver(watcher, seen);
     }
   }
+}
+
+/** Whether the API server decodes two objects alike: their {@link canonicalJson} is equal (compared without writing it for plain trees). */
+function sameCanonicalJson(a: unknown, b: unknown): boolean {
+  return plainCanonicalEqual(a, b) ?? canonicalJson(a) === canonicalJson(b);
 }
 
 /** JSON with sorted keys and without null members: equal for objects the API server decodes alike. */

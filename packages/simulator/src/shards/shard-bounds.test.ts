@@ -19,6 +19,10 @@ describe('sharded bounds', () => {
     expect(balanceBoundMs(defaults, 8, 3)).toBeGreaterThan(balanceBoundMs(defaults, 8, 1));
   });
 
+  it("fits a first failed handover's back-off (one lease duration) in T's membership slot in every timing", () => {
+    expect(SHARD_TIMINGS.filter((t) => !(t.leaseDurationMs < memberSilentMs(t)))).toEqual([]);
+  });
+
   it('budgets each shard as one client-go replica, the membership by its retry period and the set watch by R', () => {
     const b = shardBudget(defaults, 8);
     expect(b.windowMs).toBe(20000);

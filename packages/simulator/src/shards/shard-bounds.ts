@@ -12,7 +12,10 @@
  * BAL, T (every live replica holds floor or ceil of N/M once the live set has stood, with no
  * fault, for T): first the view settles: dead holders' shards are taken (U), which may make a
  * live member suspected until its next membership refresh, and a dead member turns silent:
- * both within the membership's renew interval plus two of its retry periods (memberSilentMs);
+ * both within the membership's renew interval plus two of its retry periods (memberSilentMs); a
+ * member handed a shard just before the faults stopped that it did not renew is backed off for L
+ * after the takeover (a first failed handover, docs/sharding.md), and L < memberSilentMs in every
+ * timing, so it fits the same slot (two failed rounds in a row, 2 L or more, are not covered);
  * then the members must have stood unchanged for settleMs; then each replica gives its surplus
  * away one handover at a time, at most one per handoverIntervalMs (H), each taking at most one
  * evaluation tick (R) more: a replica holds at most N, so at most N - floor(N/M) moves.
