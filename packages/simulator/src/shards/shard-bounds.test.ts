@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SHARD_TIMINGS, balanceBoundMs, memberSilentMs, movesNeeded, shardBudget, unownedBoundMs } from './shard-bounds.js';
+import { SHARD_TIMINGS, backoffBoundMs, balanceBoundMs, memberSilentMs, movesNeeded, shardBudget, unownedBoundMs } from './shard-bounds.js';
 
 const defaults = SHARD_TIMINGS.find((t) => t.leaseDurationMs === 15000)!;
 
@@ -19,8 +19,9 @@ describe('sharded bounds', () => {
     expect(balanceBoundMs(defaults, 8, 3)).toBeGreaterThan(balanceBoundMs(defaults, 8, 1));
   });
 
-  it("fits a first failed handover's back-off (one lease duration) in T's membership slot in every timing", () => {
-    expect(SHARD_TIMINGS.filter((t) => !(t.leaseDurationMs < memberSilentMs(t)))).toEqual([]);
+  it('bounds an unbroken back-off by the last failure of a round (L after the first, seen within U) plus the 32 L cap, on a slow clock: 527.2 s at the defaults', () => {
+    expect(backoffBoundMs(defaults)).toBeCloseTo((33 * 15000) / 0.99 + unownedBoundMs(defaults), 6);
+    expect(SHARD_TIMINGS.map((t) => Math.round(backoffBoundMs(t) / 100) / 10)).toEqual([212.2, 527.2, 142.3]);
   });
 
   it('budgets each shard as one client-go replica, the membership by its retry period and the set watch by R', () => {

@@ -13,13 +13,22 @@
  * fault, for T): first the view settles: dead holders' shards are taken (U), which may make a
  * live member suspected until its next membership refresh, and a dead member turns silent:
  * both within the membership's renew interval plus two of its retry periods (memberSilentMs); a
- * member handed a shard just before the faults stopped that it did not renew is backed off for L
- * after the takeover (a first failed handover, docs/sharding.md), and L < memberSilentMs in every
- * timing, so it fits the same slot (two failed rounds in a row, 2 L or more, are not covered);
- * then the members must have stood unchanged for settleMs; then each replica gives its surplus
- * away one handover at a time, at most one per handoverIntervalMs (H), each taking at most one
- * evaluation tick (R) more: a replica holds at most N, so at most N - floor(N/M) moves.
+ * member a replica backs off (a shard handed to it was taken over by expiry before it renewed it:
+ * a failed handover, docs/sharding.md) is not counted by that replica until its back-off ends, so
+ * the window is judged from the later of the stable time and the last time a running replica
+ * listed a live member as backed off; then the members must have stood unchanged for settleMs;
+ * then each replica gives its surplus away one handover at a time, at most one per
+ * handoverIntervalMs (H), each taking at most one evaluation tick (R) more: a replica holds at
+ * most N, so at most N - floor(N/M) moves.
  * T = U + memberSilentMs + settleMs + (N - floor(N/M)) x (H + R) + 250 ms.
+ *
+ * BAL also bounds the back-off itself, so that it cannot postpone the balance for ever: one
+ * replica lists a member as backed off without a break for at most backoffBoundMs. A back-off
+ * lasts at most 32 L on the replica's clock (L / (1 - r) of ours each); a failure seen during it
+ * is ignored, and the only failures that can come right after it are of shards handed before it
+ * began (a backed-off member is handed nothing), each taken over within U of its expiry, the
+ * last one at most L after the first. So the listing lasts at most
+ * (L + 32 L) / (1 - r) + U.
  *
  * B, the request budget, per process and resource, over a window of 10 R (see budget.ts):
  * - each shard Lease: the process's Electors for that shard, one after another, behave as one
@@ -73,6 +82,14 @@ export function movesNeeded(shards: number, members: number): number {
 export function balanceBoundMs(t: ShardTiming, shards: number, members: number): number {
   const settleMs = t.handoverIntervalMs;
   return unownedBoundMs(t) + memberSilentMs(t) + settleMs + movesNeeded(shards, members) * (t.handoverIntervalMs + t.retryPeriodMs) + LATENCY_SLACK_MS;
+}
+
+/** A back-off's cap in lease durations (MAX_HANDOVER_BACKOFF_LEASES of the sharding module, docs/sharding.md). */
+export const BACKOFF_CAP_LEASES = 32;
+
+/** The longest a replica lists one member as backed off without a break: see the module doc. */
+export function backoffBoundMs(t: ShardTiming): number {
+  return ((1 + BACKOFF_CAP_LEASES) * t.leaseDurationMs) / (1 - MAX_CLOCK_DRIFT_RATE) + unownedBoundMs(t);
 }
 
 export interface ShardBudget {

@@ -1,11 +1,12 @@
 /**
  * The sharded run's own checks, at every main-loop step (S1 and S2 are the per-shard
  * InvariantCheckers'): S3 (a live term past its own write's lease, on its own clock), UNOWNED
- * (a crashed holder's shard led again within U), BAL (fair share once stable for T), and the
- * requests-per-minute figures. Bounds: shard-bounds.ts.
+ * (a crashed holder's shard led again within U), BAL (fair share once stable for T, and no
+ * back-off longer than its bound), and the requests-per-minute figures. Bounds: shard-bounds.ts.
  */
 import { addSample } from '../histogram.js';
-import { balanceBoundMs, unownedBoundMs } from './shard-bounds.js';
+import { backoffBoundMs, balanceBoundMs, unownedBoundMs } from './shard-bounds.js';
+import type { ShardInc } from './shard-types.js';
 import type { ShardWorld } from './shard-world.js';
 
 /** S3: every running process's live shard term ends before the lease its latest answered write counted from, on its own clock. */
@@ -49,6 +50,49 @@ export function checkOrphans(w: ShardWorld): void {
   }
 }
 
+/**
+ * The members `inc` does not count now because handovers to them failed: what its
+ * `snapshot().backedOff` lists, read from its view directly (a whole snapshot at every step
+ * would cost the run more than the check).
+ */
+function backedOffBy(inc: ShardInc): string[] {
+  const view = (inc.sharded as unknown as { view?: { backedOffMembers?: (nowMs: number) => string[] } }).view;
+  if (typeof view?.backedOffMembers !== 'function') throw new Error('ShardedElector has no view.backedOffMembers: update shard-checks.ts');
+  return view.backedOffMembers(inc.clock.now());
+}
+
+/**
+ * BAL's part on back-offs: marks when a live replica last listed a live member as backed off
+ * (the balance window starts after it), and reports a replica that lists a member without a
+ * break for longer than backoffBoundMs (a back-off must end, or it postpones the balance for ever).
+ */
+export function checkBackoffs(w: ShardWorld): void {
+  const now = w.clock.now();
+  const liveIds = new Set(w.live().map((inc) => inc.slot.id));
+  const listed = new Set<string>();
+  for (const inc of w.incarnations) {
+    if (inc.state !== 'running') continue;
+    for (const member of backedOffBy(inc)) {
+      const key = `${inc.key} ${member}`;
+      listed.add(key);
+      if (liveIds.has(inc.slot.id) && liveIds.has(member)) w.backoffSeenAtMs = now;
+      const since = w.backoffSince.get(key);
+      if (since === undefined) {
+        w.backoffSince.set(key, now);
+        w.backoffs++;
+        continue;
+      }
+      w.longestBackoffMs = Math.max(w.longestBackoffMs, now - since);
+      const boundMs = backoffBoundMs(w.timing);
+      if (now - since > boundMs && !w.backoffReported.has(key)) {
+        w.backoffReported.add(key);
+        w.report('BAL', `${inc.key} has not counted ${member} for ${Math.round(now - since)} ms without a break (back-off bound ${Math.round(boundMs)} ms)`);
+      }
+    }
+  }
+  for (const key of w.backoffSince.keys()) if (!listed.has(key)) w.backoffSince.delete(key);
+}
+
 /** BAL: once the live set and the fault mix have stood still for T, every live replica holds floor or ceil of N/M. */
 export function checkBalance(w: ShardWorld): void {
   if (w.disturbances > 0 || w.shuttingDown) return;
@@ -60,7 +104,8 @@ export function checkBalance(w: ShardWorld): void {
     return;
   }
   const now = w.clock.now();
-  const stable = w.stableSinceMs;
+  // A member some live replica does not count yet (backed off): the window starts after that.
+  const stable = Math.max(w.stableSinceMs, w.backoffSeenAtMs);
   const counts = live.map((inc) => inc.sharded.heldShards().length);
   const lo = Math.floor(w.shards / M);
   const hi = Math.ceil(w.shards / M);

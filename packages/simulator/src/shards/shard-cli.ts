@@ -32,7 +32,7 @@ async function runOne(args: ShardCliArgs, seed: number): Promise<number> {
       `${(r.virtualMs / 60_000).toFixed(1)} virtual minutes, ${r.terms} shard terms, digest ${r.digest}, ${((performance.now() - started) / 1000).toFixed(1)} s real`,
   );
   console.log(`faults: ${Object.entries(r.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
-  console.log(`balance: ${r.balanceJudged} windows judged, longest ${(r.longestBalanceMs / 1000).toFixed(1)} s (T ${(r.balanceBoundMs / 1000).toFixed(1)} s); unowned: ${r.orphansJudged} orphans judged, longest ${(r.longestUnownedMs / 1000).toFixed(1)} s (U ${(r.unownedBoundMs / 1000).toFixed(1)} s); busiest budget window ${r.budgetPeakPercent} %`);
+  console.log(`balance: ${r.balanceJudged} windows judged, longest ${(r.longestBalanceMs / 1000).toFixed(1)} s (T ${(r.balanceBoundMs / 1000).toFixed(1)} s); back-offs: ${r.backoffs}, longest ${(r.longestBackoffMs / 1000).toFixed(1)} s (bound ${(r.backoffBoundMs / 1000).toFixed(1)} s); unowned: ${r.orphansJudged} orphans judged, longest ${(r.longestUnownedMs / 1000).toFixed(1)} s (U ${(r.unownedBoundMs / 1000).toFixed(1)} s); busiest budget window ${r.budgetPeakPercent} %`);
   for (const v of r.violations) console.log(formatShardViolation(seed, v, r.shards));
   console.log(r.violations.length === 0 ? 'no violations' : `${r.violations.length} violation(s)`);
   return r.violations.length === 0 ? 0 : 1;

@@ -45,6 +45,8 @@ describe('sharded simulation', () => {
       // The checks had something to judge: stable windows past T, and orphans of crashed holders.
       expect(summary!.balanceJudged).toBeGreaterThan(0);
       expect(summary!.orphansJudged).toBeGreaterThan(0);
+      // ...and handovers that failed (a paused or failing target), so back-offs were seen and bounded.
+      expect(summary!.backoffs).toBeGreaterThan(0);
       expect(summary!.faults.crash + summary!.faults['api-episode'] + summary!.faults.pause).toBeGreaterThan(0);
       expect(unhandledRejectionListeners.after).toBe(unhandledRejectionListeners.before);
     },
@@ -56,6 +58,7 @@ describe('sharded simulation', () => {
     ['ignores-orphans', ['UNOWNED'], 2],
     ['unguarded-shards', ['S1', 'S3'], 5],
     ['membership-retry-storm', ['B'], 5],
+    ['endless-backoff', ['BAL'], 10],
   ];
   it.each(caught)(
     'catches the %s variant (%j)',

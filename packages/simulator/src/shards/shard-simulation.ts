@@ -7,8 +7,8 @@
 import { settle } from '@leasekit/k8s-leaderelection/testing';
 import type { Invariant, Violation } from '../invariants.js';
 import { drawDriftRate } from '../timings.js';
-import { balanceBoundMs, unownedBoundMs } from './shard-bounds.js';
-import { checkBalance, checkOrphans, checkTermsWithinLease, countRequestsPerMinute } from './shard-checks.js';
+import { backoffBoundMs, balanceBoundMs, unownedBoundMs } from './shard-bounds.js';
+import { checkBackoffs, checkBalance, checkOrphans, checkTermsWithinLease, countRequestsPerMinute } from './shard-checks.js';
 import { schedulePhases } from './shard-faults.js';
 import { signalStop, startShardIncarnation } from './shard-replicas.js';
 import { SHARD_INVARIANTS, type ShardInvariant, type ShardSimOptions, type ShardSimResult, type ShardViolation } from './shard-types.js';
@@ -57,6 +57,9 @@ export async function runShardSimulation(options: ShardSimOptions): Promise<Shar
     unownedBoundMs: Math.round(unownedBoundMs(w.timing)),
     balanceJudged: w.balanceJudged,
     longestBalanceMs: Math.round(w.longestBalanceMs),
+    backoffs: w.backoffs,
+    longestBackoffMs: Math.round(w.longestBackoffMs),
+    backoffBoundMs: Math.round(backoffBoundMs(w.timing)),
     orphansJudged: w.orphansJudged,
     longestUnownedMs: Math.round(w.longestUnownedMs),
     requestsPerReplicaMinute: w.requestsPerReplicaMinute,
@@ -91,6 +94,7 @@ async function step(w: ShardWorld, limitMs: number): Promise<void> {
   for (let s = 0; s < w.shards; s++) w.checkers[s]!.checkLeaders(w.participants[s]!);
   checkTermsWithinLease(w);
   checkOrphans(w);
+  checkBackoffs(w);
   checkBalance(w);
   countRequestsPerMinute(w);
 }

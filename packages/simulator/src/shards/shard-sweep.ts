@@ -27,9 +27,12 @@ export interface ShardSweepSummary {
   readonly longestBalanceMs: number;
   readonly orphansJudged: number;
   readonly longestUnownedMs: number;
+  readonly backoffs: number;
+  readonly longestBackoffMs: number;
   /** The bounds as derived: largest T over the seeds' timings and M, and U per timing (ms). */
   readonly balanceBoundMs: Record<string, number>;
   readonly unownedBoundMs: Record<string, number>;
+  readonly backoffBoundMs: Record<string, number>;
   readonly requestsPerReplicaMinute: Histogram;
   readonly budgetPeakPercent: number;
   readonly digests: Record<string, string>;
@@ -48,8 +51,11 @@ export function emptyShardSummary(): ShardSweepSummary {
     longestBalanceMs: 0,
     orphansJudged: 0,
     longestUnownedMs: 0,
+    backoffs: 0,
+    longestBackoffMs: 0,
     balanceBoundMs: {},
     unownedBoundMs: {},
+    backoffBoundMs: {},
     requestsPerReplicaMinute: {},
     budgetPeakPercent: 0,
     digests: {},
@@ -74,8 +80,11 @@ export function addShardResult(summary: ShardSweepSummary, r: ShardSimResult): S
     longestBalanceMs: r.longestBalanceMs,
     orphansJudged: r.orphansJudged,
     longestUnownedMs: r.longestUnownedMs,
+    backoffs: r.backoffs,
+    longestBackoffMs: r.longestBackoffMs,
     balanceBoundMs: { [timingKey(r)]: r.balanceBoundMs },
     unownedBoundMs: { [timingKey(r)]: r.unownedBoundMs },
+    backoffBoundMs: { [timingKey(r)]: r.backoffBoundMs },
     requestsPerReplicaMinute: r.requestsPerReplicaMinute,
     budgetPeakPercent: r.budgetPeakPercent,
     digests: { [String(r.seed)]: r.digest },
@@ -103,8 +112,11 @@ export function mergeShardSummaries(a: ShardSweepSummary, b: ShardSweepSummary):
     longestBalanceMs: Math.max(a.longestBalanceMs, b.longestBalanceMs),
     orphansJudged: a.orphansJudged + b.orphansJudged,
     longestUnownedMs: Math.max(a.longestUnownedMs, b.longestUnownedMs),
+    backoffs: a.backoffs + b.backoffs,
+    longestBackoffMs: Math.max(a.longestBackoffMs, b.longestBackoffMs),
     balanceBoundMs: maxRecord(a.balanceBoundMs, b.balanceBoundMs),
     unownedBoundMs: maxRecord(a.unownedBoundMs, b.unownedBoundMs),
+    backoffBoundMs: maxRecord(a.backoffBoundMs, b.backoffBoundMs),
     requestsPerReplicaMinute: mergeHistograms(a.requestsPerReplicaMinute, b.requestsPerReplicaMinute),
     budgetPeakPercent: Math.max(a.budgetPeakPercent, b.budgetPeakPercent),
     digests: { ...a.digests, ...b.digests },
@@ -141,6 +153,7 @@ export function formatShardSummary(s: ShardSweepSummary, extra: { variant?: stri
   if (extra.realMs !== undefined) lines.push(`real time:          ${(extra.realMs / 1000).toFixed(1)} s`);
   lines.push(`shard terms:        ${s.terms}`);
   lines.push(`balance (BAL):      ${s.balanceJudged} stable windows judged; longest time to balance ${(s.longestBalanceMs / 1000).toFixed(1)} s; bound T by timing (largest M): ${fmtBounds(s.balanceBoundMs)}`);
+  lines.push(`back-offs (BAL):    ${s.backoffs} seen (a replica not counting a member that failed a handover); longest ${(s.longestBackoffMs / 1000).toFixed(1)} s; bound by timing: ${fmtBounds(s.backoffBoundMs)}`);
   lines.push(`unowned (UNOWNED):  ${s.orphansJudged} orphaned shards judged; longest unled ${(s.longestUnownedMs / 1000).toFixed(1)} s; bound U by timing: ${fmtBounds(s.unownedBoundMs)}`);
   lines.push(`requests per replica per minute: p50 ${percentile(s.requestsPerReplicaMinute, 0.5)}, max ${maxSample(s.requestsPerReplicaMinute)} (busiest budget window: ${s.budgetPeakPercent} % of one resource's budget)`);
   lines.push('faults injected by kind:');
@@ -178,6 +191,7 @@ export function shardSummaryJson(s: ShardSweepSummary): Record<string, unknown> 
     faults: s.faults,
     violations: s.violations,
     balance: { judged: s.balanceJudged, longestMs: s.longestBalanceMs, boundMs: s.balanceBoundMs },
+    backoffs: { seen: s.backoffs, longestMs: s.longestBackoffMs, boundMs: s.backoffBoundMs },
     unowned: { judged: s.orphansJudged, longestMs: s.longestUnownedMs, boundMs: s.unownedBoundMs },
     requestsPerReplicaMinute: { p50: percentile(s.requestsPerReplicaMinute, 0.5), max: maxSample(s.requestsPerReplicaMinute) },
     budgetPeakPercent: s.budgetPeakPercent,

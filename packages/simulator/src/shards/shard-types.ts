@@ -79,6 +79,10 @@ export interface ShardSimResult {
   /** Stable windows that reached the balance bound (BAL judged), and the longest time a judged window took to balance. */
   readonly balanceJudged: number;
   readonly longestBalanceMs: number;
+  /** Back-offs seen (a replica starting to list a member as backed off), the longest unbroken one, and its bound (BAL). */
+  readonly backoffs: number;
+  readonly longestBackoffMs: number;
+  readonly backoffBoundMs: number;
   /** Orphaned shards (holder crashed) judged by UNOWNED, and the longest time one stayed unled among those. */
   readonly orphansJudged: number;
   readonly longestUnownedMs: number;

@@ -70,12 +70,34 @@ function membershipRetryStorm(config: ShardedElectorConfig, client: unknown, cal
   return sharded;
 }
 
+/**
+ * A member whose handover failed is never counted again by this replica: its back-off has no end,
+ * and neither a renewal of a shard nor its leaving clears it (BAL: the back-off outlasts its bound,
+ * and the balance waits on it). The set view's back-off state is replaced on the instance.
+ */
+function endlessBackoff(config: ShardedElectorConfig, client: unknown, callbacks: ShardCallbacks, logger?: Logger): ShardedElector {
+  const sharded = new ShardedElector(config, client, callbacks, logger);
+  type View = { backOff?: (member: string, nowMs: number) => void; backoffs?: Map<string, { failures: number; untilMs: number }> };
+  const view = (sharded as unknown as { view?: View }).view;
+  const original = view?.backOff;
+  const backoffs = view?.backoffs;
+  if (view === undefined || typeof original !== 'function' || !(backoffs instanceof Map)) throw new Error('ShardedElector has no view.backOff: update the variant');
+  view.backOff = (member, nowMs) => {
+    original.call(view, member, nowMs);
+    const backoff = backoffs.get(member);
+    if (backoff) backoffs.set(member, { ...backoff, untilMs: Infinity });
+  };
+  backoffs.delete = () => false;
+  return sharded;
+}
+
 export const SHARD_VARIANTS = {
   safe: (config, client, callbacks, logger) => new ShardedElector(config, client, callbacks, logger),
   'ignores-quota': ignoresQuota,
   'ignores-orphans': ignoresOrphans,
   'unguarded-shards': withShardSteps(noLeaseGuard),
   'membership-retry-storm': membershipRetryStorm,
+  'endless-backoff': endlessBackoff,
 } as const satisfies Record<string, ShardedFactory>;
 
 export type ShardVariantName = keyof typeof SHARD_VARIANTS;

@@ -79,6 +79,14 @@ export class ShardWorld {
   balanceJudgedFor = -1;
   orphansJudged = 0;
   longestUnownedMs = 0;
+  /** The last time a running replica listed a live member as backed off (BAL is judged from after it). */
+  backoffSeenAtMs = 0;
+  /** "replica-incarnation member" -> since when that replica has listed that member as backed off without a break. */
+  readonly backoffSince = new Map<string, number>();
+  readonly backoffReported = new Set<string>();
+  /** Back-offs seen (a replica starting to list a member), and the longest unbroken one. */
+  backoffs = 0;
+  longestBackoffMs = 0;
   maxLive = 0;
   shuttingDown = false;
   stepsAtSameTime = 0;
