@@ -69,9 +69,16 @@ export class LeaseRequests {
       notify(log, () => config.observer?.onRequest?.({ purpose, verb, durationMs: clock.now() - start }));
       return result;
     } catch (err) {
-      this.options.guaranteeHolds();
-      const normalised = normaliseError(err);
-      if (stop?.aborted && !isApiError(normalised)) {
+      const guaranteed = this.options.guaranteeHolds();
+      let normalised = normaliseError(err);
+      // A renewal's stop also aborts when the guarantee runs out: that is a renewal the API server
+      // did not answer in time, a timed-out request like any other, not a stop.
+      const outran = purpose === 'renew' && !guaranteed;
+      if (outran && normalised.constructor === LeaseKitError) {
+        // Cut by the term's end (the guard aborted the signal with LEADERSHIP_LOST): a timeout.
+        normalised = new RequestTimeoutError('no answer before the lease guarantee ran out', { cause: normalised });
+      }
+      if (stop?.aborted && !isApiError(normalised) && !outran) {
         // Cut short by the caller's stop: no answer and no failure of the API server. The
         // observer hears of it as cancelled (no error reason), the failure log not at all.
         this.cancelled.add(normalised);

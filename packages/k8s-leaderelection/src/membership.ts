@@ -156,7 +156,10 @@ export class Membership {
         } catch (err) {
           failures++;
           retryAfterMs = retryAfterOf(err);
-          this.log.warn('Membership refresh failed; retrying', { error: describeError(err), failures, ...(retryAfterMs > 0 ? { retryAfterMs } : {}) });
+          // A refresh in flight when the stop came is waited for (a late create must not revive the
+          // Lease after the delete); if it failed, nothing is retried: the replica leaves next.
+          const next = signal?.aborted ? 'leaving' : 'retrying';
+          this.log.warn(`Membership refresh failed; ${next}`, { error: describeError(err), failures, ...(retryAfterMs > 0 ? { retryAfterMs } : {}) });
         }
         if (signal?.aborted) break;
         // After a failure: the retry period, doubling per failure up to the renew interval (never less than the retry period),
