@@ -141,6 +141,30 @@ describe('Elector.resign({ to }): a watching target', () => {
   });
 });
 
+describe('Elector.resign({ to }): the handover annotation after the handover', () => {
+  // A set view reads a change of holder as a handover only when the new record names the old
+  // holder as its giver; an annotation left over from an earlier handover would make the takeover
+  // of a crashed holder's shard read as a handover by it (a fresh-eyes probe, set-view-probes).
+  it('is dropped by a takeover by expiry of a record handed to a replica that never took it, and by every later take', async () => {
+    const w = world(85);
+    freeLease(w);
+    const a = w.replica('a');
+    const c = w.replica('c');
+    await ledBy(w, a, [c]);
+    await a.elector.resign({ to: 'ghost' });
+    expect(w.store.get(NS, LEASE).metadata?.annotations?.[HANDOVER_ANNOTATION]).toBe('a');
+    expect(await w.clock.advanceUntil(() => leaders([a, c]).length === 1, 3 * D, 10)).toBe(true);
+    const taken = w.store.get(NS, LEASE);
+    expect(taken.spec?.holderIdentity).toBe(leaders([a, c])[0]);
+    expect(taken.metadata?.annotations?.[HANDOVER_ANNOTATION]).toBeUndefined();
+    // Its renewals write no annotation back.
+    await runChecked(w.clock, [a, c], 2 * D, 10);
+    expect(w.store.get(NS, LEASE).metadata?.annotations?.[HANDOVER_ANNOTATION]).toBeUndefined();
+    await a.stop();
+    await c.stop();
+  });
+});
+
 describe('Elector.resign({ to }): a polling target', () => {
   it('takes it at its next poll (GET + PUT), before anyone else leads', async () => {
     const w = world(84);

@@ -39,7 +39,7 @@ import { JITTER_FACTOR, resolveConfig, type ElectorConfig, type ResolvedConfig }
 import { ConfigError, LeaseKitError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound } from './errors.js';
 import { LeaseFollower } from './follower.js';
 import { GuaranteeBase } from './guarantee-base.js';
-import { acquiredRecord, handoverRecord, releasedRecord, renewedRecord, withHandoverAnnotation, type RecordWriter } from './records.js';
+import { acquiredRecord, handoverRecord, releasedRecord, renewedRecord, withHandoverAnnotation, withoutStaleHandover, type RecordWriter } from './records.js';
 import { resolveSteps, safeSteps, type ElectorSteps } from './steps.js';
 import { LeaderEvents, type LeaderEventAction } from './leader-events.js';
 import type { Lease, LeaseClient } from './lease.js';
@@ -497,7 +497,7 @@ export class Elector {
     }
     const next = purpose === 'renew' ? this.renewedRecord(record) : this.acquiredRecord(record);
     if (purpose === 'acquire') this.seedIfHandedToUs(observation);
-    return this.writeRecord(purpose, next, withoutClaim(current), deadlineMs, stop);
+    return this.writeRecord(purpose, next, withoutStaleHandover(withoutClaim(current), identity), deadlineMs, stop);
   }
 
   /**
@@ -565,11 +565,11 @@ export class Elector {
    * from this write's send time. A 409 is a lost race, not a failure to back off from beyond the
    * schedule's conflict rule: the winner's record arrives on the watch. Like the slow path, it
    * drops a claim marker the object still carries (a stale one: `obs` is no claim), so our term's
-   * record never reads as a claim.
+   * record never reads as a claim, and a handover annotation unless the record was handed to us.
    */
   private async takeObserved(obs: Observation, deadlineMs: number, stop: AbortSignal): Promise<AttemptOutcome> {
     this.seedIfHandedToUs(obs);
-    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), withoutClaim(obs.lease), deadlineMs, stop);
+    const outcome = await this.writeRecord('acquire', this.acquiredRecord(obs.record), withoutStaleHandover(withoutClaim(obs.lease), this.config.identity), deadlineMs, stop);
     if (outcome === 'failed') this.takeFailedOn = obs;
     return outcome;
   }

@@ -69,6 +69,20 @@ export function handoverRecord(writer: RecordWriter, previous: LeaderElectionRec
   };
 }
 
+/**
+ * `lease` as `writer` may write it over: without {@link HANDOVER_ANNOTATION} unless its record names
+ * `writer` (the handover's target taking, then renewing, what was handed to it). Any other write
+ * over it (a takeover by expiry, a take of a released record) is no handover: a stale annotation
+ * left there would make a set view read the takeover of a crashed holder's shard as a handover by
+ * that holder, when the holder had handed it before and then taken it back.
+ */
+export function withoutStaleHandover(lease: Lease, writer: string): Lease {
+  const annotations = lease.metadata?.annotations;
+  if (annotations === undefined || !(HANDOVER_ANNOTATION in annotations) || lease.spec?.holderIdentity === writer) return lease;
+  const rest = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== HANDOVER_ANNOTATION));
+  return { ...lease, metadata: { ...lease.metadata, annotations: rest } };
+}
+
 /** `lease` with {@link HANDOVER_ANNOTATION} naming `from` (other annotations kept). */
 export function withHandoverAnnotation(lease: Lease, from: string): Lease {
   return { ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [HANDOVER_ANNOTATION]: from } } };

@@ -18,6 +18,8 @@ interface MemberRecord {
   readonly identity: string;
   readonly renewedAtMs: number;
   readonly durationMs: number;
+  /** The Lease object's uid: a new one is a new Lease (deleted and created again), judged afresh. */
+  readonly uid: string | undefined;
 }
 
 /** The membership Lease of set `setName` read as a member, or undefined when it is not one. */
@@ -30,15 +32,19 @@ function memberRecordOf(lease: Lease, setName: string): MemberRecord | undefined
   const seconds = spec?.leaseDurationSeconds;
   if (typeof identity !== 'string' || identity === '' || renewedAtMs === null) return undefined;
   if (typeof seconds !== 'number' || !(seconds > 0)) return undefined;
-  return { identity, renewedAtMs, durationMs: seconds * 1000 };
+  return { identity, renewedAtMs, durationMs: seconds * 1000, uid: meta?.uid };
 }
 
 /** The longest back-off of a member that failed handovers, in lease durations (see {@link SetView}). */
 export const MAX_HANDOVER_BACKOFF_LEASES = 32;
 
-/** A member's failed handovers since it was last seen renewing a shard, and until when (local monotonic) it is no target. */
+/**
+ * A member's failed handovers since it was last seen renewing a shard, when (local monotonic) the
+ * last back-off began, and until when it is no target.
+ */
 interface Backoff {
   readonly failures: number;
+  readonly sinceMs: number;
   readonly untilMs: number;
 }
 
@@ -60,8 +66,9 @@ export class SetView {
   private readonly memberChangedAtMs = new Map<string, number>();
   /** Each shard's renewTime as last seen. */
   private readonly renewTimeOf: (string | undefined)[];
-  /** Each shard: the member a handover named, while that member has not renewed it yet. */
+  /** Each shard: the member a handover named, while that member has not renewed it yet, and when (local monotonic) that handover was seen. */
   private readonly handedTo: (string | undefined)[];
+  private readonly handedAtMs: number[];
   /** Members backed off as handover targets (see the constructor). */
   private readonly backoffs = new Map<string, Backoff>();
 
@@ -83,6 +90,7 @@ export class SetView {
     this.shardChangedAtMs = shardNames.map(() => 0);
     this.renewTimeOf = shardNames.map(() => undefined);
     this.handedTo = shardNames.map(() => undefined);
+    this.handedAtMs = shardNames.map(() => 0);
   }
 
   /**
@@ -103,13 +111,17 @@ export class SetView {
     const member = lease && memberRecordOf(lease, this.setName);
     let cleared = false;
     if (member) {
-      if (!this.memberChangedAtMs.has(name)) {
+      const fresh = !this.memberChangedAtMs.has(name) || before === undefined || before.uid !== member.uid;
+      if (fresh) {
         const ageMs = Math.min(Math.max(0, wallNowMs - member.renewedAtMs), member.durationMs);
         this.memberChangedAtMs.set(name, nowMs - (Number.isFinite(ageMs) ? ageMs : 0));
-      } else if (before?.renewedAtMs !== member.renewedAtMs) this.memberChangedAtMs.set(name, nowMs);
-      this.memberOf.set(name, member);
-      // A refresh (a new renewTime) clears a suspicion: the member is alive after all.
-      if (this.suspects.has(member.identity) && member.renewedAtMs !== this.suspects.get(member.identity)) {
+      } else if (member.renewedAtMs > before.renewedAtMs) this.memberChangedAtMs.set(name, nowMs);
+      // A member's own refreshes only move its Lease's renewTime forward (Membership steps it past
+      // the previous one): an older one on the same Lease (restored from a backup) is no sign of life.
+      if (fresh || member.renewedAtMs >= before.renewedAtMs) this.memberOf.set(name, member);
+      // A refresh (a newer renewTime) clears a suspicion: the member is alive after all.
+      const suspectedAt = this.suspects.get(member.identity);
+      if (this.suspects.has(member.identity) && (suspectedAt === undefined || member.renewedAtMs > suspectedAt)) {
         cleared = this.suspects.delete(member.identity);
       }
     } else {
@@ -145,19 +157,31 @@ export class SetView {
         this.suspects.set(previous, member?.renewedAtMs);
       }
       // Handed to previous, which never renewed it: a failed handover (it may not be able to
-      // write shards at all, while its membership refreshes): back it off, longer each time.
-      if (this.handedTo[shard] === previous) this.backOff(previous, nowMs);
+      // write shards at all, while its membership refreshes): back it off, longer each time. A
+      // member that left meanwhile is no target any more: its next join starts afresh.
+      if (this.handedTo[shard] === previous && this.isMember(previous)) this.backOff(previous, this.handedAtMs[shard]!, nowMs);
     }
     this.handedTo[shard] = handedOver && holder !== '' ? holder : undefined;
+    this.handedAtMs[shard] = nowMs;
     return true;
   }
 
-  /** One more failed handover of `member`; the shards handed to it in one round (before it was backed off) count once. */
-  private backOff(member: string, nowMs: number): void {
-    if (this.backedOff(member, nowMs)) return;
-    const failures = (this.backoffs.get(member)?.failures ?? 0) + 1;
+  private isMember(identity: string): boolean {
+    for (const m of this.memberOf.values()) if (m.identity === identity) return true;
+    return false;
+  }
+
+  /**
+   * One more failed handover of `member` (handed at `handedAtMs`). The shards handed to it in one
+   * round count once: a failure while it is backed off, or of a shard handed before its last
+   * back-off began, adds nothing.
+   */
+  private backOff(member: string, handedAtMs: number, nowMs: number): void {
+    const last = this.backoffs.get(member);
+    if (this.backedOff(member, nowMs) || (last !== undefined && handedAtMs < last.sinceMs)) return;
+    const failures = (last?.failures ?? 0) + 1;
     const holdMs = this.backoffUnitMs * Math.min(2 ** (failures - 1), MAX_HANDOVER_BACKOFF_LEASES);
-    this.backoffs.set(member, { failures, untilMs: nowMs + holdMs });
+    this.backoffs.set(member, { failures, sinceMs: nowMs, untilMs: nowMs + holdMs });
   }
 
   /** Each shard's holder as last seen ('' when none). */
