@@ -41,6 +41,28 @@ function heldByGoWithMarker(w: World, claimer: string, transitions = 4): void {
   });
 }
 
+/** Go releases its record (ReleaseOnCancel): an empty holder over the object it read, metadata kept. */
+const goReleases = (w: World): void => goWrites(w, { holderIdentity: '', leaseDurationSeconds: 1 });
+
+/** `r` starts and follows the record for a second (it has read or watched it). */
+async function follows(w: World, r: Replica): Promise<void> {
+  r.start();
+  await runChecked(w.clock, [r], 1_000, 10);
+}
+
+/** `r` (watching) follows go's record, go releases it, and `r` takes the released record at once. */
+async function leadsOnGoRelease(w: World, r: Replica): Promise<void> {
+  await follows(w, r);
+  goReleases(w);
+  expect(await w.clock.advanceUntil(() => r.elector.isLeader(), 100, 1)).toBe(true);
+}
+
+/** The leader `from` hands over to `to` (`resign({ to })`, not awaited); when it asked. */
+function handOver(w: World, from: Replica, to: string): number {
+  void from.elector.resign({ to });
+  return w.clock.now();
+}
+
 /** While some replica leads, the Lease must not read as a claim (a marker naming its holder). */
 async function runNoClaimWhileLeading(w: World, rs: readonly Replica[], ms: number): Promise<void> {
   const end = w.clock.now() + ms;
@@ -59,8 +81,7 @@ describe('claim marker: a take on the watch', () => {
     const w = world(301);
     heldByGoWithMarker(w, 'a');
     const a = w.replica('a', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await runChecked(w.clock, [a], 1_000, 10);
+    await follows(w, a);
     const from = a.client.calls.length;
     // go died: a takes the record it watched expire, at expiry, with one write and no GET.
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), D + R, 20)).toBe(true);
@@ -83,15 +104,11 @@ describe('claim marker: a take on the watch', () => {
     heldByGoWithMarker(w, 'b');
     const c = w.replica('c', { config: { followerStrategy: 'watch' } });
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
-    c.start();
-    await runChecked(w.clock, [c], 1_000, 10);
-    goWrites(w, { holderIdentity: '', leaseDurationSeconds: 1 }); // go releases (ReleaseOnCancel)
-    expect(await w.clock.advanceUntil(() => c.elector.isLeader(), 100, 1)).toBe(true);
+    await leadsOnGoRelease(w, c);
     expect(markerOf(w)).toBeUndefined();
     b.start();
     await runNoClaimWhileLeading(w, [b, c], 5_000);
-    void c.elector.resign({ to: 'b' });
-    const handedAt = w.clock.now();
+    const handedAt = handOver(w, c, 'b');
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 2 * R, 1)).toBe(true);
     expect(w.clock.now() - handedAt).toBeLessThan(R);
     await runNoClaimWhileLeading(w, [b, c], 2 * D);
@@ -135,18 +152,14 @@ describe('claim marker: handover writes', () => {
     const w = world(304);
     heldByGoWithMarker(w, 'b');
     const a = w.replica('a', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await runChecked(w.clock, [a], 1_000, 10);
-    goWrites(w, { holderIdentity: '', leaseDurationSeconds: 1 });
-    expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 100, 1)).toBe(true);
+    await leadsOnGoRelease(w, a);
     // Put b's marker back on a's record (an outside writer); a's next renewal reads it afresh.
     const b = w.replica('b'); // polling
     b.start();
     await runChecked(w.clock, [a, b], 5_000, 10);
     const lease = w.store.get(NS, LEASE);
     w.store.update(NS, LEASE, { ...lease, metadata: { ...lease.metadata, annotations: { [CLAIM_ANNOTATION]: 'b' } } });
-    void a.elector.resign({ to: 'b' });
-    const at = w.clock.now();
+    const at = handOver(w, a, 'b');
     // A poller tries within 2.2 R; reading its own claim it would wait the record's 15 s.
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 3 * R, 5)).toBe(true);
     expect(w.clock.now() - at).toBeLessThan(2.2 * R + 100);
@@ -188,6 +201,12 @@ describe('claim marker: coordinated mode', () => {
     const now = formatMicroTime(w.clock.wallNow());
     goWrites(w, { holderIdentity: holder, leaseDurationSeconds: 5, renewTime: now, acquireTime: now, strategy: 'OldestEmulationVersion', preferredHolder: null });
   }
+  /** `r` starts and follows until the record it found has expired (go is gone), then the coordinator names it. */
+  async function namedAfterExpiry(w: World, r: Replica): Promise<void> {
+    r.start();
+    await runChecked(w.clock, [r], D + R, 50);
+    elect(w, r.id);
+  }
 
   // Coordinated + stale marker: the record the coordinator writes naming b keeps b's old claim
   // marker (left by a client-go replica that took b's claim before the fleet switched to
@@ -200,9 +219,7 @@ describe('claim marker: coordinated mode', () => {
     const candidates = new CandidateStore({ clock: w.clock });
     heldByGoWithMarker(w, 'b');
     const b = coordinatedReplica(w, candidates, 'b');
-    b.start();
-    await runChecked(w.clock, [b], D + R, 50); // go is gone; its record expired
-    elect(w, 'b');
+    await namedAfterExpiry(w, b); // go is gone; its record expired
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 2 * D, 50)).toBe(true);
     expect(markerOf(w)).toBeUndefined();
     await b.stop();
@@ -221,9 +238,7 @@ describe('claim marker: coordinated mode', () => {
     expect(markerOf(w)).toBe('b');
     await old.stop();
     const b = coordinatedReplica(w, candidates, 'b');
-    b.start();
-    await runChecked(w.clock, [b], D + R, 50);
-    elect(w, 'b');
+    await namedAfterExpiry(w, b);
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 2 * D, 50)).toBe(true);
     await b.stop();
   });
@@ -233,9 +248,7 @@ describe('claim marker: coordinated mode', () => {
     const candidates = new CandidateStore({ clock: w.clock });
     heldByGoWithMarker(w, 'x');
     const b = coordinatedReplica(w, candidates, 'b');
-    b.start();
-    await runChecked(w.clock, [b], D + R, 50);
-    elect(w, 'b');
+    await namedAfterExpiry(w, b);
     expect(await w.clock.advanceUntil(() => b.elector.isLeader(), 100, 1)).toBe(true);
     expect(markerOf(w)).toBeUndefined();
     await b.stop();
@@ -258,9 +271,8 @@ describe('claim marker: a failing server never turns a take into a retry storm',
         },
       },
     });
-    a.start();
-    await runChecked(w.clock, [a], 1_000, 10);
-    goWrites(w, { holderIdentity: '', leaseDurationSeconds: 1 });
+    await follows(w, a);
+    goReleases(w);
     const from = a.client.calls.length;
     const window = 20 * R;
     await runChecked(w.clock, [a], window, 10);
@@ -316,7 +328,7 @@ describe('claim marker: seeded mixed fleets (leasekit and a client-go replica th
         const lease = w.store.peek(NS, LEASE);
         go.leading = false;
         if (!lease || lease.spec?.holderIdentity !== 'go') return;
-        goWrites(w, { holderIdentity: '', leaseDurationSeconds: 1 });
+        goReleases(w);
       },
     };
     return go;

@@ -5,6 +5,7 @@
  *
  *   node dist/child.js '{"mode":"sweep","options":{"seeds":200,"minutes":2}}'
  */
+import { answer, type ChildAnswer } from './child-answer.js';
 import type { SimOptions, SimResult } from './simulation.js';
 import { runSimulation } from './simulation.js';
 import { runSweep, type SweepOptions, type SweepSummary } from './sweep.js';
@@ -13,28 +14,11 @@ export type ChildRequest =
   | { mode: 'simulation'; options: Omit<SimOptions, 'factory' | 'onTrace'> }
   | { mode: 'sweep'; options: Omit<SweepOptions, 'factory' | 'onResult'> };
 
-export interface ChildResponse {
-  summary?: SweepSummary;
-  results: SimResult[];
-  realMs: number;
-  unhandledRejectionListeners: { before: number; after: number };
-}
+export type ChildResponse = ChildAnswer<SweepSummary, SimResult>;
 
-async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2] ?? '{}') as ChildRequest;
-  const before = process.listenerCount('unhandledRejection');
-  const started = performance.now();
-  const results: SimResult[] = [];
-  let summary: SweepSummary | undefined;
-  if (request.mode === 'simulation') results.push(await runSimulation(request.options));
-  else summary = await runSweep({ ...request.options, onResult: (r) => results.push(r) });
-  const response: ChildResponse = {
-    ...(summary ? { summary } : {}),
-    results,
-    realMs: performance.now() - started,
-    unhandledRejectionListeners: { before, after: process.listenerCount('unhandledRejection') },
-  };
-  process.stdout.write(JSON.stringify(response));
-}
-
-await main();
+const request = JSON.parse(process.argv[2] ?? '{}') as ChildRequest;
+await answer<SweepSummary, SimResult>(async (results) => {
+  if (request.mode !== 'simulation') return runSweep({ ...request.options, onResult: (r) => results.push(r) });
+  results.push(await runSimulation(request.options));
+  return undefined;
+});

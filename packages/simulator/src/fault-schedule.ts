@@ -1,5 +1,6 @@
 /** The fault schedule: when each kind fires, what it does (spikes, watch faults, pauses, crashes, restarts, clock rate changes, wall clocks). */
 import { actorDelete, startReadDeleter, actorRewrite } from './actors.js';
+import { changeClockRate, latencySpike, resumeAfter } from './common-faults.js';
 import { HANDOVER_FAULTS, WALL_CLOCK_FAULTS, type ScheduledFault } from './faults.js';
 import { actorPreferHolder, directedHandover } from './handover.js';
 import { crashGo } from './go-process.js';
@@ -7,7 +8,6 @@ import { apiEpisode, partition, forbidWrites } from './network.js';
 import { startIncarnation, signalStop } from './replicas.js';
 import { startRollout } from './rollout-actor.js';
 import type { Incarnation } from './sim-types.js';
-import { drawDriftRate } from './timings.js';
 import { freezeWallClock, stepWallClockBack } from './wall-clock-fault.js';
 import type { World } from './world.js';
 
@@ -27,24 +27,8 @@ export function inject(w: World, kind: ScheduledFault): void {
   switch (kind) {
     case 'api-episode':
       return apiEpisode(w);
-    case 'latency-spike': {
-      if (w.latencySpike) return;
-      const maxMs = w.schedule.between(200, 1.5 * w.fleetTiming.renewDeadlineMs);
-      const spike = { minMs: Math.min(100, maxMs / 2), maxMs };
-      w.latencySpike = spike;
-      w.faults['latency-spike']++;
-      w.disturbBegin();
-      const duration = w.schedule.between(500, 2 * L);
-      w.trace.add(`fault: latency spike up to ${Math.round(maxMs)} ms for ${Math.round(duration)} ms`);
-      w.at(duration, () => {
-        w.latencySpike = undefined;
-        w.trace.add('fault end: latency spike');
-        // Requests sent during the spike may still be on their way (a crashed leader's last
-        // renewal, say): the API is healthy only once they have landed.
-        w.at(maxMs, () => w.disturbEnd());
-      });
-      return;
-    }
+    case 'latency-spike':
+      return latencySpike(w, w.fleetTiming);
     case 'partition': {
       const proc = w.pickAnyTarget();
       if (!proc || proc.slot.partition) return;
@@ -138,11 +122,7 @@ export function inject(w: World, kind: ScheduledFault): void {
     case 'clock-rate-change': {
       const inc = w.pickTarget();
       if (!inc) return;
-      const rate = drawDriftRate(w.schedule);
-      inc.slot.driftRate = rate;
-      inc.clock.setDriftRate(rate);
-      w.faults['clock-rate-change']++;
-      w.trace.add(`fault: ${inc.key}'s clock rate error is now ${(rate * 100).toFixed(2)}%`);
+      changeClockRate(w, inc);
       return;
     }
     case 'wall-clock-freeze':
@@ -172,11 +152,7 @@ export function pauseProcess(w: World, inc: Incarnation, durationMs: number, kin
   w.faults[kind]++;
   w.disturbBegin();
   w.trace.add(`fault: ${inc.key} paused for ${Math.round(durationMs)} ms${detail ? ` ${detail}` : ''}${inc.elector.isLeader() ? ' (while leading)' : ''}`);
-  w.at(durationMs, () => {
-    if (inc.state === 'crashed') return;
-    w.trace.add(`fault end: ${inc.key} resumes (${inc.clock.queuedTimers} timer(s) came due meanwhile)`);
-    inc.clock.resume(); // onCaughtUp ends the disturbance
-  });
+  resumeAfter(w, inc, durationMs);
 }
 
 export function crash(w: World, inc: Incarnation): void {

@@ -18,7 +18,7 @@ export async function mainLoop(w: World): Promise<void> {
 export async function step(w: World, limitMs: number): Promise<void> {
   const now = w.clock.now();
   const nextTimer = w.clock.nextTimerDueMs() ?? Infinity;
-  const nextEvent = w.agenda[0]?.atMs ?? Infinity;
+  const nextEvent = w.agenda.nextMs;
   const target = Math.min(nextTimer, nextEvent, now + MAX_STEP_MS, limitMs);
   const hadLeader = w.anyLeader();
   await w.clock.advanceTo(Math.max(now, target));
@@ -29,8 +29,7 @@ export async function step(w: World, limitMs: number): Promise<void> {
     w.livelocked = true;
     w.checker.report('R', `livelock: 100000 steps without virtual time moving at ${now} ms`);
   }
-  while (w.agenda.length > 0 && w.agenda[0]!.atMs <= w.clock.now()) {
-    const item = w.agenda.shift()!;
+  for (let item = w.agenda.takeNext(); item; item = w.agenda.takeNext()) {
     item.run();
     await settle();
   }
@@ -42,7 +41,7 @@ export async function step(w: World, limitMs: number): Promise<void> {
 
 export async function shutdown(w: World): Promise<void> {
   w.shuttingDown = true;
-  w.agenda.length = 0;
+  w.agenda.clear();
   w.apiEpisodes.clear();
   w.forbiddenEpisodes.clear();
   w.readDeleter = undefined;

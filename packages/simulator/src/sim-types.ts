@@ -1,4 +1,4 @@
-/** The shapes a run is made of: options and result, replica slots, processes (elector incarnations and client-go ones), episodes and agenda items. */
+/** The shapes a run is made of: options and result, replica slots, processes (elector incarnations and client-go ones), episodes. */
 import type { Elector, LeadershipTerm } from '@leasekit/k8s-leaderelection';
 import type { FaultCounts, FaultKind, FaultRates, OutsideActor } from './faults.js';
 import type { GoReplica, GoExpiry } from './go-replica.js';
@@ -155,8 +155,3 @@ export interface ApiEpisode {
 /** Faults of an API episode (403s have their own episodes). */
 export type ApiFaultKind = Exclude<Extract<FaultKind, `api-${string}`>, 'api-403-forbidden'>;
 
-export interface AgendaItem {
-  readonly atMs: number;
-  readonly seq: number;
-  readonly run: () => void;
-}

@@ -1,12 +1,13 @@
 /** A run's shared state (clock, store, draws, slots, processes, agenda, L1 bookkeeping) and the small helpers every part uses. */
 import { FakeClock, LeaseStore } from '@leasekit/k8s-leaderelection/testing';
+import { Agenda } from './agenda.js';
 import { DEFAULT_RATES, emptyFaultCounts, type OutsideActor, type ScheduledFault } from './faults.js';
 import type { GoExpiry } from './go-replica.js';
 import type { Histogram } from './histogram.js';
 import { InvariantChecker } from './invariants.js';
 import { Draw, deriveRandom } from './rng.js';
 import { effectiveMaxPeer, type ReplicaConfig, type RolloutStep } from './rollout.js';
-import type { SimOptions, Slot, Incarnation, GoIncarnation, Process, ApiEpisode, AgendaItem } from './sim-types.js';
+import type { SimOptions, Slot, Incarnation, GoIncarnation, Process, ApiEpisode } from './sim-types.js';
 import { NAMESPACE, LEASE_NAME, TIMINGS, GO_TIMINGS, CLIENT_GO_SEED_SHARE, LEASEKIT_ONLY_SEED_SHARE, LEASEKIT_ONLY_TIMINGS, MAX_CLOCK_DRIFT_RATE, type Timing } from './timings.js';
 import { Trace } from './trace.js';
 import { VARIANTS, type ElectorFactory } from './variants.js';
@@ -59,8 +60,7 @@ export class World {
   readonly goIncarnations: GoIncarnation[] = [];
   /** Every process of the run (elector incarnations and client-go ones), for the invariants. */
   readonly participants: Process[] = [];
-  readonly agenda: AgendaItem[] = [];
-  agendaSeq = 0;
+  readonly agenda = new Agenda(() => this.clock.now());
   readonly apiEpisodes = new Set<ApiEpisode>();
   /** Write-rejection episodes (403 from a webhook or RBAC): everyone (undefined) or one slot. */
   readonly forbiddenEpisodes = new Set<{ target: Slot | undefined }>();
@@ -205,10 +205,7 @@ export class World {
   }
 
   at(delayMs: number, run: () => void): void {
-    const item: AgendaItem = { atMs: this.clock.now() + Math.max(0, delayMs), seq: this.agendaSeq++, run };
-    let i = this.agenda.length;
-    while (i > 0 && (this.agenda[i - 1]!.atMs > item.atMs || (this.agenda[i - 1]!.atMs === item.atMs && this.agenda[i - 1]!.seq > item.seq))) i--;
-    this.agenda.splice(i, 0, item);
+    this.agenda.at(delayMs, run);
   }
 
   running(): Incarnation[] {

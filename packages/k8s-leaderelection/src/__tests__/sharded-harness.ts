@@ -3,6 +3,7 @@
  * FakeClock, driven in steps that each check "one holder per shard" (isLeader, live leadership
  * signals, increasing tokens), with every term recorded and leader moves counted. A replica whose
  * clock is a paused PausableClock is a stopped process: its signals cannot act until it resumes.
+ * With `record`, every Lease event the store publishes is kept (when, which Lease, its holder).
  */
 import { afterAll, afterEach, expect } from '@jest/globals';
 import { sleep, type Clock } from '../clock.js';
@@ -10,6 +11,7 @@ import type { LeadershipTerm, StoppedLeadingInfo } from '../elector.js';
 import { NetworkError } from '../errors.js';
 import type { LeaseClient } from '../lease.js';
 import { silentLogger } from '../logger.js';
+import { membershipLeaseName } from '../membership.js';
 import { seededRandom, type Random } from '../random.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { LeaseStore } from '../testing/lease-store.js';
@@ -52,6 +54,8 @@ export interface ShardReplica {
   id: string;
   sharded: ShardedElector;
   client: MemoryLeaseClient;
+  /** What the ShardedElector sends its requests through: `client`, or what `AddOptions.client` made over it. */
+  leaseClient: LeaseClient;
   /** The replica's own clock: the world's, or what `AddOptions.clock` made. */
   clock: Clock;
   /** Every request fails (a dead process or a partitioned node). */
@@ -88,6 +92,16 @@ export interface WorldOptions {
   stopWorkMs?: number;
   /** Called for each replica by `stopAll` before it stops (after its fault is cleared). */
   beforeStop?: (replica: ShardReplica) => void;
+  /** Keep every Lease event the store publishes in `published` (from before the first replica on). */
+  record?: boolean;
+}
+
+/** A Lease event the store published (a write, or a deletion). */
+export interface Published {
+  atMs: number;
+  type: string;
+  name: string;
+  holder: string | undefined;
 }
 
 /** The wall clock of another machine: `base`'s oscillator, its wall time `skewMs` ahead (the same clock when 0). */
@@ -120,6 +134,13 @@ export function shardedWorld(options: WorldOptions) {
   const lastToken: number[] = new Array<number>(shards).fill(-Infinity);
   let moves = 0;
   let seq = 0;
+  const published: Published[] = [];
+  const recorder = options.record
+    ? store.watch({ namespace: NS }, (e) => {
+        const lease = e.object as { metadata?: { name?: string }; spec?: { holderIdentity?: string } };
+        published.push({ atMs: clock.now(), type: e.type, name: lease.metadata?.name ?? '', holder: lease.spec?.holderIdentity });
+      })
+    : undefined;
 
   /** A term whose holder could act on it now: its signal is live and its process is not paused. */
   const acting = (t: ShardTerm): boolean => !t.signal.aborted && !replicas.some((r) => r.id === t.identity && isPaused(r.clock));
@@ -152,9 +173,10 @@ export function shardedWorld(options: WorldOptions) {
       ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
       fault: (call) => (replica.crashed ? { kind: 'error', error: new NetworkError('connection refused (crashed)') } : replica.fault?.(call)),
     });
+    replica.leaseClient = o.client ? o.client(replica.client, replicaClock) : replica.client;
     replica.sharded = new ShardedElector(
       { identity: id, setName: SET, namespace: NS, shards, clock: replicaClock, random: seededRandom(replicaSeed(++seq)), ...TIMINGS, ...options.overrides, ...o.overrides },
-      o.client ? o.client(replica.client, replicaClock) : replica.client,
+      replica.leaseClient,
       {
         onStartedLeading: (shard: number, signal: AbortSignal, term: LeadershipTerm) => started(id, shard, signal, term),
         onStoppedLeading:
@@ -192,11 +214,17 @@ export function shardedWorld(options: WorldOptions) {
     if (violations.length > 0) throw new Error(violations.join('\n'));
   }
 
-  async function run(ms: number, stepMs = defaultStepMs): Promise<void> {
+  function run(ms: number, stepMs = defaultStepMs): Promise<void> {
+    return runEach(ms, undefined, stepMs);
+  }
+
+  /** As `run`, calling `each` after every step's check (a test's own sampling of what it watches). */
+  async function runEach(ms: number, each: (() => void) | undefined, stepMs = defaultStepMs): Promise<void> {
     const end = clock.now() + ms;
     while (clock.now() < end) {
       await clock.advance(Math.min(stepMs, end - clock.now()));
       check();
+      each?.();
     }
   }
 
@@ -247,11 +275,12 @@ export function shardedWorld(options: WorldOptions) {
     }
     await runUntil(() => replicas.every((r) => r.finished), 120_000);
     await Promise.all(replicas.map((r) => r.done));
+    recorder?.stop();
     expect(store.watcherCount).toBe(0);
     expect(clock.pendingTimers).toBe(0);
   }
 
-  return { clock, store, rnd, replicas, terms, add, run, timeUntil, runUntil, alive, counts, isLed, ledShards, balanced, precreate, stop, stopAll, moves: () => moves };
+  return { shards, clock, store, rnd, replicas, terms, published, add, run, runEach, timeUntil, runUntil, alive, counts, isLed, ledShards, balanced, precreate, stop, stopAll, moves: () => moves };
 }
 
 export type ShardWorld = ReturnType<typeof shardedWorld>;
@@ -311,4 +340,14 @@ export function fairShareOk(counts: number[], shards: number): boolean {
 /** A replica's requests to shard Leases (not membership Leases) from `fromMs` on, of one verb if given. */
 export function shardCalls(r: ShardReplica, fromMs: number, verb?: string): MemoryCall[] {
   return r.client.calls.filter((c) => c.atMs >= fromMs && c.name.startsWith(`${SET}-`) && !c.name.includes('-member-') && (verb === undefined || c.verb === verb));
+}
+
+/** When the store last published a write of `id`'s membership Lease (-Infinity: never); needs `record`. */
+export function lastMembershipWrite(w: ShardWorld, id: string): number {
+  return w.published.findLast((r) => r.name === membershipLeaseName(SET, id) && r.type !== 'DELETED')?.atMs ?? -Infinity;
+}
+
+/** Shard records naming `id` as holder (a handover to it, when it writes nothing) published after `fromMs`; needs `record`. */
+export function shardRecordsNaming(w: ShardWorld, id: string, fromMs: number): Published[] {
+  return w.published.filter((r) => r.atMs > fromMs && !r.name.includes('-member-') && r.holder === id);
 }

@@ -5,238 +5,98 @@
  * isLeader(shard), the shard signals, the shard records written, the requests sent.
  * Fake clock, MemoryLeaseClients on one LeaseStore, one holder per shard checked at every step.
  */
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { sleep, type Clock, type TimerHandle } from '../clock.js';
-import { apiErrorFromHttpStatus, NetworkError } from '../errors.js';
-import type { LeaseClient, SetWatchOptions } from '../lease.js';
-import { silentLogger } from '../logger.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { apiErrorFromHttpStatus } from '../errors.js';
 import { membershipLeaseName } from '../membership.js';
 import { seededRandom } from '../random.js';
-import { FakeClock } from '../testing/fake-clock.js';
-import { LeaseStore } from '../testing/lease-store.js';
-import { MemoryLeaseClient, type Fault, type MemoryCall } from '../testing/memory-lease-client.js';
+import type { Fault, MemoryCall } from '../testing/memory-lease-client.js';
 import { tryTimes } from '../__tests__/harness.js';
-import { SHARD_SET_LABEL, ShardedElector, shardLeaseName, type ShardedElectorConfig } from './sharded-elector.js';
+import { MachineClock } from '../__tests__/machine-clock.js';
+import { SetWatchFaults } from '../__tests__/set-watch-faults.js';
+import {
+  LEASE_MS,
+  MEMBERSHIP_MS,
+  MEMBERSHIP_RENEW_MS,
+  NS,
+  RENEW_DEADLINE_MS,
+  RETRY_MS,
+  SET,
+  SETTLE_MS,
+  fairShareOk,
+  lastMembershipWrite,
+  shardRecordsNaming,
+  shardedWorld,
+  stopWorldsAfterEach,
+  type ShardReplica,
+  type ShardWorld,
+} from '../__tests__/sharded-harness.js';
+import { shardLeaseName, type ShardedElectorConfig } from './sharded-elector.js';
 
 // Minutes of fake time per test; a busy shared machine needs more than the default 30 s.
 jest.setTimeout(120_000);
 
-const NS = 'default';
-const SET = 'work';
-const LEASE_MS = 6_000;
-const RETRY_MS = 1_000;
-const SETTLE_MS = 2_000;
 const STEP_MS = 50;
 /** One request's round trip plus the set watch's delivery, seen at the next check (`w` of docs/sharding.md). */
 const W_MS = 2 * STEP_MS + 10;
-/** Membership: 6 s, refreshed every 2 s, retried every second: silent after 2 + 2 x 1 = 4 s. */
-const SHORT = { durationMs: 6_000, renewIntervalMs: 2_000, retryPeriodMs: RETRY_MS, requestTimeoutMs: 4_000 };
+/** Membership: 6 s, refreshed every 2 s, retried every second: silent after 2 + 2 x 1 = 4 s (the harness's). */
+const SHORT = { durationMs: MEMBERSHIP_MS, renewIntervalMs: MEMBERSHIP_RENEW_MS, retryPeriodMs: RETRY_MS, requestTimeoutMs: RENEW_DEADLINE_MS };
 /** The defaults' ratios (60 s, 20 s): silent after 20 + 2 x 1 = 22 s. */
-const LONG = { durationMs: 60_000, renewIntervalMs: 20_000, retryPeriodMs: RETRY_MS, requestTimeoutMs: 4_000 };
-const ELECTOR = { leaseDurationMs: LEASE_MS, renewDeadlineMs: 4_000, retryPeriodMs: RETRY_MS, maxPeerLeaseDurationMs: LEASE_MS, clientGoFollowers: false };
+const LONG = { durationMs: 60_000, renewIntervalMs: 20_000, retryPeriodMs: RETRY_MS, requestTimeoutMs: RENEW_DEADLINE_MS };
 
-/** One machine's clock: the shared oscillator, its own wall clock (offset, steps, freeze). */
-class MachineClock implements Clock {
-  wallOffsetMs = 0;
-  frozenWallMs: number | undefined;
-  constructor(private readonly base: FakeClock) {}
-  now(): number {
-    return this.base.now();
-  }
-  wallNow(): number {
-    return this.frozenWallMs ?? this.base.wallNow() + this.wallOffsetMs;
-  }
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    return this.base.setTimeout(callback, delayMs);
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.base.clearTimeout(handle);
-  }
+const worlds = stopWorldsAfterEach();
+
+/** A replica's own machine clock (its wall clock offset or frozen by the probe). */
+function wallOf(r: ShardReplica): MachineClock {
+  if (!(r.clock instanceof MachineClock)) throw new Error(`${r.id} has no machine clock`);
+  return r.clock;
 }
 
-interface Machine {
-  id: string;
-  clock: MachineClock;
-  client: MemoryLeaseClient;
-  sharded: ShardedElector;
-  /** Every call fails (connection refused): dead to the others, and it writes nothing. */
-  partitioned: boolean;
-  fault: ((call: MemoryCall) => Fault | undefined) | undefined;
-  /** Set watch events reach this replica this much later. */
-  lagMs: number;
-  /** Ends the replica's current set watch stream (as a server-side timeout does). */
-  cutStream(): void;
-  controller: AbortController;
-  finished: boolean;
-  done: Promise<void>;
+/** A replica's set watch streams (lagged or cut by the probe). */
+function streamsOf(r: ShardReplica): SetWatchFaults {
+  if (!(r.leaseClient instanceof SetWatchFaults)) throw new Error(`${r.id} has no set watch faults`);
+  return r.leaseClient;
 }
 
-interface Recorded {
-  atMs: number;
-  type: string;
-  name: string;
-  holder: string | undefined;
-}
-
-interface Term {
-  shard: number;
-  id: string;
-  signal: AbortSignal;
-  startedAtMs: number;
-  reason?: string;
-}
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
-
-function world(shards: number, membership: ShardedElectorConfig['membership'], seed: number) {
-  const clock = new FakeClock({ startWallMs: Date.UTC(2025, 0, 1) });
-  const store = new LeaseStore({ clock });
-  const recorded: Recorded[] = [];
-  const recorder = store.watch({ namespace: NS }, (e) => {
-    const lease = e.object as { metadata?: { name?: string }; spec?: { holderIdentity?: string } };
-    recorded.push({ atMs: clock.now(), type: e.type, name: lease.metadata?.name ?? '', holder: lease.spec?.holderIdentity });
-  });
-  const machines: Machine[] = [];
-  const terms: Term[] = [];
-  const violations: string[] = [];
-  let n = 0;
-
-  function add(id: string, overrides: Partial<ShardedElectorConfig> = {}): Machine {
-    const m = { id, partitioned: false, fault: undefined, lagMs: 0, finished: false } as unknown as Machine;
-    m.clock = new MachineClock(clock);
-    m.client = new MemoryLeaseClient(store, {
-      clock,
-      latencyMs: 5,
-      fault: (call) => (m.partitioned ? { kind: 'error', error: new NetworkError('connection refused (partitioned)') } : m.fault?.(call)),
-    });
-    const streams = new Set<AbortController>();
-    m.cutStream = () => streams.forEach((s) => s.abort());
-    const client: LeaseClient = {
-      get: (ns, name, o) => m.client.get(ns, name, o),
-      create: (ns, lease, o) => m.client.create(ns, lease, o),
-      update: (ns, lease, o) => m.client.update(ns, lease, o),
-      list: (ns, o) => m.client.list(ns, o),
-      delete: (ns, name, o) => m.client.delete(ns, name, o),
-      watch: (ns, name, o) => m.client.watch(ns, name, o),
-      watchSet: async (ns, o: SetWatchOptions) => {
-        const stream = new AbortController();
-        const onAbort = (): void => stream.abort();
-        o.signal?.addEventListener('abort', onAbort, { once: true });
-        streams.add(stream);
-        try {
-          await m.client.watchSet(ns, {
-            ...o,
-            signal: stream.signal,
-            onEvent: (e) => (m.lagMs > 0 ? void clock.setTimeout(() => o.onEvent(e), m.lagMs) : o.onEvent(e)),
-          });
-          // The stream's end comes after the events sent before it, as on one connection.
-          if (m.lagMs > 0 && o.signal?.aborted !== true) await sleep(clock, m.lagMs, o.signal);
-        } finally {
-          streams.delete(stream);
-          o.signal?.removeEventListener('abort', onAbort);
-        }
+/**
+ * The probes' world: every replica on a machine clock of its own, 5 ms requests through set watch
+ * streams that can lag and be cut, every Lease event recorded. Stopped after the test with every
+ * partition, fault, frozen wall clock and set watch lag cleared.
+ */
+function world(shards: number, membership: ShardedElectorConfig['membership'], seed: number): ShardWorld {
+  return worlds.track(
+    shardedWorld({
+      shards,
+      seed,
+      stepMs: STEP_MS,
+      record: true,
+      overrides: { membership },
+      defaults: { latencyMs: 5, clock: (base) => new MachineClock(base), client: (inner, clock) => new SetWatchFaults(inner, clock) },
+      beforeStop: (r) => {
+        r.crashed = false;
+        wallOf(r).frozenWallMs = undefined;
+        streamsOf(r).endLag();
       },
-    };
-    m.sharded = new ShardedElector(
-      { identity: id, setName: SET, namespace: NS, shards, clock: m.clock, random: seededRandom(seed * 100 + ++n), elector: ELECTOR, membership, handoverIntervalMs: 1_000, settleMs: SETTLE_MS, ...overrides },
-      client,
-      {
-        onStartedLeading: (shard: number, signal: AbortSignal) => {
-          const live = terms.filter((t) => t.shard === shard && !t.signal.aborted);
-          if (live.length > 0) violations.push(`shard ${shard}: ${id} started at ${clock.now()} while ${live.map((t) => t.id).join(', ')} still led it`);
-          terms.push({ shard, id, signal, startedAtMs: clock.now() });
-        },
-        onStoppedLeading: (shard: number, info) => {
-          const t = terms.findLast((x) => x.shard === shard && x.id === id && x.reason === undefined);
-          if (t) t.reason = info.reason;
-        },
-      },
-      silentLogger,
-    );
-    m.controller = new AbortController();
-    m.done = m.sharded.run(m.controller.signal).then(() => void (m.finished = true));
-    machines.push(m);
-    return m;
-  }
-
-  /** Per shard: at most one replica's isLeader(shard), at most one live signal. */
-  function check(): void {
-    for (let s = 0; s < shards; s++) {
-      const leaders = machines.filter((m) => m.sharded.isLeader(s)).map((m) => m.id);
-      if (leaders.length > 1) violations.push(`shard ${s} has two leaders at ${clock.now()}: ${leaders.join(', ')}`);
-    }
-    if (violations.length > 0) throw new Error(violations.join('\n'));
-  }
-
-  async function run(ms: number, each?: () => void): Promise<void> {
-    const end = clock.now() + ms;
-    while (clock.now() < end) {
-      await clock.advance(Math.min(STEP_MS, end - clock.now()));
-      check();
-      each?.();
-    }
-  }
-
-  /** Runs until `predicate` holds; the time taken, or Infinity after `maxMs`. */
-  async function runUntil(predicate: () => boolean, maxMs: number): Promise<number> {
-    const start = clock.now();
-    while (!predicate()) {
-      if (clock.now() - start > maxMs) return Infinity;
-      await run(STEP_MS);
-    }
-    return clock.now() - start;
-  }
-
-  const live = (): Machine[] => machines.filter((m) => !m.partitioned && !m.controller.signal.aborted);
-  const counts = (): number[] => live().map((m) => m.sharded.heldShards().length);
-  const balanced = (): boolean => {
-    const c = counts();
-    const floor = Math.floor(shards / c.length);
-    return c.every((x) => x === floor || x === Math.ceil(shards / c.length)) && c.reduce((a, b) => a + b, 0) === shards;
-  };
-  /** Time of the last membership write of `id` the store published. */
-  const lastMembershipWrite = (id: string): number => recorded.findLast((r) => r.name === membershipLeaseName(SET, id) && r.type !== 'DELETED')?.atMs ?? -Infinity;
-  /** Shard records naming `id` as holder (a handover to it, when it writes nothing) published after `fromMs`. */
-  const shardRecordsNaming = (id: string, fromMs: number): Recorded[] => recorded.filter((r) => r.atMs > fromMs && !r.name.includes('-member-') && r.holder === id);
-  const precreate = (): void => {
-    for (let s = 0; s < shards; s++) store.create(NS, { metadata: { name: shardLeaseName(SET, s), labels: { [SHARD_SET_LABEL]: SET } } });
-  };
-
-  cleanup = async () => {
-    for (const m of machines) {
-      m.partitioned = false;
-      m.fault = undefined;
-      m.clock.frozenWallMs = undefined;
-      m.controller.abort();
-    }
-    for (let i = 0; i < 2_000 && !machines.every((m) => m.finished); i++) await clock.advance(STEP_MS);
-    recorder.stop();
-    await Promise.all(machines.map((m) => m.done));
-  };
-
-  return { clock, store, machines, terms, recorded, add, run, runUntil, counts, balanced, lastMembershipWrite, shardRecordsNaming, precreate };
+    }),
+  );
 }
 
-type World = ReturnType<typeof world>;
+/** Every live replica holds its fair share (floor or ceil of shards / replicas), and they add up to all shards. */
+const balanced = (w: ShardWorld): boolean => fairShareOk(w.counts(), w.shards);
 
 /** Starts `ids` together and runs until the set is balanced and has stood a while. */
-async function stable(shards: number, ids: string[], membership: ShardedElectorConfig['membership'], seed: number): Promise<World> {
+async function stable(shards: number, ids: string[], membership: ShardedElectorConfig['membership'], seed: number): Promise<ShardWorld> {
   const w = world(shards, membership, seed);
   for (const id of ids) w.add(id);
-  expect(await w.runUntil(() => w.balanced() && w.counts().length === ids.length, 60_000)).toBeLessThan(Infinity);
+  expect(await w.timeUntil(() => balanced(w) && w.counts().length === ids.length, 60_000)).toBeLessThan(Infinity);
   await w.run(3_000);
   return w;
 }
 
 /** Runs until `id`'s membership has just been written, then `extraMs` more. */
-async function afterRefreshOf(w: World, id: string, extraMs: number): Promise<number> {
-  const before = w.lastMembershipWrite(id);
-  await w.runUntil(() => w.lastMembershipWrite(id) > before, 60_000);
-  const at = w.lastMembershipWrite(id);
+async function afterRefreshOf(w: ShardWorld, id: string, extraMs: number): Promise<number> {
+  const before = lastMembershipWrite(w, id);
+  await w.timeUntil(() => lastMembershipWrite(w, id) > before, 60_000);
+  const at = lastMembershipWrite(w, id);
   await w.run(extraMs);
   return at;
 }
@@ -244,7 +104,7 @@ async function afterRefreshOf(w: World, id: string, extraMs: number): Promise<nu
 /** A failure list as what a reader needs: how many, the first and the last. */
 const summary = (list: readonly string[]): string[] => (list.length === 0 ? [] : [`${list.length} samples`, list[0]!, list.at(-1)!]);
 
-const membersOf = (m: Machine): readonly string[] => m.sharded.snapshot().members;
+const membersOf = (m: ShardReplica): readonly string[] => m.sharded.snapshot().members;
 
 describe('claim 1a: a dead member is not counted live past one membership duration after its last renewal', () => {
   // The member dies right after a membership refresh; a joiner starts `offset` later (60 s
@@ -252,26 +112,26 @@ describe('claim 1a: a dead member is not counted live past one membership durati
   for (const offsetMs of [1_000, 10_000, 30_000, 45_000, 59_000, 70_000]) {
     it(`a joiner starting ${offsetMs / 1000} s after a dead member's last renewal never counts it past that renewal + the membership duration, nor hands it a shard then`, async () => {
       const w = await stable(6, ['a', 'b', 'dead'], LONG, 11 + offsetMs / 1000);
-      const dead = w.machines[2]!;
+      const dead = w.replicas[2]!;
       const lastRenewalMs = await afterRefreshOf(w, 'dead', 0);
-      dead.partitioned = true;
+      dead.crashed = true;
       await w.run(offsetMs);
       const j = w.add('j');
       const late: string[] = [];
       const sample = (): void => {
         if (!j.controller.signal.aborted && w.clock.now() >= lastRenewalMs + LONG.durationMs && membersOf(j).includes('dead')) late.push(`j counts dead at ${w.clock.now() - lastRenewalMs} ms after its last renewal`);
       };
-      await w.run(12_000, sample);
+      await w.runEach(12_000, sample);
       expect(j.sharded.heldShards().length).toBeGreaterThan(0);
       const leftAtMs = w.clock.now();
       j.controller.abort();
-      await w.runUntil(() => j.finished, 20_000);
-      await w.run(LEASE_MS + W_MS, sample);
+      await w.timeUntil(() => j.finished, 20_000);
+      await w.runEach(LEASE_MS + W_MS, sample);
       expect(summary(late)).toEqual([]);
       // Handing a shard to the dead member is allowed only while it may still count as live.
-      const named = w.shardRecordsNaming('dead', Math.max(leftAtMs - 1, lastRenewalMs + LONG.durationMs));
+      const named = shardRecordsNaming(w, 'dead', Math.max(leftAtMs - 1, lastRenewalMs + LONG.durationMs));
       expect(named.map((r) => `${r.name} names dead at ${r.atMs - lastRenewalMs} ms`)).toEqual([]);
-      expect(w.machines.filter((m) => m.id === 'a' || m.id === 'b').reduce((k, m) => k + m.sharded.heldShards().length, 0)).toBe(6);
+      expect(w.replicas.filter((m) => m.id === 'a' || m.id === 'b').reduce((k, m) => k + m.sharded.heldShards().length, 0)).toBe(6);
     });
   }
 
@@ -280,22 +140,22 @@ describe('claim 1a: a dead member is not counted live past one membership durati
   // another silence threshold. The dead member here held nothing, so no takeover made it suspected.
   it("a write to a dead member's membership Lease that renews nothing (an operator's label) does not make it live again, nor draws a handover to it", async () => {
     const w = await stable(6, ['a', 'b'], SHORT, 21);
-    const [a, b] = w.machines as [Machine, Machine];
+    const [a, b] = w.replicas as [ShardReplica, ShardReplica];
     const dead = w.add('dead');
-    await w.runUntil(() => w.lastMembershipWrite('dead') > -Infinity, 5_000);
-    const lastRenewalMs = w.lastMembershipWrite('dead');
-    dead.partitioned = true;
+    await w.timeUntil(() => lastMembershipWrite(w, 'dead') > -Infinity, 5_000);
+    const lastRenewalMs = lastMembershipWrite(w, 'dead');
+    dead.crashed = true;
     await w.run(SHORT.durationMs - 1_000 - (w.clock.now() - lastRenewalMs));
     // kubectl label lease work-member-... team=x: a new resourceVersion, the same renewTime.
     const name = membershipLeaseName(SET, 'dead');
     const current = w.store.get(NS, name);
     w.store.update(NS, name, { ...current, metadata: { ...current.metadata, labels: { ...current.metadata?.labels, team: 'x' } } });
     const seen: string[] = [];
-    await w.run(3 * LEASE_MS, () => {
+    await w.runEach(3 * LEASE_MS, () => {
       const after = w.clock.now() - lastRenewalMs;
       for (const m of [a, b]) if (after >= SHORT.durationMs && membersOf(m).includes('dead')) seen.push(`${m.id} counts dead ${after} ms after its last renewal`);
     });
-    const handed = w.shardRecordsNaming('dead', lastRenewalMs + SHORT.durationMs).map((r) => `${r.name} handed to dead ${r.atMs - lastRenewalMs} ms after its last renewal`);
+    const handed = shardRecordsNaming(w, 'dead', lastRenewalMs + SHORT.durationMs).map((r) => `${r.name} handed to dead ${r.atMs - lastRenewalMs} ms after its last renewal`);
     expect({ counted: summary(seen), handed }).toEqual({ counted: [], handed: [] });
   });
 });
@@ -309,10 +169,10 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
     const w = await stable(6, ['a', 'b'], SHORT, 31);
     await afterRefreshOf(w, 'a', 1_000);
     const j = w.add('j');
-    j.clock.wallOffsetMs = 3_500;
+    wallOf(j).wallOffsetMs = 3_500;
     const firstView = w.clock.now();
     let lastDropMs = -Infinity;
-    await w.run(8_000, () => {
+    await w.runEach(8_000, () => {
       const members = membersOf(j);
       if (members.includes('j') && !(members.includes('a') && members.includes('b'))) lastDropMs = w.clock.now();
     });
@@ -326,9 +186,9 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
     const w = await stable(6, ['a', 'b'], SHORT, 31);
     await afterRefreshOf(w, 'a', 1_000);
     const j = w.add('j');
-    j.clock.wallOffsetMs = 1_000;
+    wallOf(j).wallOffsetMs = 1_000;
     const dropped: string[] = [];
-    await w.run(8_000, () => {
+    await w.runEach(8_000, () => {
       const members = membersOf(j);
       if (members.includes('j') && !(members.includes('a') && members.includes('b'))) dropped.push(`${w.clock.now()}: [${members.join(', ')}]`);
     });
@@ -337,37 +197,37 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
 
   it('a member whose wall clock runs 5 s behind, then steps back 30 s, then forward 40 s, is never dropped by members that saw it refresh', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 32);
-    const [a, b, c] = w.machines as [Machine, Machine, Machine];
+    const [a, b, c] = w.replicas as [ShardReplica, ShardReplica, ShardReplica];
     const dropped: string[] = [];
     const sample = (): void => {
       for (const m of [a, b]) if (!membersOf(m).includes('c')) dropped.push(`${m.id} dropped c at ${w.clock.now()}`);
     };
-    c.clock.wallOffsetMs = -5_000;
-    await w.run(10_000, sample);
-    c.clock.wallOffsetMs = -35_000;
-    await w.run(10_000, sample);
-    c.clock.wallOffsetMs = 5_000;
-    await w.run(10_000, sample);
+    wallOf(c).wallOffsetMs = -5_000;
+    await w.runEach(10_000, sample);
+    wallOf(c).wallOffsetMs = -35_000;
+    await w.runEach(10_000, sample);
+    wallOf(c).wallOffsetMs = 5_000;
+    await w.runEach(10_000, sample);
     expect(summary(dropped)).toEqual([]);
     expect(w.counts()).toEqual([2, 2, 2]);
   });
 
   it('an observer whose own wall clock runs 5 s ahead, then steps back a minute, never drops a member that refreshes on time', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 33);
-    const [a] = w.machines as [Machine];
+    const [a] = w.replicas as [ShardReplica];
     const dropped: string[] = [];
     const sample = (): void => {
       if (membersOf(a).join() !== 'a,b,c') dropped.push(`${phase}, ${w.clock.now()}: [${membersOf(a).join(', ')}]`);
     };
     let phase = '';
     const steps: [string, () => void][] = [
-      ['5 s ahead', () => (a.clock.wallOffsetMs = 5_000)],
-      ['stepped back 65 s', () => (a.clock.wallOffsetMs = -60_000)],
+      ['5 s ahead', () => (wallOf(a).wallOffsetMs = 5_000)],
+      ['stepped back 65 s', () => (wallOf(a).wallOffsetMs = -60_000)],
     ];
     for (const [name, step] of steps) {
       phase = name;
       step();
-      await w.run(10_000, sample);
+      await w.runEach(10_000, sample);
     }
     expect(summary(dropped)).toEqual([]);
   });
@@ -378,11 +238,11 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
   // one; Membership writes the wall clock as is.)
   it('a member whose wall clock stands still (its refreshes carry the same renewTime) is still counted by the others and by itself', async () => {
     const w = await stable(6, ['a', 'b', 'f'], SHORT, 34);
-    const [a, b, f] = w.machines as [Machine, Machine, Machine];
-    f.clock.frozenWallMs = f.clock.wallNow();
+    const [a, b, f] = w.replicas as [ShardReplica, ShardReplica, ShardReplica];
+    wallOf(f).frozenWallMs = f.clock.wallNow();
     const frozenAt = w.clock.now();
     const dropped: string[] = [];
-    await w.run(20_000, () => {
+    await w.runEach(20_000, () => {
       for (const m of [a, b, f]) if (!membersOf(m).includes('f')) dropped.push(`${m.id} dropped f at ${w.clock.now()}`);
     });
     // f kept refreshing every 2 s (the writes succeed), as a live member must.
@@ -393,19 +253,19 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
 
   it('set watch events lagging 1.5 s, a stream cut and resumed, and a 410 relist never drop a member that refreshes on time', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 35);
-    const [a] = w.machines as [Machine];
+    const [a] = w.replicas as [ShardReplica];
     const dropped: string[] = [];
     const sample = (): void => {
       if (membersOf(a).join() !== 'a,b,c') dropped.push(`${w.clock.now()}: [${membersOf(a).join(', ')}]`);
     };
-    a.lagMs = 1_500;
-    await w.run(10_000, sample);
-    a.cutStream();
-    await w.run(5_000, sample);
+    streamsOf(a).lagMs = 1_500;
+    await w.runEach(10_000, sample);
+    streamsOf(a).cutStreams();
+    await w.runEach(5_000, sample);
     let gone = 1;
     a.fault = (call) => (call.verb === 'watchSet' && gone-- > 0 ? { kind: 'error', error: apiErrorFromHttpStatus(410, 'too old resource version') } : undefined);
-    a.cutStream();
-    await w.run(10_000, sample);
+    streamsOf(a).cutStreams();
+    await w.runEach(10_000, sample);
     expect(a.sharded.feedRequests.lists).toBeGreaterThanOrEqual(2); // the 410 did cause a relist
     expect(summary(dropped)).toEqual([]);
     expect(w.counts()).toEqual([2, 2, 2]);
@@ -415,10 +275,10 @@ describe('claim 1b: a live member that renews on time is never judged dead', () 
 describe('claim 1c: a membership deleted and recreated, an identity restarted', () => {
   it('a member whose membership Lease is deleted by someone else recreates it and is counted again within a retry period: nothing moves', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 41);
-    const [a, b] = w.machines as [Machine, Machine];
+    const [a, b] = w.replicas as [ShardReplica, ShardReplica];
     const moved = w.terms.filter((t) => t.reason !== undefined).length;
     w.store.delete(NS, membershipLeaseName(SET, 'c'));
-    const back = await w.runUntil(() => [a, b].every((m) => membersOf(m).includes('c')), 20_000);
+    const back = await w.timeUntil(() => [a, b].every((m) => membersOf(m).includes('c')), 20_000);
     expect(back).toBeLessThanOrEqual(SHORT.renewIntervalMs + RETRY_MS + W_MS);
     await w.run(10_000);
     expect(w.terms.filter((t) => t.reason !== undefined).length - moved).toBe(0);
@@ -427,29 +287,29 @@ describe('claim 1c: a membership deleted and recreated, an identity restarted', 
 
   it('an identity that leaves and restarts (its Lease deleted, then created anew) is counted at once and gets its share back within the join bound', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 42);
-    const c = w.machines[2]!;
+    const c = w.replicas[2]!;
     c.controller.abort();
-    await w.runUntil(() => c.finished, 20_000);
+    await w.timeUntil(() => c.finished, 20_000);
     await w.run(5_000);
     const again = w.add('c');
     const joinedAt = w.clock.now();
-    await w.runUntil(() => w.machines.slice(0, 2).every((m) => membersOf(m).includes('c')), 5_000);
+    await w.timeUntil(() => w.replicas.slice(0, 2).every((m) => membersOf(m).includes('c')), 5_000);
     expect(w.clock.now() - joinedAt).toBeLessThanOrEqual(W_MS + STEP_MS);
     // join + S + (k - 1) H + 3w, k = 1 here (one shard from each of two givers).
-    const took = await w.runUntil(() => again.sharded.heldShards().length === 2 && w.balanced(), 30_000);
+    const took = await w.timeUntil(() => again.sharded.heldShards().length === 2 && balanced(w), 30_000);
     expect(took).toBeLessThanOrEqual(SETTLE_MS + 3 * W_MS);
   });
 
   it('a member cut off past its silence and then reconnected is counted again at its next refresh and gets its share back', async () => {
     const w = await stable(6, ['a', 'b', 'c'], SHORT, 43);
-    const [a, b, c] = w.machines as [Machine, Machine, Machine];
-    c.partitioned = true;
+    const [a, b, c] = w.replicas as [ShardReplica, ShardReplica, ShardReplica];
+    c.crashed = true;
     await w.run(LEASE_MS + 2 * RETRY_MS);
     expect(membersOf(a)).toEqual(['a', 'b']);
-    c.partitioned = false;
-    const back = await w.runUntil(() => [a, b].every((m) => membersOf(m).includes('c')), 20_000);
+    c.crashed = false;
+    const back = await w.timeUntil(() => [a, b].every((m) => membersOf(m).includes('c')), 20_000);
     expect(back).toBeLessThanOrEqual(SHORT.renewIntervalMs + W_MS);
-    expect(await w.runUntil(() => w.balanced() && c.sharded.heldShards().length === 2, 30_000)).toBeLessThan(Infinity);
+    expect(await w.timeUntil(() => balanced(w) && c.sharded.heldShards().length === 2, 30_000)).toBeLessThan(Infinity);
   });
 });
 
@@ -457,18 +317,18 @@ describe('claim 1d: placement on the judged members', () => {
   it('a joiner that dies before receiving anything is handed no shard once it is past its membership duration, and the set rebalances', async () => {
     const w = await stable(6, ['a', 'b'], SHORT, 51);
     const d = w.add('d');
-    await w.runUntil(() => w.lastMembershipWrite('d') > -Infinity, 5_000);
-    const lastRenewalMs = w.lastMembershipWrite('d');
-    d.partitioned = true;
+    await w.timeUntil(() => lastMembershipWrite(w, 'd') > -Infinity, 5_000);
+    const lastRenewalMs = lastMembershipWrite(w, 'd');
+    d.crashed = true;
     await w.run(3 * LEASE_MS);
-    expect(w.shardRecordsNaming('d', lastRenewalMs + SHORT.durationMs)).toEqual([]);
+    expect(shardRecordsNaming(w, 'd', lastRenewalMs + SHORT.durationMs)).toEqual([]);
     expect(w.counts()).toEqual([3, 3]);
   });
 });
 
 describe('claim 2: overdue free shards tried by every live member', () => {
   /** Shard writes of `m` fail: it stays a live member the plan names, but cannot take a shard. */
-  const shardWritesFail = (m: Machine, error: () => Fault): void => {
+  const shardWritesFail = (m: ShardReplica, error: () => Fault): void => {
     m.fault = (call) => ((call.verb === 'update' || call.verb === 'create') && !call.name.includes('-member-') ? error() : undefined);
   };
 
@@ -477,10 +337,10 @@ describe('claim 2: overdue free shards tried by every live member', () => {
     w.precreate();
     const start = w.clock.now();
     for (const id of ['a', 'b', 'x']) w.add(id);
-    shardWritesFail(w.machines[2]!, () => ({ kind: 'error', error: apiErrorFromHttpStatus(403, 'forbidden') }));
-    const firstLedMs = (s: number): number | undefined => w.terms.find((t) => t.shard === s && t.id !== 'x')?.startedAtMs;
+    shardWritesFail(w.replicas[2]!, () => ({ kind: 'error', error: apiErrorFromHttpStatus(403, 'forbidden') }));
+    const firstLedMs = (s: number): number | undefined => w.terms.find((t) => t.shard === s && t.identity !== 'x')?.startedAtMs;
     const all = [0, 1, 2, 3, 4, 5, 6, 7];
-    await w.runUntil(() => all.every((s) => firstLedMs(s) !== undefined), 60_000);
+    await w.timeUntil(() => all.every((s) => firstLedMs(s) !== undefined), 60_000);
     const latest = Math.max(...all.map((s) => firstLedMs(s) ?? Infinity)) - start;
     expect(latest).toBeLessThanOrEqual(SETTLE_MS + LEASE_MS + RETRY_MS + W_MS);
   });
@@ -495,17 +355,17 @@ describe('claim 2: overdue free shards tried by every live member', () => {
     w.precreate();
     const start = w.clock.now();
     for (const id of ['a', 'b', 'x']) w.add(id);
-    const x = w.machines[2]!;
+    const x = w.replicas[2]!;
     shardWritesFail(x, () => ({ kind: 'error', error: apiErrorFromHttpStatus(403, 'forbidden') }));
     const all = [0, 1, 2, 3, 4, 5, 6, 7];
-    await w.runUntil(() => all.every((s) => w.terms.some((t) => t.shard === s)), 60_000);
+    await w.timeUntil(() => all.every((s) => w.terms.some((t) => t.shard === s)), 60_000);
     const ledAt = w.clock.now();
     // Every stretch a shard goes unled once all were led, and when it began.
     const unledSince: (number | undefined)[] = all.map(() => undefined);
     const stretches: { shard: number; fromMs: number; ms: number }[] = [];
     const track = (): void =>
       all.forEach((s) => {
-        const led = w.machines.some((m) => m.sharded.isLeader(s));
+        const led = w.replicas.some((m) => m.sharded.isLeader(s));
         if (!led && unledSince[s] === undefined) unledSince[s] = w.clock.now();
         if (led && unledSince[s] !== undefined) {
           stretches.push({ shard: s, fromMs: unledSince[s]!, ms: w.clock.now() - unledSince[s]! });
@@ -513,17 +373,17 @@ describe('claim 2: overdue free shards tried by every live member', () => {
         }
       });
     const windowMs = 600_000;
-    await w.run(start + windowMs - w.clock.now(), track);
+    await w.runEach(start + windowMs - w.clock.now(), track);
     // Handovers to x (x writes nothing): an episode is the records naming x within one lease duration.
-    const handbacks = w.shardRecordsNaming('x', start).map((r) => r.atMs);
+    const handbacks = shardRecordsNaming(w, 'x', start).map((r) => r.atMs);
     const episodes = handbacks.filter((at, i) => i === 0 || at - handbacks[i - 1]! > LEASE_MS).length;
     expect(episodes).toBeGreaterThan(0); // the cause is there: x was handed shards
     // Episode k+1 comes at least L (the take over by expiry) + L * 2^(k-1) after episode k.
     expect(episodes).toBeLessThanOrEqual(1 + Math.floor(Math.log2(windowMs / LEASE_MS)));
     expect(stretches.filter((t) => t.fromMs >= ledAt && t.ms > LEASE_MS + RETRY_MS + W_MS)).toEqual([]);
     expect(unledSince.every((u) => u === undefined || w.clock.now() - u <= LEASE_MS + RETRY_MS + W_MS)).toBe(true);
-    expect(membersOf(w.machines[0]!)).not.toContain('x'); // backed off, not suspected: its membership refreshes
-    expect(w.machines[0]!.sharded.snapshot().backedOff).toEqual(['x']);
+    expect(membersOf(w.replicas[0]!)).not.toContain('x'); // backed off, not suspected: its membership refreshes
+    expect(w.replicas[0]!.sharded.snapshot().backedOff).toEqual(['x']);
 
     // x's writes work again: it is counted after its back-off (at most 32 L from a failure seen at
     // most L after the fault ends) and gets its share as a joiner does (S + (k - 1) H + 3 w, k <= 2
@@ -531,7 +391,7 @@ describe('claim 2: overdue free shards tried by every live member', () => {
     x.fault = undefined;
     const healedAt = w.clock.now();
     const boundMs = 32 * LEASE_MS + LEASE_MS + SETTLE_MS + 2 * 1_000 + 3 * W_MS;
-    const tookMs = await w.runUntil(() => w.balanced() && x.sharded.heldShards().length >= 2, boundMs + 5_000);
+    const tookMs = await w.timeUntil(() => balanced(w) && x.sharded.heldShards().length >= 2, boundMs + 5_000);
     expect(tookMs).toBeLessThanOrEqual(boundMs);
     expect(w.clock.now() - healedAt).toBeLessThanOrEqual(boundMs);
     expect(x.sharded.snapshot().backedOff).toEqual([]);
@@ -544,7 +404,7 @@ describe('claim 2: overdue free shards tried by every live member', () => {
       const rnd = seededRandom(seed);
       const lossy = (call: MemoryCall): Fault | undefined => (call.verb === 'update' && !call.name.includes('-member-') && rnd() < 0.15 ? { kind: 'drop-response' } : undefined);
       for (const id of ['a', 'b', 'c', 'x']) w.add(id).fault = lossy;
-      shardWritesFail(w.machines[3]!, () => ({ kind: 'error', error: apiErrorFromHttpStatus(503, 'unavailable') }));
+      shardWritesFail(w.replicas[3]!, () => ({ kind: 'error', error: apiErrorFromHttpStatus(503, 'unavailable') }));
       for (let i = 0; i < 6; i++) {
         const t = w.add(`t${i}`);
         t.fault = lossy;
@@ -554,15 +414,15 @@ describe('claim 2: overdue free shards tried by every live member', () => {
       }
       await w.run(30_000);
       // Every shard was led (by a member that can write), one holder at a time (checked at every step).
-      for (let s = 0; s < 8; s++) expect(w.terms.some((t) => t.shard === s && t.id !== 'x')).toBe(true);
+      for (let s = 0; s < 8; s++) expect(w.terms.some((t) => t.shard === s && t.identity !== 'x')).toBe(true);
     });
   }
 
   /** Per replica and shard Lease: acquire tries (GET, or a write no GET preceded) and raw calls in the window. */
-  function budgetReport(w: World, shards: number, fromMs: number, windowMs: number): string[] {
+  function budgetReport(w: ShardWorld, shards: number, fromMs: number, windowMs: number): string[] {
     const over: string[] = [];
     const maxTries = windowMs / RETRY_MS + 1;
-    for (const m of w.machines) {
+    for (const m of w.replicas) {
       for (let s = 0; s < shards; s++) {
         const calls = m.client.calls.filter((c) => c.atMs >= fromMs && c.name === shardLeaseName(SET, s));
         const tries = tryTimes(calls).length;
@@ -588,7 +448,7 @@ describe('claim 2: overdue free shards tried by every live member', () => {
       const windowMs = 60_000;
       await w.run(windowMs);
       // The rescue did start: every member follows the overdue shards.
-      expect(w.machines.map((m) => m.sharded.snapshot().following.length)).toEqual([8, 8, 8, 8]);
+      expect(w.replicas.map((m) => m.sharded.snapshot().following.length)).toEqual([8, 8, 8, 8]);
       expect(budgetReport(w, 8, from, windowMs)).toEqual([]);
     });
   }
@@ -600,28 +460,28 @@ describe('claim 2: overdue free shards tried by every live member', () => {
     await w.run(SETTLE_MS + LEASE_MS + 2 * RETRY_MS);
     const from = w.clock.now();
     const windowMs = 60_000;
-    const watchesBefore = w.machines.map((m) => m.sharded.feedRequests.watches);
+    const watchesBefore = w.replicas.map((m) => m.sharded.feedRequests.watches);
     let sinceCut = 0;
-    await w.run(windowMs, () => {
+    await w.runEach(windowMs, () => {
       sinceCut += STEP_MS;
       if (sinceCut < 1_100) return;
       sinceCut = 0;
-      for (const m of w.machines) m.cutStream();
+      for (const m of w.replicas) streamsOf(m).cutStreams();
     });
     // The streams were cut (each cut reopens the watch, after the feed's backoff when nothing came).
-    w.machines.forEach((m, i) => expect(m.sharded.feedRequests.watches - watchesBefore[i]!).toBeGreaterThanOrEqual(10));
+    w.replicas.forEach((m, i) => expect(m.sharded.feedRequests.watches - watchesBefore[i]!).toBeGreaterThanOrEqual(10));
     expect(budgetReport(w, 8, from, windowMs)).toEqual([]);
   });
 
   it('4 members whose every write fails (membership included: 500, 503, 403 and hangs in turn) send no more than one try per retry period per Lease', async () => {
     const w = await stable(8, ['a', 'b', 'c', 'd'], SHORT, 71);
     let k = 0;
-    for (const m of w.machines) m.fault = (call) => (call.verb === 'update' || call.verb === 'create' || call.verb === 'delete' ? failures[k++ % 4]![1]() : undefined);
+    for (const m of w.replicas) m.fault = (call) => (call.verb === 'update' || call.verb === 'create' || call.verb === 'delete' ? failures[k++ % 4]![1]() : undefined);
     const from = w.clock.now();
     const windowMs = 60_000;
     await w.run(windowMs);
     expect(budgetReport(w, 8, from, windowMs)).toEqual([]);
-    for (const m of w.machines) {
+    for (const m of w.replicas) {
       const membership = m.client.calls.filter((c) => c.atMs >= from && c.name === membershipLeaseName(SET, m.id)).length;
       expect(membership).toBeLessThanOrEqual(2 * (windowMs / RETRY_MS + 1));
     }

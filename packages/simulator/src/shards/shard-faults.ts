@@ -5,7 +5,7 @@
  * graceful restart, leave, join) fire in both, so calm phases show what balance and takeover
  * look like with nothing else going on (the windows BAL and UNOWNED judge).
  */
-import { drawDriftRate } from '../timings.js';
+import { changeClockRate, latencySpike } from '../common-faults.js';
 import { ERROR_KINDS } from './shard-network.js';
 import { crashIncarnation, pauseIncarnation, signalStop, startShardIncarnation } from './shard-replicas.js';
 import type { ShardFaultKind, ShardInc } from './shard-types.js';
@@ -80,21 +80,8 @@ function inject(w: ShardWorld, kind: Scheduled): void {
       });
       return;
     }
-    case 'latency-spike': {
-      if (w.latencySpike) return;
-      const maxMs = w.schedule.between(200, 1.5 * w.timing.renewDeadlineMs);
-      w.latencySpike = { minMs: Math.min(100, maxMs / 2), maxMs };
-      w.faults['latency-spike']++;
-      w.disturbBegin();
-      const durationMs = w.schedule.between(500, 2 * L);
-      w.trace.add(`fault: latency spike up to ${Math.round(maxMs)} ms for ${Math.round(durationMs)} ms`);
-      w.at(durationMs, () => {
-        w.latencySpike = undefined;
-        w.trace.add('fault end: latency spike');
-        w.at(maxMs, () => w.disturbEnd()); // requests sent during the spike land first
-      });
-      return;
-    }
+    case 'latency-spike':
+      return latencySpike(w, w.timing);
     case 'pause': {
       const inc = pick(w, (i) => !i.clock.suspended);
       if (!inc) return;
@@ -131,12 +118,8 @@ function inject(w: ShardWorld, kind: Scheduled): void {
     case 'clock-rate-change': {
       const inc = pick(w);
       if (!inc) return;
-      const rate = drawDriftRate(w.schedule);
-      inc.slot.driftRate = rate;
-      inc.clock.setDriftRate(rate);
-      w.faults['clock-rate-change']++;
+      changeClockRate(w, inc);
       w.disturbNow();
-      w.trace.add(`fault: ${inc.key}'s clock rate error is now ${(rate * 100).toFixed(2)}%`);
       return;
     }
     case 'crash': {

@@ -2,6 +2,7 @@
 import { shardLeaseName, type Logger, type ShardedElectorConfig } from '@leasekit/k8s-leaderelection';
 import { MemoryLeaseClient } from '@leasekit/k8s-leaderelection/testing';
 import { SlidingWindow } from '../budget.js';
+import { resumeAfter } from '../common-faults.js';
 import type { Participant } from '../invariants.js';
 import { ReplicaClock } from '../replica-clock.js';
 import { deriveRandom } from '../rng.js';
@@ -233,9 +234,5 @@ export function pauseIncarnation(w: ShardWorld, inc: ShardInc, durationMs: numbe
   w.disturbBegin();
   w.trace.add(`fault: ${inc.key} paused for ${Math.round(durationMs)} ms (holding ${inc.sharded.heldShards().length} shards)`);
   w.liveMaybeChanged();
-  w.at(durationMs, () => {
-    if (inc.state === 'crashed') return;
-    w.trace.add(`fault end: ${inc.key} resumes (${inc.clock.queuedTimers} timer(s) came due meanwhile)`);
-    inc.clock.resume(); // onCaughtUp ends the disturbance
-  });
+  resumeAfter(w, inc, durationMs);
 }

@@ -1,22 +1,12 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import { runChildScript } from '../__tests__/child.js';
 import type { ShardChildRequest, ShardChildResponse } from './shard-child.js';
 import type { ShardInvariant } from './shard-types.js';
 import type { ShardVariantName } from './shard-variants.js';
 
 // Runs dist/shards/shard-child.js (the test script builds dist first): jest's --detectOpenHandles
 // slows a simulation in its own process several times over.
-const CHILD = fileURLToPath(new URL('../../dist/shards/shard-child.js', import.meta.url));
-
-function runInChild(request: ShardChildRequest): Promise<ShardChildResponse> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CHILD, JSON.stringify(request)], { maxBuffer: 1 << 28, env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${CHILD} failed: ${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as ShardChildResponse);
-    });
-  });
-}
+const runInChild = (request: ShardChildRequest): Promise<ShardChildResponse> => runChildScript<ShardChildRequest, ShardChildResponse>('shards/shard-child.js', request);
 
 const SLOW = 120_000;
 

@@ -80,14 +80,14 @@ function build(w: ShardWorld): void {
 
 async function step(w: ShardWorld, limitMs: number): Promise<void> {
   const now = w.clock.now();
-  const target = Math.min(w.clock.nextTimerDueMs() ?? Infinity, w.nextAgendaMs, now + MAX_STEP_MS, limitMs);
+  const target = Math.min(w.clock.nextTimerDueMs() ?? Infinity, w.agenda.nextMs, now + MAX_STEP_MS, limitMs);
   await w.clock.advanceTo(Math.max(now, target));
   w.stepsAtSameTime = w.clock.now() === now ? w.stepsAtSameTime + 1 : 0;
   if (w.stepsAtSameTime > 100_000 && !w.livelocked) {
     w.livelocked = true;
     w.report('R', `livelock: 100000 steps without virtual time moving at ${now} ms`);
   }
-  for (const item of w.takeDue()) {
+  for (const item of w.agenda.takeDue()) {
     item.run();
     await settle();
   }
@@ -101,7 +101,7 @@ async function step(w: ShardWorld, limitMs: number): Promise<void> {
 
 async function shutdown(w: ShardWorld): Promise<void> {
   w.shuttingDown = true;
-  w.clearAgenda();
+  w.agenda.clear();
   w.apiEpisodes.clear();
   w.latencySpike = undefined;
   for (const slot of w.slots) {

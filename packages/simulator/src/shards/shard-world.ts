@@ -1,5 +1,6 @@
 /** A sharded run's shared state: clock, store, draws, slots, per-shard invariant checkers, fault episodes, the quiet and live-set bookkeeping the checks read. */
 import { FakeClock, LeaseStore } from '@leasekit/k8s-leaderelection/testing';
+import { Agenda } from '../agenda.js';
 import type { Histogram } from '../histogram.js';
 import { InvariantChecker, type Participant } from '../invariants.js';
 import { Draw, deriveRandom } from '../rng.js';
@@ -18,13 +19,6 @@ export interface ApiEpisode {
   readonly probability: number;
   readonly kinds: readonly (readonly [ApiFaultKind, number])[];
   readonly lostResponses: boolean;
-}
-
-/** One agenda entry (a fault's start or end, a restart). */
-interface AgendaItem {
-  readonly atMs: number;
-  readonly seq: number;
-  readonly run: () => void;
 }
 
 /** A shard whose holder crashed while leading it, waiting to be led again (UNOWNED). */
@@ -58,8 +52,7 @@ export class ShardWorld {
   readonly participants: Participant[][];
   /** Violations found by this run's own checks (S3, BAL, UNOWNED, B, R). */
   readonly own: ShardViolation[] = [];
-  private readonly agenda: AgendaItem[] = [];
-  private agendaSeq = 0;
+  readonly agenda = new Agenda(() => this.clock.now());
   /** API failure episodes: everyone (undefined) or one slot, with a failure probability. */
   readonly apiEpisodes = new Set<ApiEpisode>();
   latencySpike: { minMs: number; maxMs: number } | undefined;
@@ -117,25 +110,7 @@ export class ShardWorld {
   }
 
   at(delayMs: number, run: () => void): void {
-    const item: AgendaItem = { atMs: this.clock.now() + Math.max(0, delayMs), seq: this.agendaSeq++, run };
-    let i = this.agenda.length;
-    while (i > 0 && (this.agenda[i - 1]!.atMs > item.atMs || (this.agenda[i - 1]!.atMs === item.atMs && this.agenda[i - 1]!.seq > item.seq))) i--;
-    this.agenda.splice(i, 0, item);
-  }
-
-  get nextAgendaMs(): number {
-    return this.agenda[0]?.atMs ?? Infinity;
-  }
-
-  /** Removes and returns the agenda items due by now. */
-  takeDue(): AgendaItem[] {
-    const due: AgendaItem[] = [];
-    while (this.agenda.length > 0 && this.agenda[0]!.atMs <= this.clock.now()) due.push(this.agenda.shift()!);
-    return due;
-  }
-
-  clearAgenda(): void {
-    this.agenda.length = 0;
+    this.agenda.at(delayMs, run);
   }
 
   running(): ShardInc[] {
