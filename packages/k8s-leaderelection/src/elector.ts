@@ -39,7 +39,7 @@ import { JITTER_FACTOR, resolveConfig, type ElectorConfig, type ResolvedConfig }
 import { ConfigError, LeaseKitError, describeError, isAlreadyExists, isApiError, isConflict, isNotFound } from './errors.js';
 import { LeaseFollower } from './follower.js';
 import { GuaranteeBase } from './guarantee-base.js';
-import { acquiredRecord, handoverRecord, releasedRecord, renewedRecord, withHandoverAnnotation, withoutStaleHandover, type RecordWriter } from './records.js';
+import { acquiredRecord, handoverRecord, releasedRecord, renewedRecord, withHandoverAnnotation, withoutHandoverAnnotation, withoutStaleHandover, type RecordWriter } from './records.js';
 import { resolveSteps, safeSteps, type ElectorSteps } from './steps.js';
 import { LeaderEvents, type LeaderEventAction } from './leader-events.js';
 import type { Lease, LeaseClient } from './lease.js';
@@ -941,7 +941,7 @@ export class Elector {
       // would make it read as the target's own pending claim, taken only after a lease duration.
       const lease = handover
         ? withHandoverAnnotation(leaseWithRecord(handoverRecord(this.writer(), observation.record, handover, now), meta, withoutClaim(current)), this.config.identity)
-        : leaseWithRecord(releasedRecord(observation.record, now), meta, current);
+        : leaseWithRecord(releasedRecord(observation.record, now), meta, withoutHandoverAnnotation(current));
       try {
         const written = await this.requests.send('release', 'update', deadline, undefined, (signal) => this.client.update(this.config.leaseNamespace, lease, { signal }));
         this.observe(written);

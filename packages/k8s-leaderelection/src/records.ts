@@ -77,8 +77,13 @@ export function handoverRecord(writer: RecordWriter, previous: LeaderElectionRec
  * that holder, when the holder had handed it before and then taken it back.
  */
 export function withoutStaleHandover(lease: Lease, writer: string): Lease {
+  return lease.spec?.holderIdentity === writer ? lease : withoutHandoverAnnotation(lease);
+}
+
+/** `lease` without {@link HANDOVER_ANNOTATION} (a release: the free record names no handover's target). */
+export function withoutHandoverAnnotation(lease: Lease): Lease {
   const annotations = lease.metadata?.annotations;
-  if (annotations === undefined || !(HANDOVER_ANNOTATION in annotations) || lease.spec?.holderIdentity === writer) return lease;
+  if (annotations === undefined || !(HANDOVER_ANNOTATION in annotations)) return lease;
   const rest = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== HANDOVER_ANNOTATION));
   return { ...lease, metadata: { ...lease.metadata, annotations: rest } };
 }

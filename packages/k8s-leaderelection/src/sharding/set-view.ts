@@ -64,6 +64,8 @@ export class SetView {
    * a write that renews nothing, such as an operator's label, is no sign of life).
    */
   private readonly memberChangedAtMs = new Map<string, number>();
+  /** Membership Lease name -> the renewTime (epoch ms) last taken as a refresh (a sign of life). */
+  private readonly refreshedRenewTimeOf = new Map<string, number>();
   /** Each shard's renewTime as last seen. */
   private readonly renewTimeOf: (string | undefined)[];
   /** Each shard: the member a handover named, while that member has not renewed it yet, and when (local monotonic) that handover was seen. */
@@ -111,22 +113,36 @@ export class SetView {
     const member = lease && memberRecordOf(lease, this.setName);
     let cleared = false;
     if (member) {
-      const fresh = !this.memberChangedAtMs.has(name) || before === undefined || before.uid !== member.uid;
-      if (fresh) {
+      if (before !== undefined && before.uid !== undefined && member.uid !== undefined && before.uid !== member.uid) {
+        // Deleted and created again while this view did not see it (a relist after a watch gap):
+        // as if it had seen the delete (nothing left to suspect, no back-off), then a first sight.
+        this.suspects.delete(before.identity);
+        cleared = this.backoffs.delete(before.identity);
+        this.memberChangedAtMs.delete(name);
+        this.refreshedRenewTimeOf.delete(name);
+      }
+      const suspectedAt = this.suspects.get(member.identity);
+      let alive: boolean;
+      if (!this.memberChangedAtMs.has(name)) {
         const ageMs = Math.min(Math.max(0, wallNowMs - member.renewedAtMs), member.durationMs);
         this.memberChangedAtMs.set(name, nowMs - (Number.isFinite(ageMs) ? ageMs : 0));
-      } else if (member.renewedAtMs > before.renewedAtMs) this.memberChangedAtMs.set(name, nowMs);
-      // A member's own refreshes only move its Lease's renewTime forward (Membership steps it past
-      // the previous one): an older one on the same Lease (restored from a backup) is no sign of life.
-      if (fresh || member.renewedAtMs >= before.renewedAtMs) this.memberOf.set(name, member);
-      // A refresh (a newer renewTime) clears a suspicion: the member is alive after all.
-      const suspectedAt = this.suspects.get(member.identity);
-      if (this.suspects.has(member.identity) && (suspectedAt === undefined || member.renewedAtMs > suspectedAt)) {
-        cleared = this.suspects.delete(member.identity);
+        alive = suspectedAt === undefined || member.renewedAtMs !== suspectedAt;
+      } else {
+        // A member's own refreshes move its Lease's renewTime forward from the last one (Membership
+        // steps it past it): one that moves it back (a restore from a backup), leaves it, or
+        // brings back the one last taken as a refresh, is no sign of life; the next refresh,
+        // forward from there, is (even below a time seen before the restore).
+        alive = before !== undefined && member.renewedAtMs > before.renewedAtMs && member.renewedAtMs !== this.refreshedRenewTimeOf.get(name);
+        if (alive) this.memberChangedAtMs.set(name, nowMs);
       }
+      if (alive || !this.refreshedRenewTimeOf.has(name)) this.refreshedRenewTimeOf.set(name, member.renewedAtMs);
+      this.memberOf.set(name, member);
+      // A refresh clears a suspicion: the member is alive after all.
+      if (alive && this.suspects.delete(member.identity)) cleared = true;
     } else {
       this.memberOf.delete(name);
       this.memberChangedAtMs.delete(name);
+      this.refreshedRenewTimeOf.delete(name);
       if (before) {
         // Gone for good (left): nothing left to suspect; a later join starts afresh.
         this.suspects.delete(before.identity);
