@@ -11,9 +11,10 @@
 import { Agent as HttpAgent, STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { urlToHttpOptions } from 'node:url';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { ApiError, NetworkError, RequestTimeoutError, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
 import type { RequestOptions } from './lease.js';
+import { RequestDeadline, type DeadlineReasons } from './request.js';
 
 /** Where and how to send: the server URL and node:https options (credentials, TLS, agent). */
 export interface Endpoint {
@@ -50,13 +51,13 @@ export class KubeHttp {
    * signal; a caller's own Error reason passes through unchanged) or a NetworkError.
    */
   async request<T>(method: string, path: string, body: unknown, options?: RequestOptions): Promise<T> {
-    const deadline = new RequestDeadline(this.clock, options?.signal, this.timeoutMs);
+    const deadline = new RequestDeadline(this.clock, this.timeoutMs, options?.signal, FAILURES);
     try {
-      if (deadline.failure) throw deadline.failure;
+      if (deadline.reason) throw deadline.reason;
       const { url, requestOptions } = await this.endpoint().catch((err: unknown) => {
         throw new NetworkError(`cannot prepare the request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       });
-      if (deadline.failure) throw deadline.failure;
+      if (deadline.reason) throw deadline.reason;
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
       const https = url.startsWith('https:');
       const headers: Record<string, string | number | string[]> = { ...(requestOptions.headers as Record<string, string | number | string[]> | undefined), accept: 'application/json' };
@@ -84,9 +85,9 @@ export class KubeHttp {
               if (statusCode >= 200 && statusCode < 300) finish(undefined, JSON.parse(text) as T);
               else finish(errorAnswer(statusCode, res, text));
             })
-            .catch((err: unknown) => finish(deadline.failure ?? networkFailure(err)));
+            .catch((err: unknown) => finish(deadline.reason ?? networkFailure(err)));
         });
-        request.on('error', (err) => finish(deadline.failure ?? networkFailure(err)));
+        request.on('error', (err) => finish(deadline.reason ?? networkFailure(err)));
         deadline.onEnd = (failure) => {
           request.destroy();
           finish(failure);
@@ -149,50 +150,13 @@ function errorAnswer(statusCode: number, res: IncomingMessage, text: string): Ap
 }
 
 /**
- * When a request ends early: the caller's signal aborts, or the timeout passes, whichever comes
- * first (what `AbortSignal.any([signal, AbortSignal.timeout(ms)])` gives, for one timer and one
- * listener instead of two signals linked through weak references on every request).
+ * How a request fails at its deadline: a RequestTimeoutError for the timeout (its cause the
+ * DOMException `AbortSignal.timeout()` would give), and {@link abortFailure} for the caller's signal.
  */
-class RequestDeadline {
-  /** Set once the request must end: the error it fails with. */
-  failure: Error | undefined;
-  /** Called once when the deadline passes while a request is on the wire. */
-  onEnd: ((failure: Error) => void) | undefined;
-  private readonly timer: TimerHandle | undefined;
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly signal: AbortSignal | undefined,
-    timeoutMs: number,
-  ) {
-    if (signal?.aborted) {
-      this.failure = abortFailure(signal);
-      return;
-    }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    this.timer = clock.setTimeout(
-      () => this.end(new RequestTimeoutError('request timed out', { cause: new DOMException('The operation was aborted due to timeout', 'TimeoutError') })),
-      timeoutMs,
-    );
-  }
-
-  /** Clears the timer and the listener. Always call it. */
-  dispose(): void {
-    this.onEnd = undefined;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.signal?.removeEventListener('abort', this.onAbort);
-  }
-
-  private readonly onAbort = (): void => this.end(abortFailure(this.signal!));
-
-  private end(failure: Error): void {
-    if (this.failure) return;
-    this.failure = failure;
-    const onEnd = this.onEnd;
-    this.dispose();
-    onEnd?.(failure);
-  }
-}
+const FAILURES: DeadlineReasons<Error> = {
+  timedOut: () => new RequestTimeoutError('request timed out', { cause: new DOMException('The operation was aborted due to timeout', 'TimeoutError') }),
+  aborted: (signal) => abortFailure(signal),
+};
 
 /**
  * The failure of an aborted request: the caller's own Error reason unchanged, else a
