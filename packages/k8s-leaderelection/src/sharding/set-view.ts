@@ -110,7 +110,9 @@ export class SetView {
       return this.observeShard(shard, lease, nowMs);
     }
     const before = this.memberOf.get(name);
-    const member = lease && memberRecordOf(lease, this.setName);
+    const read = lease && memberRecordOf(lease, this.setName);
+    // An answer without a uid (a client that drops it) is the object last seen, not a new one.
+    const member = read && read.uid === undefined && before !== undefined ? { ...read, uid: before.uid } : read;
     let cleared = false;
     if (member) {
       if (before !== undefined && before.uid !== undefined && member.uid !== undefined && before.uid !== member.uid) {
@@ -121,12 +123,12 @@ export class SetView {
         this.memberChangedAtMs.delete(name);
         this.refreshedRenewTimeOf.delete(name);
       }
-      const suspectedAt = this.suspects.get(member.identity);
-      let alive: boolean;
+      // Others' writes (a restore, a re-create, a stale relist) may make a dead member look alive
+      // here; it is then counted until it turns silent, as a member that just crashed is.
+      let alive = true;
       if (!this.memberChangedAtMs.has(name)) {
         const ageMs = Math.min(Math.max(0, wallNowMs - member.renewedAtMs), member.durationMs);
         this.memberChangedAtMs.set(name, nowMs - (Number.isFinite(ageMs) ? ageMs : 0));
-        alive = suspectedAt === undefined || member.renewedAtMs !== suspectedAt;
       } else {
         // A member's own refreshes move its Lease's renewTime forward from the last one (Membership
         // steps it past it): one that moves it back (a restore from a backup), leaves it, or
