@@ -2,7 +2,8 @@
  * A sharded run's timings and the bounds its checks use, each derived from the ShardedElector's
  * documented schedule (docs/sharding.md), never tuned to what a run happens to show:
  *
- * UNOWNED, U (a crashed holder's shard is led again within U once nothing else disturbs): the
+ * UNOWNED, U (a crashed holder's shard is led again within U once nothing else disturbs: no fault,
+ * no change of the live set, since a replica that starts judges expiry from its own first sight): the
  * holder's last renewal reached the others at the latest when it crashed; a follower may start
  * only when the shard turned silent (1.5 R without a change; the standby follows all along), and
  * judges expiry from its own observation, L on a clock that may run slow by r: L / (1 - r); then

@@ -27,14 +27,19 @@ export function checkTermsWithinLease(w: ShardWorld): void {
   }
 }
 
-/** UNOWNED: a shard whose holder crashed is led again within U of the crash (or of the last disturbance after it). */
+/**
+ * UNOWNED: a shard whose holder crashed is led again within U of the crash, of the end of the last
+ * fault after it, or of the last change of the live set after it (a replica that starts, or one
+ * that is left after its would-be taker died, judges the record's expiry from its own first sight
+ * of it: seed 162, where the replica about to take the shard crashed just before its wait ended).
+ */
 export function checkOrphans(w: ShardWorld): void {
   const now = w.clock.now();
   const boundMs = unownedBoundMs(w.timing);
   for (const orphan of [...w.orphans]) {
-    if (w.disturbances > 0 || w.quietSinceMs > orphan.sinceMs) orphan.disturbed = true;
+    if (w.disturbances > 0 || w.stableSinceMs > orphan.sinceMs) orphan.disturbed = true;
     const led = w.participants[orphan.shard]!.some((p) => p.alive() && p.isLeader());
-    const startMs = Math.max(orphan.sinceMs, w.quietSinceMs);
+    const startMs = Math.max(orphan.sinceMs, w.stableSinceMs);
     if (led) {
       if (!orphan.disturbed) {
         w.orphansJudged++;

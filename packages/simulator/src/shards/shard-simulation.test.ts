@@ -62,6 +62,22 @@ describe('sharded simulation', () => {
     SLOW,
   );
 
+  // Found by the 60-minute sweep (seed 162, timing L = 15 s): replica-d crashed holding shards 0
+  // and 7; replica-a#14, started 1.6 s before the window opened, waited out the record's lease from
+  // its own first sight and crashed 25 ms before that wait ended; replica-e#8 and replica-a#15,
+  // started later, had to wait a lease duration of their own, so the shards were unled 27.231 s from
+  // the window's start, past U = 27.202 s. A replica that starts judges expiry from its own first
+  // sight (client-go's rule), so UNOWNED now counts from the last change of the live set too.
+  it(
+    'judges seed 162\'s orphans from the last change of the live set (the would-be taker crashed, the next started afresh)',
+    async () => {
+      const { results } = await runInChild({ mode: 'simulation', options: { seed: 162, minutes: 48 } });
+      expect(results[0]!.violationCounts.UNOWNED).toBe(0);
+      expect(results[0]!.orphansJudged).toBeGreaterThan(0);
+    },
+    SLOW,
+  );
+
   // Found by the 60-minute sweep (seed 35, timing L=4000 R=800, 8 shards): replica-e's wall clock
   // had drifted about 6 s ahead of replica-a's and replica-c's, and its set view judged their
   // membership Leases by renewTime against its own wall clock, so they flickered expired every ~4 s;
