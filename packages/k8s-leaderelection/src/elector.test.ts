@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, world } from './__tests__/harness.js';
+import { LEASE, NS, runChecked, startNow, world, worldWithEmptyLease } from './__tests__/harness.js';
 import { ApiError, makeStatus } from './errors.js';
 import { CLAIM_ANNOTATION } from './elector.js';
 
@@ -13,9 +13,7 @@ function replicaFailingOnDemand(w: ReturnType<typeof world>, error: ApiError) {
 describe('Elector: acquiring', () => {
   it('creates a missing lease as a claim at once and leads once the claim has stood for the hold', async () => {
     const w = world();
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const a = await startNow(w, w.replica('a'));
     expect(a.client.verbs()).toEqual(['get', 'create']);
     expect(a.elector.isLeader()).toBe(false);
     const claim = w.store.get(NS, LEASE);
@@ -43,11 +41,8 @@ describe('Elector: acquiring', () => {
   });
 
   it('takes a lease with an empty spec at once', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     expect(a.elector.isLeader()).toBe(true);
     expect(a.client.verbs()).toEqual(['get', 'update']);
     expect(w.store.get(NS, LEASE).spec?.leaseTransitions).toBe(1);
@@ -71,9 +66,7 @@ describe('Elector: acquiring', () => {
   it('takes over a released lease at once', async () => {
     const w = world();
     w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 2 } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const a = await startNow(w, w.replica('a'));
     expect(a.elector.isLeader()).toBe(true);
     await a.stop();
   });
@@ -81,11 +74,8 @@ describe('Elector: acquiring', () => {
 
 describe('Elector: renewing', () => {
   it('renews with one PUT on the fast path', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
     expect(a.client.verbs().slice(before)).toEqual(['update']);
@@ -93,11 +83,9 @@ describe('Elector: renewing', () => {
   });
 
   it('falls back to GET + PUT after a 409 on the fast path', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const { a, failNextOnce } = replicaFailingOnDemand(w, new ApiError(makeStatus(409, 'Conflict', 'conflict')));
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     failNextOnce('update');
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
@@ -108,11 +96,9 @@ describe('Elector: renewing', () => {
   });
 
   it('counts no slow path when the GET after a failed fast path fails (as client-go)', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const { a, failNextOnce } = replicaFailingOnDemand(w, new ApiError(makeStatus(500, 'InternalError', 'boom')));
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     failNextOnce('update', 'get');
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
@@ -122,11 +108,8 @@ describe('Elector: renewing', () => {
   });
 
   it('counts no slow path when the GET after a failed fast path finds another holder', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     expect(a.elector.isLeader()).toBe(true);
     const lease = w.store.get(NS, LEASE);
     w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, holderIdentity: 'other', leaseTransitions: 7 } });
@@ -139,9 +122,7 @@ describe('Elector: renewing', () => {
   it('counts a slow path when a restarted process finds its own identity in the record', async () => {
     const w = world();
     w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, leaseTransitions: 3 } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const a = await startNow(w, w.replica('a'));
     expect(a.client.verbs()).toEqual(['get', 'update']);
     expect(a.elector.isLeader()).toBe(true);
     expect(a.elector.snapshot().slowPathCount).toBe(1);
@@ -182,8 +163,7 @@ describe('Elector: following', () => {
     const a = w.replica('a');
     const b = w.replica('b');
     w.store.create(NS, { metadata: { name: LEASE } });
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     b.start();
     await runChecked(w.clock, [a, b], 60_000);
     expect(a.elector.isLeader()).toBe(true);
@@ -200,12 +180,9 @@ describe('Elector: following', () => {
 
 describe('Elector: losing leadership', () => {
   it('stops leading once renewals fail past the renew deadline, then contends again', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let down = false;
-    const a = w.replica('a', { client: { fault: () => (down ? { kind: 'error', error: new ApiError(makeStatus(503, 'ServiceUnavailable', 'down')) } : undefined) } });
-    a.start();
-    await w.clock.advance(0);
+    const a = await startNow(w, w.replica('a', { client: { fault: () => (down ? { kind: 'error', error: new ApiError(makeStatus(503, 'ServiceUnavailable', 'down')) } : undefined) } }));
     expect(a.elector.isLeader()).toBe(true);
     down = true;
     const failedAt = w.clock.now();
@@ -223,12 +200,9 @@ describe('Elector: losing leadership', () => {
   });
 
   it('stops within the renew deadline when a renewal request hangs', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let hang = false;
-    const a = w.replica('a', { client: { fault: (c) => (hang && c.verb !== 'get' ? { kind: 'hang' } : hang ? { kind: 'hang' } : undefined) } });
-    a.start();
-    await w.clock.advance(0);
+    const a = await startNow(w, w.replica('a', { client: { fault: (c) => (hang && c.verb !== 'get' ? { kind: 'hang' } : hang ? { kind: 'hang' } : undefined) } }));
     hang = true;
     const t0 = w.clock.now();
     await w.clock.advanceUntil(() => !a.elector.isLeader(), 20_000, 5);
@@ -239,11 +213,8 @@ describe('Elector: losing leadership', () => {
   });
 
   it('reports lease_taken when another replica rewrote the lease', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     const lease = w.store.get(NS, LEASE);
     w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', leaseTransitions: 9 } });
     await w.clock.advance(2_100);
@@ -256,11 +227,8 @@ describe('Elector: losing leadership', () => {
   });
 
   it('recreates the lease when it is deleted while leading, and keeps leading', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     w.store.delete(NS, LEASE);
     const before = a.client.calls.length;
     await w.clock.advance(2_000);
@@ -274,8 +242,7 @@ describe('Elector: losing leadership', () => {
 
 describe('Elector: shutdown and release', () => {
   it('aborts the leadership signal, awaits onStoppedLeading, then releases with one PUT over its own last write (no GET)', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const order: string[] = [];
     const a = w.replica('a', {
       callbacks: {
@@ -287,8 +254,7 @@ describe('Elector: shutdown and release', () => {
         },
       },
     });
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     const before = a.client.calls.length;
     await a.stop();
     expect(order).toEqual(['signal aborted', 'onStoppedLeading begins', 'onStoppedLeading ends; holder a']);
@@ -303,28 +269,21 @@ describe('Elector: shutdown and release', () => {
   });
 
   it('does not release when onStoppedLeading has not settled within its bound', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a', { config: { onStoppedLeadingTimeoutMs: 3_000 }, callbacks: { onStoppedLeading: () => new Promise(() => {}) } });
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a', { config: { onStoppedLeadingTimeoutMs: 3_000 }, callbacks: { onStoppedLeading: () => new Promise(() => {}) } }));
     await a.stop();
     expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('a');
   });
 
   it('does not release with releaseOnCancel false', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a', { config: { releaseOnCancel: false } });
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a', { config: { releaseOnCancel: false } }));
     await a.stop();
     expect(w.store.get(NS, LEASE).spec?.holderIdentity).toBe('a');
   });
 
   it('retries the release after a 409 and reads the lease again', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let conflicts = 0;
     const a = w.replica('a', {
       client: {
@@ -337,8 +296,7 @@ describe('Elector: shutdown and release', () => {
         },
       },
     });
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     const before = a.client.calls.length;
     conflicts = 1;
     await a.stop();
@@ -347,8 +305,7 @@ describe('Elector: shutdown and release', () => {
   });
 
   it('never releases a lease that another replica holds by the time it reads it', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let stolen = false;
     const a = w.replica('a', {
       callbacks: {
@@ -359,8 +316,7 @@ describe('Elector: shutdown and release', () => {
         },
       },
     });
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     const before = a.client.calls.length;
     await a.stop();
     expect(stolen).toBe(true);
@@ -379,8 +335,7 @@ describe('Elector: shutdown and release', () => {
   });
 
   it('logs no failed request when stopping cuts short its own in-flight request (a renewal or a follower\'s read)', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const warnings: string[] = [];
     const logger = { warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
     let hang = false;
@@ -395,8 +350,7 @@ describe('Elector: shutdown and release', () => {
     const hanging = { client: { fault: () => (hang ? ({ kind: 'hang' } as const) : undefined) }, logger, config: { observer } };
     const a = w.replica('a', hanging);
     const b = w.replica('b', hanging);
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     b.start();
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 5_000)).toBe(true);
     hang = true;
@@ -425,8 +379,7 @@ describe('Elector: shutdown and release', () => {
 
 describe('Elector: callbacks and options', () => {
   it("keeps running when every callback throws or rejects (onStartedLeadingFailure: 'keep')", async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const errors: string[] = [];
     const a = w.replica('a', {
       config: { onStartedLeadingFailure: 'keep' },
@@ -450,8 +403,7 @@ describe('Elector: callbacks and options', () => {
   });
 
   it('with once, returns after the first term instead of contending again', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let down = false;
     const a = w.replica('a', { config: { once: true }, client: { fault: () => (down ? { kind: 'error', error: new Error('refused') } : undefined) } });
     a.start();
@@ -465,8 +417,7 @@ describe('Elector: callbacks and options', () => {
   });
 
   it('logs a forbidden error naming the RBAC rule once and keeps retrying', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let forbidden = true;
     const errors: string[] = [];
     const a = w.replica('a', {
@@ -487,11 +438,8 @@ describe('Elector: callbacks and options', () => {
   });
 
   it('records Kubernetes events on the lease when asked to', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a', { config: { recordEvents: true } });
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a', { config: { recordEvents: true } }));
     await a.stop();
     expect(w.store.events.map((e) => [e.type, e.reason, e.message])).toEqual([
       ['Normal', 'LeaderElection', 'a became leader'],
@@ -500,12 +448,10 @@ describe('Elector: callbacks and options', () => {
   });
 
   it('reports unhealthy only when it believes it leads and has not renewed for the lease duration plus tolerance', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const a = w.replica('a', { config: { maxClockDriftRate: 0 } });
     expect(a.elector.check(0)).toBeUndefined();
-    a.start();
-    await w.clock.advance(0);
+    await startNow(w, a);
     expect(a.elector.check(0)).toBeUndefined();
     await w.clock.advance(60_000);
     expect(a.elector.check(0)).toBeUndefined(); // renewing fine
@@ -542,8 +488,7 @@ describe('Elector: malformed leases', () => {
 
 describe('Elector: aborting from inside a callback', () => {
   it('notices a run signal aborted inside onStartedLeading without waiting a retry period', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     const controller = new AbortController();
     const a = w.replica('a', { callbacks: { onStartedLeading: () => controller.abort() } });
     const done = a.elector.run(controller.signal);
@@ -557,8 +502,7 @@ describe('Elector: aborting from inside a callback', () => {
 
 describe('Elector: answers that are not Leases', () => {
   it('treats a null body as a failed request and keeps contending, also when watching', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
+    const w = worldWithEmptyLease();
     let broken = true;
     const inner = w.replica('inner');
     const a = w.replica('a', {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { getEventListeners } from 'node:events';
-import { LEASE, NS, world } from './__tests__/harness.js';
+import { startNow, worldWithEmptyLease } from './__tests__/harness.js';
 import { linkSignals } from './signals.js';
 
 /**
@@ -52,11 +52,8 @@ describe('linkSignals', () => {
 
 describe('Elector: a replica leading for a long time', () => {
   it('leaves nothing behind on the run signal, term after term', async () => {
-    const w = world();
-    w.store.create(NS, { metadata: { name: LEASE } });
-    const a = w.replica('a');
-    a.start();
-    await w.clock.advance(0);
+    const w = worldWithEmptyLease();
+    const a = await startNow(w, w.replica('a'));
     expect(a.elector.isLeader()).toBe(true);
     const listenersWhileLeading = getEventListeners(a.controller.signal, 'abort').length;
     for (let i = 0; i < 100; i++) {

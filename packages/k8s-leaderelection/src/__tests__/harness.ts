@@ -114,6 +114,20 @@ export function world(seed = 1): World {
   };
 }
 
+/** A world (of `seed`) whose Lease exists with an empty spec: the first replica to try takes it at once. */
+export function worldWithEmptyLease(seed = 1): World {
+  const w = world(seed);
+  w.store.create(NS, { metadata: { name: LEASE } });
+  return w;
+}
+
+/** Starts `replica` and runs the clock through its first try: on a free or empty Lease it leads after this. */
+export async function startNow(w: World, replica: Replica): Promise<Replica> {
+  replica.start();
+  await w.clock.advance(0);
+  return replica;
+}
+
 /** Advances time in steps, asserting at every step that at most one replica reports leadership. */
 export async function runChecked(clock: FakeClock, replicas: Replica[], ms: number, stepMs = 50): Promise<void> {
   const end = clock.now() + ms;
