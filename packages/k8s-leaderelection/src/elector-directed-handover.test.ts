@@ -6,9 +6,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { goFollower } from './__tests__/go-follower.js';
 import { HANDOVER_ANNOTATION } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
-import { MAX_INT32, recordFromLease, sameForGoFollower, type LeaderElectionRecord } from './record.js';
+import { MAX_INT32 } from './record.js';
 import type { Fault } from './testing/memory-lease-client.js';
 
 const D = 15_000;
@@ -24,25 +25,6 @@ const leaders = (rs: Replica[]): string[] => rs.filter((r) => r.elector.isLeader
 /** A free Lease at token `transitions`, so the first replica started takes it. */
 function freeLease(w: ReturnType<typeof world>, transitions = 3): void {
   w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: transitions } });
-}
-
-/** A client-go follower's view: the time it first saw the record's current whole-second JSON. */
-function goFollower(w: ReturnType<typeof world>): { observedAtMs: () => number; durationMs: () => number; poll: () => void } {
-  let last: LeaderElectionRecord | undefined;
-  let observedAt = 0;
-  return {
-    observedAtMs: () => observedAt,
-    durationMs: () => (last?.leaseDurationSeconds ?? 0) * 1000,
-    poll() {
-      const lease = w.store.peek(NS, LEASE);
-      if (!lease) return;
-      const { record } = recordFromLease(lease);
-      if (!last || !sameForGoFollower(last, record)) {
-        last = record;
-        observedAt = w.clock.now();
-      }
-    },
-  };
 }
 
 /** Starts `a` (which takes the free Lease) and then `others`, and lets them settle. */

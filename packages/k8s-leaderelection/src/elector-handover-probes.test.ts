@@ -9,10 +9,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, world, type Replica, type World } from './__tests__/harness.js';
+import { goObservation } from './__tests__/go-follower.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { ApiError, makeStatus } from './errors.js';
 import { seededRandom } from './random.js';
-import { goFollowerKey, leaseWithRecord, recordFromLease, type LeaderElectionRecord } from './record.js';
+import { leaseWithRecord, recordFromLease, type LeaderElectionRecord } from './record.js';
 import type { Fault, MemoryCall } from './testing/memory-lease-client.js';
 
 const R = 2_000;
@@ -38,8 +39,7 @@ interface GoReplica {
 
 function goReplica(w: World, id: string, seed: number): GoReplica {
   const random = seededRandom(seed);
-  let lastKey: string | undefined;
-  let observedAt = 0;
+  const observation = goObservation();
   let lastTry = -Infinity;
   let gap = 0;
   const go: GoReplica = {
@@ -56,15 +56,11 @@ function goReplica(w: World, id: string, seed: number): GoReplica {
       const lease = w.store.peek(NS, LEASE);
       if (!lease) return;
       const { record } = recordFromLease(lease);
-      const key = goFollowerKey(record);
-      if (key !== lastKey) {
-        lastKey = key;
-        observedAt = now;
-      }
+      observation.see(record, now);
       const held = record.holderIdentity !== '' && record.holderIdentity !== id;
       if (held) {
         go.leading = false;
-        if (observedAt + (record.leaseDurationSeconds ?? 15) * 1000 > now) return;
+        if (observation.observedAtMs() + (record.leaseDurationSeconds ?? 15) * 1000 > now) return;
       }
       const next: LeaderElectionRecord = {
         holderIdentity: id,
@@ -75,8 +71,7 @@ function goReplica(w: World, id: string, seed: number): GoReplica {
       };
       try {
         const written = w.store.update(NS, LEASE, leaseWithRecord(next, { name: LEASE, namespace: NS }, lease));
-        lastKey = goFollowerKey(recordFromLease(written.lease).record);
-        observedAt = now;
+        observation.wrote(recordFromLease(written.lease).record, now);
         if (!go.leading) go.tokens.push(next.leaseTransitions);
         go.leading = true;
       } catch {
@@ -89,21 +84,15 @@ function goReplica(w: World, id: string, seed: number): GoReplica {
 
 /** A client-go follower's view (it never writes): when it first saw the current record, at whole-second precision. */
 function goObserver(w: World): { expired: () => boolean; poll: () => void } {
-  let key: string | undefined;
-  let observedAt = 0;
+  const observation = goObservation();
   let durationMs = 0;
   return {
-    expired: () => key !== undefined && w.clock.now() >= observedAt + durationMs,
+    expired: () => observation.seen() && w.clock.now() >= observation.observedAtMs() + durationMs,
     poll() {
       const lease = w.store.peek(NS, LEASE);
       if (!lease) return;
       const { record } = recordFromLease(lease);
-      const k = goFollowerKey(record);
-      if (k !== key) {
-        key = k;
-        observedAt = w.clock.now();
-        durationMs = (record.leaseDurationSeconds ?? 15) * 1000;
-      }
+      if (observation.see(record, w.clock.now())) durationMs = (record.leaseDurationSeconds ?? 15) * 1000;
     },
   };
 }

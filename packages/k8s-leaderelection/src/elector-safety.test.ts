@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, tryTimes, world, type Replica } from './__tests__/harness.js';
+import { goFollower } from './__tests__/go-follower.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { CLAIM_ANNOTATION, FAILURE_LOG_INTERVAL_MS } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
 import type { FollowerStrategy } from './config.js';
-import { recordFromLease, sameForGoFollower, type LeaderElectionRecord } from './record.js';
 import type { Fault, MemoryCall } from './testing/memory-lease-client.js';
 
 const R = 2_000;
@@ -273,24 +273,6 @@ describe('the leadership signal is authoritative after a pause', () => {
 });
 
 describe('client-go followers sharing the Lease', () => {
-  /** A client-go follower's view: the time it first saw the record's current whole-second JSON. */
-  function goFollower(w: ReturnType<typeof world>): { observedAtMs: () => number; poll: () => void } {
-    let last: LeaderElectionRecord | undefined;
-    let observedAt = 0;
-    return {
-      observedAtMs: () => observedAt,
-      poll() {
-        const lease = w.store.peek(NS, LEASE);
-        if (!lease) return;
-        const { record } = recordFromLease(lease);
-        if (!last || !sameForGoFollower(last, record)) {
-          last = record;
-          observedAt = w.clock.now();
-        }
-      },
-    };
-  }
-
   it('a renewal within the same wall-clock second does not extend the guarantee', async () => {
     const w = world(51);
     expiredLease(w);

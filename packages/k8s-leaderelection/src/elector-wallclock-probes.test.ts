@@ -9,10 +9,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
+import { goObservation } from './__tests__/go-follower.js';
 import type { Clock } from './clock.js';
 import type { FollowerStrategy } from './config.js';
 import { seededRandom } from './random.js';
-import { goFollowerKey, leaseWithRecord, recordFromLease, type LeaderElectionRecord } from './record.js';
+import { leaseWithRecord, recordFromLease, type LeaderElectionRecord } from './record.js';
 
 const R = 2_000;
 /** client-go's most tries in a window: one at once, then one per >= R. */
@@ -55,8 +56,7 @@ interface GoReplica {
 }
 
 function goReplica(w: World, id: string, due: (sinceLastTryMs: number, current: LeaderElectionRecord | undefined) => boolean): GoReplica {
-  let lastKey: string | undefined;
-  let observedAt = 0;
+  const observation = goObservation();
   let lastTry = -Infinity;
   const go: GoReplica = {
     id,
@@ -73,13 +73,9 @@ function goReplica(w: World, id: string, due: (sinceLastTryMs: number, current: 
       const lease = w.store.peek(NS, LEASE);
       if (!lease) return; // (client-go would create it; not probed here)
       const { record } = recordFromLease(lease);
-      const key = goFollowerKey(record);
-      if (key !== lastKey) {
-        lastKey = key;
-        observedAt = now;
-      }
+      observation.see(record, now);
       const held = record.holderIdentity !== '' && record.holderIdentity !== id;
-      if (held && observedAt + (record.leaseDurationSeconds ?? 15) * 1000 > now) {
+      if (held && observation.observedAtMs() + (record.leaseDurationSeconds ?? 15) * 1000 > now) {
         go.leading = false;
         return;
       }
@@ -97,8 +93,7 @@ function goReplica(w: World, id: string, due: (sinceLastTryMs: number, current: 
       };
       try {
         const written = w.store.update(NS, LEASE, leaseWithRecord(next, { name: LEASE, namespace: NS }, lease));
-        lastKey = goFollowerKey(recordFromLease(written.lease).record);
-        observedAt = now;
+        observation.wrote(recordFromLease(written.lease).record, now);
         if (!go.leading) go.tookOverAtMs = now;
         go.leading = true;
       } catch {
