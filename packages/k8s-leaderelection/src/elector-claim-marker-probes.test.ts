@@ -7,7 +7,7 @@
  * A probe that fails names a defect (see its comment); it stays failing until the code is fixed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
+import { LEASE, ledBy, NS, runChecked, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
 import { CLAIM_ANNOTATION } from './claim.js';
 import { ApiError, makeStatus } from './errors.js';
 import type { Lease } from './lease.js';
@@ -124,11 +124,7 @@ describe('claim marker: handover writes', () => {
     w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 3 } });
     const a = w.replica('a');
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await w.clock.advance(0);
-    expect(a.elector.isLeader()).toBe(true);
-    b.start();
-    await runChecked(w.clock, [a, b], 5_000, 10);
+    await ledBy(w, a, [b]);
     // A tool that keeps (here: restores) annotations sets preferredHolder b with b's old marker.
     const lease = w.store.get(NS, LEASE);
     w.store.update(NS, LEASE, {

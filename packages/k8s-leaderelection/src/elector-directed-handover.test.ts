@@ -5,7 +5,7 @@
  * over (client-go's coordinated election). Fake clock, in-memory store.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { LEASE, ledBy, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import { goFollower } from './__tests__/go-follower.js';
 import { HANDOVER_ANNOTATION } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
@@ -25,15 +25,6 @@ const leaders = (rs: Replica[]): string[] => rs.filter((r) => r.elector.isLeader
 /** A free Lease at token `transitions`, so the first replica started takes it. */
 function freeLease(w: ReturnType<typeof world>, transitions = 3): void {
   w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: transitions } });
-}
-
-/** Starts `a` (which takes the free Lease) and then `others`, and lets them settle. */
-async function ledBy(w: ReturnType<typeof world>, a: Replica, others: Replica[]): Promise<void> {
-  a.start();
-  await w.clock.advance(0);
-  expect(a.elector.isLeader()).toBe(true);
-  for (const r of others) r.start();
-  await runChecked(w.clock, [a, ...others], 5_000, 10);
 }
 
 describe('Elector.resign({ to }): validation', () => {

@@ -4,7 +4,7 @@
  * one 409, then the winner's record arrives. Fake clock, in-memory store.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { LEASE, ledBy, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import { CLAIM_ANNOTATION } from './claim.js';
 import { Elector } from './elector.js';
 import { silentLogger } from './logger.js';
@@ -27,11 +27,7 @@ describe('Elector: a watching follower takes a released record with one write', 
     w.store.create(NS, { metadata: { name: LEASE } });
     const a = w.replica('a');
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await w.clock.advance(0);
-    expect(a.elector.isLeader()).toBe(true);
-    b.start();
-    await runChecked(w.clock, [a, b], 5_000, 10);
+    await ledBy(w, a, [b]);
     const mark = b.client.calls.length;
     const transitionsBefore = w.store.get(NS, LEASE).spec?.leaseTransitions ?? 0;
 

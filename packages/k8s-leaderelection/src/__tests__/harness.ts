@@ -1,8 +1,9 @@
 /**
  * Test harness: electors on one in-memory store and one fake clock, with a record of every
- * callback, and a helper that asserts "never two leaders" at every step of a run; likewise
- * Memberships of one election on one store and one fake clock.
+ * callback, helpers that start a leader on a free Lease, and one that asserts "never two leaders"
+ * at every step of a run; likewise Memberships of one election on one store and one fake clock.
  */
+import { expect } from '@jest/globals';
 import { Elector, type LeaderCallbacks, type LeadershipTerm, type StoppedLeadingInfo } from '../elector.js';
 import type { ElectorConfig } from '../config.js';
 import type { LeaseClient } from '../lease.js';
@@ -126,6 +127,15 @@ export async function startNow(w: World, replica: Replica): Promise<Replica> {
   replica.start();
   await w.clock.advance(0);
   return replica;
+}
+
+/** Starts `leader` (which takes the free Lease at once, asserted) and then `others`, and lets them settle, checked. */
+export async function ledBy(w: World, leader: Replica, others: Replica[]): Promise<void> {
+  leader.start();
+  await w.clock.advance(0);
+  expect(leader.elector.isLeader()).toBe(true);
+  for (const r of others) r.start();
+  await runChecked(w.clock, [leader, ...others], 5_000, 10);
 }
 
 /** Advances time in steps, asserting at every step that at most one replica reports leadership. */
