@@ -5,7 +5,7 @@
  * over (client-go's coordinated election). Fake clock, in-memory store.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, ledBy, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { freeLease, LEASE, ledBy, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import { goFollower } from './__tests__/go-follower.js';
 import { HANDOVER_ANNOTATION } from './elector.js';
 import { ApiError, makeStatus } from './errors.js';
@@ -21,11 +21,6 @@ function requestsSince(r: Replica, from: number): string[] {
 }
 
 const leaders = (rs: Replica[]): string[] => rs.filter((r) => r.elector.isLeader()).map((r) => r.id);
-
-/** A free Lease at token `transitions`, so the first replica started takes it. */
-function freeLease(w: ReturnType<typeof world>, transitions = 3): void {
-  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: transitions } });
-}
 
 describe('Elector.resign({ to }): validation', () => {
   it('rejects an empty target, a non-string one and this replica itself with OPTION_INVALID naming `to`, and resolves at once when not leading', async () => {

@@ -9,7 +9,7 @@
  * stored records (every write the store published) and what a SetView fed from the store reads.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, world, type Replica } from './__tests__/harness.js';
+import { freeLease, LEASE, ledBy, NS, runChecked, world, type Replica } from './__tests__/harness.js';
 import { ApiError, makeStatus } from './errors.js';
 import type { Lease } from './lease.js';
 import { MEMBER_OF_LABEL, membershipLeaseName } from './membership.js';
@@ -26,6 +26,10 @@ const internalError = (): Fault => ({ kind: 'error', error: new ApiError(makeSta
 const leaders = (rs: Replica[]): string[] => rs.filter((r) => r.elector.isLeader()).map((r) => r.id);
 const annotation = (w: World): string | undefined => w.store.get(NS, LEASE).metadata?.annotations?.[HANDOVER_ANNOTATION];
 const holder = (w: World): string | undefined => w.store.get(NS, LEASE).spec?.holderIdentity ?? undefined;
+/** The stored record's holder and handover annotation. */
+const record = (w: World): { holder: string | undefined; from: string | undefined } => ({ holder: holder(w), from: annotation(w) });
+/** What `tap(...).flags()` reads after a clean handover: nothing. */
+const NOTHING_FLAGGED = { stale: [], suspected: [], backedOff: [] };
 
 /** One published write of the Lease: its holder and handover annotation. */
 interface Write {
@@ -60,6 +64,8 @@ function tap(w: World, members: string[]) {
     backedOff: (): string[] => view.backedOffMembers(w.clock.now()),
     /** Writes carrying an annotation that does not name the giver of a handover to the record's holder (see the file header). */
     stale: (): string[] => staleWrites(writes),
+    /** All the view and the writes flag now: stale annotations, suspected and backed-off members. */
+    flags: () => ({ stale: staleWrites(writes), suspected: view.suspected(w.clock.now(), Infinity), backedOff: view.backedOffMembers(w.clock.now()) }),
     /** The writes as `holder<-from` (from: '-' when none), consecutive repeats (renewals) collapsed. */
     story: (): string[] => writes.map((x) => `${x.holder}<-${x.from ?? '-'}`).filter((s, i, all) => i === 0 || s !== all[i - 1]),
   };
@@ -84,20 +90,6 @@ function staleWrites(writes: readonly Write[]): string[] {
   return stale;
 }
 
-/** A free Lease at token 3, so the first replica started takes it. */
-function freeLease(w: World): void {
-  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 3 } });
-}
-
-/** Starts `a` (which takes the free Lease) and then `others`, and lets them settle. */
-async function ledBy(w: World, a: Replica, others: Replica[]): Promise<void> {
-  a.start();
-  await w.clock.advance(0);
-  expect(a.elector.isLeader()).toBe(true);
-  for (const r of others) r.start();
-  await runChecked(w.clock, [a, ...others], 5_000, 10);
-}
-
 const watching = { config: { followerStrategy: 'watch' as const } };
 
 /** Every request of `r` fails while `failing()` (a partitioned node). */
@@ -118,12 +110,12 @@ describe('the handover annotation: the target keeps it, every other take drops i
     await a.elector.resign({ to: 'x' });
     expect(await w.clock.advanceUntil(() => x.elector.isLeader(), 1_000, 1)).toBe(true);
     await runChecked(w.clock, [a, x, c], 2 * D, 10);
-    const whileTargetLeads = { holder: holder(w), from: annotation(w) };
+    const whileTargetLeads = record(w);
     xDown = true;
     expect(await w.clock.advanceUntil(() => leaders([a, c]).length === 1, 3 * D, 10)).toBe(true);
     await runChecked(w.clock, [a, c], 2 * D, 10);
     const taker = leaders([a, c])[0];
-    expect({ whileTargetLeads, after: { holder: holder(w), from: annotation(w) }, stale: t.stale(), suspected: t.suspected(), backedOff: t.backedOff() }).toEqual({
+    expect({ whileTargetLeads, after: record(w), ...t.flags() }).toEqual({
       whileTargetLeads: { holder: 'x', from: 'a' },
       after: { holder: taker, from: undefined },
       stale: [],
@@ -149,7 +141,7 @@ describe('the handover annotation: the target keeps it, every other take drops i
     const takerVerbs = taker.client.calls.slice(marks[[a, c].indexOf(taker)]).map((call) => call.verb).filter((v) => v === 'get' || v === 'update');
     const backedOff = t.backedOff(); // for one lease duration from the takeover
     await runChecked(w.clock, [a, c], D, 10);
-    expect({ takerVerbs, holder: holder(w), from: annotation(w), stale: t.stale(), suspected: t.suspected(), backedOff }).toEqual({
+    expect({ takerVerbs, ...record(w), stale: t.stale(), suspected: t.suspected(), backedOff }).toEqual({
       takerVerbs: ['update'],
       holder: taker.id,
       from: undefined,
@@ -178,11 +170,11 @@ describe('the handover annotation: the target keeps it, every other take drops i
     // a polls: it takes the record naming it at its next poll.
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 3 * D, 10)).toBe(true);
     await runChecked(w.clock, [a, x, c], 2 * D, 10);
-    const aLeads = { holder: holder(w), from: annotation(w) };
+    const aLeads = record(w);
     aDown = true;
     expect(await w.clock.advanceUntil(() => leaders([x, c]).length === 1, 4 * D, 10)).toBe(true);
     const taker = leaders([x, c])[0];
-    expect({ aLeads, story: t.story().slice(-3), stale: t.stale(), suspected: t.suspected(), backedOff: t.backedOff() }).toEqual({
+    expect({ aLeads, story: t.story().slice(-3), ...t.flags() }).toEqual({
       aLeads: { holder: 'a', from: 'x' },
       story: ['x<-a', 'a<-x', `${taker}<--`],
       stale: [],
@@ -207,9 +199,9 @@ describe('the handover annotation on other write paths', () => {
     expect(await w.clock.advanceUntil(() => x.elector.isLeader(), 1_000, 1)).toBe(true);
     await runChecked(w.clock, [a, x], 5_000, 10);
     await x.elector.resign();
-    const released = { holder: holder(w), from: annotation(w) };
+    const released = record(w);
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 3 * D, 10)).toBe(true);
-    expect({ released, taken: { holder: holder(w), from: annotation(w) }, stale: t.stale(), suspected: t.suspected() }).toEqual({
+    expect({ released, taken: record(w), stale: t.stale(), suspected: t.suspected() }).toEqual({
       released: { holder: '', from: undefined },
       taken: { holder: 'a', from: undefined },
       stale: [],
@@ -231,12 +223,10 @@ describe('the handover annotation on other write paths', () => {
     w.store.update(NS, LEASE, { ...lease, spec: { ...lease.spec, strategy: 'OldestEmulationVersion', preferredHolder: 'y' } });
     expect(await w.clock.advanceUntil(() => y.elector.isLeader(), 3 * D, 10)).toBe(true);
     await runChecked(w.clock, [a, y], 2 * D, 10);
-    expect({ holder: holder(w), from: annotation(w), stale: t.stale(), suspected: t.suspected(), backedOff: t.backedOff() }).toEqual({
+    expect({ ...record(w), ...t.flags() }).toEqual({
       holder: 'y',
       from: 'a',
-      stale: [],
-      suspected: [],
-      backedOff: [],
+      ...NOTHING_FLAGGED,
     });
     t.stop();
     await a.stop();
@@ -257,19 +247,17 @@ describe('the handover annotation on other write paths', () => {
     let resigned = false;
     void a.elector.resign({ to: 'x' }).then(() => (resigned = true));
     expect(await w.clock.advanceUntil(() => resigned, 2 * D, 10)).toBe(true);
-    const handed = { holder: holder(w), from: annotation(w) };
+    const handed = record(w);
     expect(await w.clock.advanceUntil(() => x.elector.isLeader(), 3 * D, 10)).toBe(true);
     await runChecked(w.clock, [a, x], 2 * D, 10);
     const handovers = t.writes.filter((wr, i) => wr.from !== undefined && wr.from === (t.writes[i - 1]?.holder ?? '') && wr.holder !== wr.from).length;
     expect({ answersLost: !loseA && loseX === 0 }).toEqual({ answersLost: true });
-    expect({ handed, holder: holder(w), from: annotation(w), handovers, stale: t.stale(), suspected: t.suspected(), backedOff: t.backedOff() }).toEqual({
+    expect({ handed, ...record(w), handovers, ...t.flags() }).toEqual({
       handed: { holder: 'x', from: 'a' },
       holder: 'x',
       from: 'a',
       handovers: 1,
-      stale: [],
-      suspected: [],
-      backedOff: [],
+      ...NOTHING_FLAGGED,
     });
     t.stop();
     await a.stop();
@@ -318,7 +306,7 @@ describe('the handover annotation on other write paths', () => {
     const byClientGo = { suspected: t.suspected(), backedOff: t.backedOff() };
     // g stops renewing; a's cooldown ends and it takes the expired record over.
     expect(await w.clock.advanceUntil(() => a.elector.isLeader(), 12 * D, 10)).toBe(true);
-    expect({ byClientGo, after: { holder: holder(w), from: annotation(w) }, suspected: t.suspected() }).toEqual({
+    expect({ byClientGo, after: record(w), suspected: t.suspected() }).toEqual({
       byClientGo: { suspected: ['x'], backedOff: ['x'] },
       after: { holder: 'a', from: undefined },
       suspected: ['g', 'x'],

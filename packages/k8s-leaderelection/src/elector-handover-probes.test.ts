@@ -8,7 +8,7 @@
  * Probes marked `it.failing` found a defect (named in their comment); they pass once it is fixed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, world, type Replica, type World } from './__tests__/harness.js';
+import { freeLease, LEASE, NS, world, type Replica, type World } from './__tests__/harness.js';
 import { goObservation } from './__tests__/go-follower.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { ApiError, makeStatus } from './errors.js';
@@ -22,10 +22,6 @@ const D = 15_000;
 const clientGoTries = (windowMs: number): number => Math.floor(windowMs / R) + 1;
 const internalError = (): Fault => ({ kind: 'error', error: new ApiError(makeStatus(500, 'InternalError', 'Internal error occurred: etcd leader changed')) });
 const isWrite = (call: MemoryCall): boolean => call.verb === 'update' || call.verb === 'create';
-
-function freeLease(w: World, transitions = 3): void {
-  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: transitions } });
-}
 
 /** A client-go replica (tryAcquireOrRenew): takes a record naming itself, free or expired by its own observation; renews every R. */
 interface GoReplica {

@@ -5,7 +5,7 @@
  * work failed keeping the lease. Each test failed on the elector before the fix.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, runChecked, tryTimes, world, type Replica } from './__tests__/harness.js';
+import { freeLease, LEASE, NS, runChecked, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
 import { goFollower } from './__tests__/go-follower.js';
 import { PausableClock } from './__tests__/pausable-clock.js';
 import { CLAIM_ANNOTATION, FAILURE_LOG_INTERVAL_MS } from './elector.js';
@@ -27,9 +27,7 @@ const isWrite = (call: MemoryCall): boolean => call.verb === 'update' || call.ve
 
 
 /** A released lease (its last holder gave it up at token 4), so every follower wants to take it. */
-function expiredLease(w: ReturnType<typeof world>): void {
-  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 4 } });
-}
+const expiredLease = (w: World): void => freeLease(w, 4);
 
 describe('no retry storms: a follower whose writes fail sends no more than client-go would', () => {
   const kinds: [string, () => Fault][] = [

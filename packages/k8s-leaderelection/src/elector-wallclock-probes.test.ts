@@ -8,7 +8,7 @@
  * in their comment); they pass once it is fixed.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
+import { freeLease, LEASE, NS, tryTimes, world, type Replica, type World } from './__tests__/harness.js';
 import { goObservation } from './__tests__/go-follower.js';
 import type { Clock } from './clock.js';
 import type { FollowerStrategy } from './config.js';
@@ -36,9 +36,7 @@ function frozenClock(w: World, atMs = w.clock.wallNow()): Clock {
 }
 
 /** A released lease (token 4), so every follower wants it. */
-function releasedLease(w: World): void {
-  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 4 } });
-}
+const releasedLease = (w: World): void => freeLease(w, 4);
 
 /**
  * A client-go replica, modelled from its tryAcquireOrRenew: it restarts its observed time only

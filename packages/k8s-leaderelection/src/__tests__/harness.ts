@@ -115,6 +115,11 @@ export function world(seed = 1): World {
   };
 }
 
+/** A free (released) Lease at token `transitions`, so the first replica started takes it at once. */
+export function freeLease(w: World, transitions = 3): void {
+  w.store.create(NS, { metadata: { name: LEASE }, spec: { holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: transitions } });
+}
+
 /** A world (of `seed`) whose Lease exists with an empty spec: the first replica to try takes it at once. */
 export function worldWithEmptyLease(seed = 1): World {
   const w = world(seed);
