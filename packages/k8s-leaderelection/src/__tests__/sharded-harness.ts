@@ -286,26 +286,28 @@ export function shardedWorld(options: WorldOptions) {
 export type ShardWorld = ReturnType<typeof shardedWorld>;
 
 /**
- * For a test file: `track(w)` marks the world its test runs, stopped after the test (`stopAll`);
- * an unhandled rejection during the file's tests fails the test it surfaced in.
+ * For a test file: `track(w)` marks the world its test runs, stopped after the test (`stopAll`),
+ * after `beforeStop` (e.g. a watch the test opened on its store); an unhandled rejection during
+ * the file's tests fails the test it surfaced in.
  */
-export function stopWorldsAfterEach(): { track(w: ShardWorld): ShardWorld } {
-  let current: ShardWorld | undefined;
+export function stopWorldsAfterEach(): { track(w: ShardWorld, beforeStop?: () => void): ShardWorld } {
+  let current: { w: ShardWorld; beforeStop: (() => void) | undefined } | undefined;
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown): void => void rejections.push(reason);
   process.on('unhandledRejection', onRejection);
   afterAll(() => void process.off('unhandledRejection', onRejection));
   afterEach(async () => {
     try {
-      await current?.stopAll();
+      current?.beforeStop?.();
+      await current?.w.stopAll();
     } finally {
       current = undefined;
     }
     expect(rejections.splice(0)).toEqual([]);
   });
   return {
-    track(w) {
-      current = w;
+    track(w, beforeStop) {
+      current = { w, beforeStop };
       return w;
     },
   };

@@ -7,7 +7,7 @@
  * SetView driven directly where the order of events is the point; ShardedElectors on one
  * LeaseStore and one FakeClock (sharded-harness.ts) for what a replica does with it.
  */
-import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Clock, TimerHandle } from '../clock.js';
 import { apiErrorFromHttpStatus } from '../errors.js';
 import type { Lease, LeaseClient } from '../lease.js';
@@ -25,6 +25,7 @@ import {
   SETTLE_MS,
   settled,
   shardedWorld,
+  stopWorldsAfterEach,
   wallSkewed,
   type ShardReplica,
   type ShardWorld,
@@ -188,20 +189,7 @@ interface Written {
   renewTime: string | undefined;
 }
 
-let current: { w: ShardWorld; stop: () => void } | undefined;
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown): void => void rejections.push(reason);
-process.on('unhandledRejection', onRejection);
-afterAll(() => void process.off('unhandledRejection', onRejection));
-afterEach(async () => {
-  try {
-    current?.stop();
-    await current?.w.stopAll();
-  } finally {
-    current = undefined;
-  }
-  expect(rejections.splice(0)).toEqual([]);
-});
+const worlds = stopWorldsAfterEach();
 
 /** Records every write the store of `w` publishes; after the test the recorder, then every replica, is stopped (and checked). */
 function recordedWorld(wOrShards: ShardWorld | number, seed = 1) {
@@ -211,7 +199,7 @@ function recordedWorld(wOrShards: ShardWorld | number, seed = 1) {
     const lease = e.object as Lease;
     written.push({ atMs: w.clock.now(), type: e.type, name: lease.metadata?.name ?? '', holder: lease.spec?.holderIdentity ?? undefined, renewTime: lease.spec?.renewTime ?? undefined });
   });
-  current = { w, stop: () => recorder.stop() };
+  worlds.track(w, () => recorder.stop());
   const isMembership = (name: string): boolean => name.includes('-member-');
   return {
     w,
