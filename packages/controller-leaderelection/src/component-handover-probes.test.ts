@@ -7,13 +7,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { leaseErrors } from '@leasekit/k8s-leaderelection/testing';
-import { LEASE, NS, scrape, world, type Replica, type World } from './__tests__/helpers.js';
-
-const P = 'leasekit_leader_election';
-
-async function isLeaderMetric(r: Replica): Promise<number | undefined> {
-  return (await scrape(r.component.registry)).value(`${P}_is_leader`, { name: LEASE });
-}
+import { isLeaderGauge, LEASE, leaderFirst, NS, world, type Replica, type World } from './__tests__/helpers.js';
 
 const lostEvents = (r: Replica): Array<Record<string, unknown>> => r.events().flatMap(([name, payload]) => (name === 'leader.lost' ? [payload] : []));
 
@@ -32,7 +26,7 @@ function watchLost(w: World, r: Replica): Array<{ isLeader: boolean; gauge: numb
   const seen: Array<{ isLeader: boolean; gauge: number | undefined; holder: string | undefined }> = [];
   r.bus.on('leader.lost', async () => {
     const isLeader = r.component.isLeader();
-    const gauge = await isLeaderMetric(r);
+    const gauge = await isLeaderGauge(r);
     seen.push({ isLeader, gauge, holder: w.store.peek(NS, LEASE)?.spec?.holderIdentity ?? undefined });
   });
   return seen;
@@ -45,10 +39,7 @@ describe('LeaderElectionComponent.handoverTo: probes', () => {
     const a = w.replica('a');
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
     const c = w.replica('c', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await w.clock.advance(0);
-    b.start();
-    c.start();
+    await leaderFirst(w, a, [b, c]);
     await runChecked(w, [a, b, c], 5_000);
     const seen = watchLost(w, a);
     let resolved = 0;
@@ -59,8 +50,8 @@ describe('LeaderElectionComponent.handoverTo: probes', () => {
     expect(seen).toEqual([{ isLeader: false, gauge: 0, holder: 'a' }]);
     expect(b.component.isLeader()).toBe(true);
     expect(c.events().map(([name]) => name)).not.toContain('leader.became');
-    expect(await isLeaderMetric(a)).toBe(0);
-    expect(await isLeaderMetric(b)).toBe(1);
+    expect(await isLeaderGauge(a)).toBe(0);
+    expect(await isLeaderGauge(b)).toBe(1);
     await a.stop();
     await b.stop();
     await c.stop();
@@ -77,9 +68,7 @@ describe('LeaderElectionComponent.handoverTo: probes', () => {
       },
     });
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await w.clock.advance(0);
-    b.start();
+    await leaderFirst(w, a, [b]);
     await runChecked(w, [a, b], 5_000);
     const seen = watchLost(w, a);
     failing = true;
@@ -90,7 +79,7 @@ describe('LeaderElectionComponent.handoverTo: probes', () => {
     expect(lostEvents(a)).toEqual([expect.objectContaining({ reason: 'handed_over' })]);
     expect(seen).toEqual([{ isLeader: false, gauge: 0, holder: 'a' }]);
     expect(b.component.isLeader()).toBe(true);
-    expect(await isLeaderMetric(a)).toBe(0);
+    expect(await isLeaderGauge(a)).toBe(0);
     failing = false;
     await a.stop();
     await b.stop();
@@ -101,9 +90,7 @@ describe('LeaderElectionComponent.handoverTo: probes', () => {
     w.createLease();
     const a = w.replica('a');
     const b = w.replica('b', { config: { followerStrategy: 'watch' } });
-    a.start();
-    await w.clock.advance(0);
-    b.start();
+    await leaderFirst(w, a, [b]);
     await runChecked(w, [a, b], 5_000);
     const seen = watchLost(w, a);
     const lease = w.store.get(NS, LEASE);

@@ -3,17 +3,13 @@
  * reason `handed_over`, then the target leads after one write of its own. Fake clock, in-memory store.
  */
 import { describe, expect, it } from '@jest/globals';
-import { LEASE, NS, scrape, world, type Replica } from './__tests__/helpers.js';
+import { isLeaderGauge, LEASE, leaderFirst, NS, scrape, world, type Replica } from './__tests__/helpers.js';
 
 const P = 'leasekit_leader_election';
 
 /** The verbs `r` sent from call index `from` on, watches and Events left out. */
 function requestsSince(r: Replica, from: number): string[] {
   return r.client.calls.slice(from).map((c) => c.verb).filter((v) => v !== 'watch' && v !== 'recordEvent');
-}
-
-async function isLeaderMetric(r: Replica): Promise<number | undefined> {
-  return (await scrape(r.component.registry)).value(`${P}_is_leader`, { name: LEASE });
 }
 
 describe('LeaderElectionComponent.handoverTo', () => {
@@ -55,8 +51,8 @@ describe('LeaderElectionComponent.handoverTo', () => {
     expect(requestsSince(b, marks.get('b')!)).toEqual(['update']);
     expect(requestsSince(c, marks.get('c')!)).toEqual([]);
 
-    expect(await isLeaderMetric(a)).toBe(0);
-    expect(await isLeaderMetric(b)).toBe(1);
+    expect(await isLeaderGauge(a)).toBe(0);
+    expect(await isLeaderGauge(b)).toBe(1);
     expect((await scrape(a.component.registry)).value(`${P}_transitions_total`, { name: LEASE })).toBe(2);
 
     await w.clock.advance(30_000);
@@ -71,9 +67,7 @@ describe('LeaderElectionComponent.handoverTo', () => {
     w.createLease();
     const a = w.replica('a');
     const b = w.replica('b');
-    a.start();
-    await w.clock.advance(0);
-    b.start();
+    await leaderFirst(w, a, [b]);
     await w.clock.advance(5_000);
     const mark = b.client.calls.length;
     await Promise.all([a.component.handoverTo('b'), w.clock.advance(0)]);

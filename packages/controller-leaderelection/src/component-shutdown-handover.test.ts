@@ -5,14 +5,14 @@
  * system clock for open handles.
  */
 import { describe, expect, it } from '@jest/globals';
-import { ApiError, ConfigError, membershipLeaseName, type LeaseClient } from '@leasekit/k8s-leaderelection';
+import { ApiError, membershipLeaseName, type ConfigError, type LeaseClient } from '@leasekit/k8s-leaderelection';
 import { LeaseStore, MemoryLeaseClient, type MemoryCall } from '@leasekit/k8s-leaderelection/testing';
 import { makeStatus } from '@leasekit/k8s-leaderelection/internal';
 import { LeaderElectionComponent } from './component.js';
 import { createLeaderElectionBus } from './events.js';
-import { LEASE, NS, scrape, world, type Replica, type World } from './__tests__/helpers.js';
+import { configErrorOf } from './__tests__/config-error.js';
+import { isLeaderGauge, joinedApart, LEASE, NS, world, type Replica, type World } from './__tests__/helpers.js';
 
-const P = 'leasekit_leader_election';
 const HANDOVER = { handoverOnShutdown: 'newest' as const };
 
 /** The identities that called onStartedLeading, in order, from timeline index `from` of each replica. */
@@ -34,14 +34,7 @@ async function threeReplicas(w: World, options: { c?: Parameters<World['replica'
   const a = w.replica('a', { config: HANDOVER });
   const b = w.replica('b', { config: HANDOVER });
   const c = w.replica('c', { ...options.c, config: { ...HANDOVER, ...options.c?.config } });
-  a.start();
-  await w.clock.advance(0);
-  expect(a.component.isLeader()).toBe(true);
-  await w.clock.advance(5_000);
-  b.start();
-  await w.clock.advance(5_000);
-  c.start();
-  await w.clock.advance(5_000);
+  await joinedApart(w, a, [b, c]);
   return { a, b, c };
 }
 
@@ -63,7 +56,7 @@ describe('handoverOnShutdown: newest', () => {
     expect(seenInLost).toEqual([{ holder: 'a', isLeader: false }]);
     expect([a, b, c].filter((r) => r.component.isLeader()).map((r) => r.id)).toEqual(['c']);
     expect(b.events().filter(([name]) => name === 'leader.became')).toEqual([]);
-    expect((await scrape(a.component.registry)).value(`${P}_is_leader`, { name: LEASE })).toBe(0);
+    expect(await isLeaderGauge(a)).toBe(0);
     // The old leader left the membership; the others are still members.
     expect(memberLease(w, 'a')).toBeUndefined();
     expect(memberLease(w, 'b')).toBeDefined();
@@ -176,15 +169,7 @@ describe('handoverOnShutdown: newest', () => {
 describe('handoverOnShutdown: configuration', () => {
   const base = { identity: 'a', leaseName: LEASE, leaseNamespace: NS };
   const client = new MemoryLeaseClient(new LeaseStore());
-  function error(config: Record<string, unknown>, c: unknown = client): ConfigError {
-    try {
-      new LeaderElectionComponent({ ...base, ...config } as never, c, createLeaderElectionBus());
-    } catch (err) {
-      if (err instanceof ConfigError) return err;
-      throw err;
-    }
-    throw new Error('expected a ConfigError');
-  }
+  const error = (config: Record<string, unknown>, c: unknown = client): ConfigError => configErrorOf({ ...base, ...config }, c);
 
   it('accepts only newest or false', () => {
     expect(error({ handoverOnShutdown: 'oldest' })).toMatchObject({ code: 'OPTION_INVALID', field: 'handoverOnShutdown' });

@@ -5,15 +5,12 @@
  * early, and bad input. Fake clock, in-memory store with injected faults; no sleeps.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { ApiError, ConfigError, MEMBER_OF_LABEL, memberOfLabelValue, membershipLeaseName, type LeaderCallbacks } from '@leasekit/k8s-leaderelection';
+import { ApiError, MEMBER_OF_LABEL, memberOfLabelValue, membershipLeaseName, type ConfigError, type LeaderCallbacks } from '@leasekit/k8s-leaderelection';
 import { LeaseStore, MemoryLeaseClient, type Fault, type MemoryCall } from '@leasekit/k8s-leaderelection/testing';
 import { formatMicroTime, makeStatus } from '@leasekit/k8s-leaderelection/internal';
-import { LeaderElectionComponent } from './component.js';
-import type { LeaderElectionComponentConfig } from './config.js';
-import { createLeaderElectionBus } from './events.js';
-import { LEASE, NS, scrape, world, type Replica, type ReplicaOptions, type World } from './__tests__/helpers.js';
+import { configErrorOf } from './__tests__/config-error.js';
+import { isLeaderGauge, joinedApart, LEASE, NS, world, type Replica, type ReplicaOptions, type World } from './__tests__/helpers.js';
 
-const P = 'leasekit_leader_election';
 const HANDOVER = { handoverOnShutdown: 'newest' as const };
 const MAX_INT32 = 2 ** 31 - 1;
 
@@ -53,10 +50,6 @@ function replica(w: World, log: Log, id: string, options: ReplicaOptions = {}): 
   return r;
 }
 
-async function gauge(r: Replica): Promise<number | undefined> {
-  return (await scrape(r.component.registry)).value(`${P}_is_leader`, { name: LEASE });
-}
-
 /** Advances in steps; at every step at most one replica says isLeader() and at most one gauge is 1. */
 async function runChecked(w: World, replicas: readonly Replica[], ms: number, until?: () => boolean, stepMs = 50): Promise<void> {
   const end = w.clock.now() + ms;
@@ -64,7 +57,7 @@ async function runChecked(w: World, replicas: readonly Replica[], ms: number, un
     await w.clock.advance(Math.min(stepMs, end - w.clock.now()));
     const leaders = replicas.filter((r) => r.component.isLeader()).map((r) => r.id);
     if (leaders.length > 1) throw new Error(`two leaders (isLeader) at ${w.clock.now()} ms: ${leaders.join(', ')}`);
-    const gauges = await Promise.all(replicas.map(gauge));
+    const gauges = await Promise.all(replicas.map(isLeaderGauge));
     const ones = replicas.filter((_, i) => gauges[i] === 1).map((r) => r.id);
     if (ones.length > 1) throw new Error(`two is_leader gauges at 1 at ${w.clock.now()} ms: ${ones.join(', ')}`);
   }
@@ -82,6 +75,15 @@ async function stopChecked(w: World, replicas: readonly Replica[], r: Replica, m
   return w.clock.now() - from;
 }
 
+/** Runs `r` with a signal aborted before the call; asserts that run() resolves. */
+async function runAborted(w: World, r: Replica): Promise<void> {
+  const controller = new AbortController();
+  controller.abort();
+  let done = false;
+  void r.component.run(controller.signal).then(() => (done = true));
+  expect(await w.clock.advanceUntil(() => done, 30_000)).toBe(true);
+}
+
 async function stopAll(...rs: Replica[]): Promise<void> {
   for (const r of rs) await r.stop();
 }
@@ -95,14 +97,7 @@ async function threeJoined(w: World, log: Log, opts: Partial<Record<'a' | 'b' | 
   const a = replica(w, log, 'a', opts.a);
   const b = replica(w, log, 'b', opts.b);
   const c = replica(w, log, 'c', opts.c);
-  a.start();
-  await w.clock.advance(0);
-  expect(a.component.isLeader()).toBe(true);
-  await w.clock.advance(5_000);
-  b.start();
-  await w.clock.advance(5_000);
-  c.start();
-  await w.clock.advance(5_000);
+  await joinedApart(w, a, [b, c]);
   return { a, b, c };
 }
 
@@ -126,8 +121,8 @@ describe('shutdown handover probes: one leader, in order (M1)', () => {
         'c:onStartedLeading',
         'c:leader.became',
       ]);
-      expect(await gauge(a)).toBe(0);
-      expect(await gauge(c)).toBe(1);
+      expect(await isLeaderGauge(a)).toBe(0);
+      expect(await isLeaderGauge(c)).toBe(1);
       await stopAll(b, c);
     },
   );
@@ -265,7 +260,7 @@ describe('shutdown handover probes: bounded and clean (M2)', () => {
     const took = await stopChecked(w, [a, b, c], a);
     expect(took).toBeLessThanOrEqual(bound);
     expect(a.component.isLeader()).toBe(false);
-    expect(await gauge(a)).toBe(0);
+    expect(await isLeaderGauge(a)).toBe(0);
     await runChecked(w, [a, b, c], 60_000, () => b.component.isLeader() || c.component.isLeader());
     expect(b.component.isLeader() || c.component.isLeader()).toBe(true);
     await stopAll(b, c);
@@ -313,11 +308,7 @@ describe('shutdown handover probes: bounded and clean (M2)', () => {
     const w = world(224);
     w.createLease();
     const a = replica(w, [], 'a');
-    const controller = new AbortController();
-    controller.abort();
-    let done = false;
-    void a.component.run(controller.signal).then(() => (done = true));
-    expect(await w.clock.advanceUntil(() => done, 30_000)).toBe(true);
+    await runAborted(w, a);
     await w.clock.advance(60_000);
     expect(a.events().map(([name]) => name)).not.toContain('leader.became');
     expect(w.store.peek(NS, membershipLeaseName(LEASE, 'a'))).toBeUndefined();
@@ -329,11 +320,7 @@ describe('shutdown handover probes: bounded and clean (M2)', () => {
     const w = world(228);
     w.createLease();
     const a = replica(w, [], 'a');
-    const controller = new AbortController();
-    controller.abort();
-    let done = false;
-    void a.component.run(controller.signal).then(() => (done = true));
-    expect(await w.clock.advanceUntil(() => done, 30_000)).toBe(true);
+    await runAborted(w, a);
     // As Membership.run() itself does with an aborted signal: not a single request.
     expect(kinds(a, 0).filter((k) => k.endsWith(':member'))).toEqual([]);
   });
@@ -459,15 +446,7 @@ describe('shutdown handover probes: the newest live member of this election (M3)
 describe('shutdown handover probes: bad input at construction (M5)', () => {
   const client = new MemoryLeaseClient(new LeaseStore());
   const base = { identity: 'a', leaseName: LEASE, leaseNamespace: NS, ...HANDOVER };
-  function error(config: Record<string, unknown>): ConfigError {
-    try {
-      new LeaderElectionComponent({ ...base, ...config } as LeaderElectionComponentConfig, client, createLeaderElectionBus());
-    } catch (err) {
-      if (err instanceof ConfigError) return err;
-      throw err;
-    }
-    throw new Error('expected a ConfigError');
-  }
+  const error = (config: Record<string, unknown>): ConfigError => configErrorOf({ ...base, ...config }, client);
 
   it.each([
     ['leaseName', 'an election name too long for member names (240 characters)', { leaseName: 'l'.repeat(240) }],

@@ -1,8 +1,9 @@
 /**
- * Test helpers: components on one fake clock and one in-memory Lease store, a recorder of every
- * event and callback in one timeline, a capturing logger, and a tiny parser for prom-client's
- * text exposition so tests assert metric values, not strings.
+ * Test helpers: components on one fake clock and one in-memory Lease store (and the usual ways to
+ * start them), a recorder of every event and callback in one timeline, a capturing logger, and a
+ * tiny parser for prom-client's text exposition so tests assert metric values, not strings.
  */
+import { expect } from '@jest/globals';
 import type { Registry } from 'prom-client';
 import type { ElectorObserver, LeaderCallbacks, Logger, LogFields } from '@leasekit/k8s-leaderelection';
 import { FakeClock, LeaseStore, MemoryLeaseClient, seededRandom, type MemoryLeaseClientOptions } from '@leasekit/k8s-leaderelection/testing';
@@ -151,6 +152,25 @@ export function world(seed = 1): World {
   };
 }
 
+/** Starts `leader`, runs the clock 0 ms (it takes the pre-created Lease), then starts `others`. */
+export async function leaderFirst(w: World, leader: Replica, others: readonly Replica[]): Promise<void> {
+  leader.start();
+  await w.clock.advance(0);
+  for (const r of others) r.start();
+}
+
+/** Starts `leader` (which takes the pre-created Lease at once, asserted), then each of `others` 5 s apart, then runs 5 s more. */
+export async function joinedApart(w: World, leader: Replica, others: readonly Replica[]): Promise<void> {
+  leader.start();
+  await w.clock.advance(0);
+  expect(leader.component.isLeader()).toBe(true);
+  for (const r of others) {
+    await w.clock.advance(5_000);
+    r.start();
+  }
+  await w.clock.advance(5_000);
+}
+
 /** One sample of the text exposition: metric name, labels, value. */
 export interface Sample {
   name: string;
@@ -201,6 +221,11 @@ export function parseExposition(text: string): Exposition {
 /** Scrapes a registry and parses the result. */
 export async function scrape(registry: Registry): Promise<Exposition> {
   return parseExposition(await registry.metrics());
+}
+
+/** The replica's `is_leader` gauge for the Lease (undefined when not exported). */
+export async function isLeaderGauge(r: Replica): Promise<number | undefined> {
+  return (await scrape(r.component.registry)).value('leasekit_leader_election_is_leader', { name: LEASE });
 }
 
 function sortKeys(labels: Record<string, string>): Record<string, string> {
