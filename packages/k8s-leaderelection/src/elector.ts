@@ -49,7 +49,7 @@ import type { RequestPurpose, StopReason } from './observer.js';
 import { MAX_INT32, leaseWithRecord, type LeaderElectionRecord } from './record.js';
 import { LeaseRequests } from './lease-requests.js';
 import { FollowerSchedule } from './schedule.js';
-import { linkSignals } from './signals.js';
+import { ABORT_ERROR, linkSignals } from './signals.js';
 import { Leadership, type LeadershipTerm, type StoppedLeadingInfo } from './term.js';
 
 export { CLAIM_ANNOTATION } from './claim.js';
@@ -324,7 +324,7 @@ export class Elector {
       if (this.leadership.active) await this.endTerm('renew_failed');
     } finally {
       this.follower.stop();
-      candidateStop.abort();
+      candidateStop.abort(ABORT_ERROR);
       await candidateKept;
       linked.dispose();
       await this.events.settled();

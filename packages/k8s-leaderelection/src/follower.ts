@@ -17,6 +17,7 @@ import type { ResolvedConfig } from './config.js';
 import { describeError, isApiError, type KubeStatus } from './errors.js';
 import type { Lease, LeaseClient, LeaseWatchEvent } from './lease.js';
 import type { SafeLogger } from './logger.js';
+import { ABORT_ERROR } from './signals.js';
 
 export interface LeaseFollowerOptions {
   client: LeaseClient;
@@ -141,7 +142,7 @@ export class LeaseFollower {
   private async watchOnce(signal: AbortSignal): Promise<void> {
     const { client, config } = this.options;
     const stream = new AbortController();
-    const onAbort = (): void => stream.abort();
+    const onAbort = (): void => stream.abort(ABORT_ERROR);
     signal.addEventListener('abort', onAbort, { once: true });
     const live = (): boolean => !signal.aborted && !stream.signal.aborted;
     const openedAtMs = config.clock.now();
@@ -150,7 +151,7 @@ export class LeaseFollower {
     let failure: Failure | undefined;
     const fail = (f: Failure): void => {
       failure ??= f;
-      stream.abort();
+      stream.abort(ABORT_ERROR);
     };
     try {
       await client.watch!(config.leaseNamespace, config.leaseName, {

@@ -603,6 +603,48 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     expect(err).toBeInstanceOf(NetworkError);
   });
 
+  it('parses events written in awkward pieces: a character split between writes, CRLF ends, a blank keep-alive line, a last event without a newline', async () => {
+    const s = await startServer();
+    const held = newLease();
+    held.spec = { ...held.spec, holderIdentity: 'zoë-日本' };
+    const first = Buffer.from(`${JSON.stringify({ type: 'ADDED', object: held })}\r\n\n`, 'utf8');
+    const last = Buffer.from(JSON.stringify({ type: 'DELETED', object: held }), 'utf8');
+    const cut = first.indexOf(Buffer.from('日', 'utf8')) + 1; // inside the character's 3 bytes
+    s.intercept = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const parts = [first.subarray(0, cut), first.subarray(cut), last];
+      const next = (): void => {
+        const part = parts.shift();
+        if (part === undefined) res.end();
+        else res.write(part, () => setImmediate(next));
+      };
+      next();
+      return true;
+    };
+    const events: LeaseWatchEvent[] = [];
+    await new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+    expect(events.map((e) => [e.type, (e.object as Lease).spec?.holderIdentity])).toEqual([
+      ['ADDED', 'zoë-日本'],
+      ['DELETED', 'zoë-日本'],
+    ]);
+  });
+
+  it('rejects with a NetworkError and closes its socket when a line grows past 16 Mi characters (a broken stream, not a reason to hold memory)', async () => {
+    const s = await startServer();
+    s.intercept = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: newLease() })}\n`);
+      res.write(Buffer.alloc(16 * 1024 * 1024 + 1, 'a')); // no newline, and the server keeps the stream open
+      return true;
+    };
+    const events: LeaseWatchEvent[] = [];
+    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
+    expect(events.map((e) => e.type)).toEqual(['ADDED']);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect((err as NetworkError).message).toContain('longer than');
+    await waitFor('the client to close its socket', () => s.sockets.size === 0);
+  });
+
   it('rejects with a NetworkError naming the cause when nothing listens', async () => {
     const s = await startServer();
     const url = s.url;

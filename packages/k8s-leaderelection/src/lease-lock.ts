@@ -9,7 +9,6 @@
 import { randomInt } from 'node:crypto';
 import { STATUS_CODES, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions as RequestOptionsHttps } from 'node:https';
-import { createInterface } from 'node:readline';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import { ApiError, NetworkError, RequestTimeoutError, apiErrorFromHttpStatus, makeStatus, parseRetryAfterSeconds, type KubeStatus } from './errors.js';
 import type {
@@ -27,6 +26,7 @@ import type {
 } from './lease.js';
 import { KubeHttp, type Endpoint } from './kube-http.js';
 import { eventBodyOf } from './record.js';
+import { WatchLines } from './watch-lines.js';
 
 export interface KubeLeaseClientOptions {
   /** Upper bound on every request, also when the caller passes its own signal. @default 10000 */
@@ -220,13 +220,20 @@ export class KubeLeaseClient implements LeaseClient {
         }
         res.on('close', () => finish(res.complete ? null : new NetworkError('the watch stream was cut off')));
         if (options.onOpen) callHook(options.onOpen);
-        // readline re-emits the stream's errors (a destroyed request's "aborted"): handled as above.
-        createInterface({ input: res, crlfDelay: Infinity })
-          .on('error', (err) => finish(mapClientError(err)))
-          .on('line', (line: string) => {
-            const event = parseWatchLine<E>(line);
-            if (event && !ended) callHook(() => options.onEvent(event));
-          });
+        const lines = new WatchLines((line) => {
+          const event = parseWatchLine<E>(line);
+          if (event && !ended) callHook(() => options.onEvent(event));
+        });
+        // A line past the cap ends the watch (a NetworkError: the follower reconnects).
+        const feed = (take: () => void): void => {
+          try {
+            take();
+          } catch (err) {
+            finish(err instanceof Error ? err : new NetworkError(String(err)));
+          }
+        };
+        res.on('data', (chunk: Buffer) => feed(() => lines.push(chunk)));
+        res.on('end', () => feed(() => lines.end()));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.endpoint()

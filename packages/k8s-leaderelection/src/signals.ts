@@ -33,3 +33,11 @@ export function linkSignals(sources: readonly AbortSignal[]): LinkedSignal {
   }
   return { signal: controller.signal, dispose };
 }
+
+/**
+ * The reason our own aborts of a stream's or loop's signal carry: the AbortError a bare `abort()`
+ * gives, built once. A bare `abort()` builds a new DOMException, stack trace included, each time,
+ * and several were on every handover's path; a LeaseClient reading the reason sees the same name,
+ * code and message.
+ */
+export const ABORT_ERROR: DOMException = new DOMException('This operation was aborted', 'AbortError');

@@ -10,6 +10,7 @@ import type { Lease, LeaseClient, LeaseListResult, LeaseWatchEvent, SetWatchOpti
 import type { SafeLogger } from '../logger.js';
 import type { Random } from '../random.js';
 import { boundedSignal, raceAbort } from '../request.js';
+import { ABORT_ERROR } from '../signals.js';
 
 /** The client calls the feed needs. */
 export type SetFeedClient = LeaseClient & Required<Pick<LeaseClient, 'list' | 'watchSet'>>;
@@ -221,7 +222,7 @@ export class SetFeed {
   private async watchOnce(signal: AbortSignal): Promise<boolean> {
     const { client, namespace, labelSelector, clock, requestTimeoutMs } = this.options;
     const stream = new AbortController();
-    const onAbort = (): void => stream.abort();
+    const onAbort = (): void => stream.abort(ABORT_ERROR);
     signal.addEventListener('abort', onAbort, { once: true });
     let delivered = false;
     let failure: unknown;
@@ -233,7 +234,7 @@ export class SetFeed {
       if (this.streamOpen || stream.signal.aborted) return;
       this.resourceVersion = undefined;
       failure = new Error(`set watch did not open within ${requestTimeoutMs} ms`);
-      stream.abort();
+      stream.abort(ABORT_ERROR);
     }, requestTimeoutMs);
     const opened = (): void => {
       if (openTimer !== undefined) clock.clearTimeout(openTimer);
@@ -253,7 +254,7 @@ export class SetFeed {
           const code = (event.object as { code?: unknown }).code;
           if (code === 410) this.resourceVersion = undefined;
           failure = new Error(`watch error event: ${JSON.stringify(event.object)}`);
-          stream.abort();
+          stream.abort(ABORT_ERROR);
           return;
         }
         delivered = true;
