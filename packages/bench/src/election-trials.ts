@@ -36,6 +36,14 @@ export interface TrialSamples {
   readonly secondary: number[];
   /** Failover only: the dead leader's own last renewal acknowledgement to takeover. */
   readonly fromAck: number[];
+  /**
+   * Handovers only, where the headline time goes: the release (or handover write) committed to
+   * the new leader's own write committed (the followers' reaction and that write's request), and
+   * that commit to its onStartedLeading (the answer reaching it). With `secondary`, the three add
+   * up to the headline figure.
+   */
+  readonly reactMs: number[];
+  readonly answerMs: number[];
   /** Handovers only: Lease API requests the server received per handover (see the file comment). */
   readonly requests: number[];
   /** Handovers only: the same requests summed over the successful trials, by verb. */
@@ -70,7 +78,7 @@ const FIRST_LEADER_TIMEOUT_MS = 10_000;
 
 /** A trial result with nothing in it yet. */
 function emptySamples(mode: FollowerStrategy): TrialSamples {
-  return { mode, samples: [], secondary: [], fromAck: [], requests: [], requestsByVerb: {}, failures: 0, failureReasons: [], log: new CountingLogger() };
+  return { mode, samples: [], secondary: [], fromAck: [], reactMs: [], answerMs: [], requests: [], requestsByVerb: {}, failures: 0, failureReasons: [], log: new CountingLogger() };
 }
 
 /**
@@ -89,9 +97,14 @@ export async function runHandoverTrials(options: TrialOptions): Promise<TrialSam
     let committedAt: number | undefined;
     // Graceful: the release (holder empty). Directed: the handover write (holder: the target).
     let handedTo = '';
+    // Every commit after the release (or handover write): the first naming the new leader is its own write.
+    const later: Array<{ at: number; holder: string }> = [];
     const watch = server.store.watch({ namespace: NAMESPACE, name: leaseName }, (event) => {
       const holder = (event.object as Lease).spec?.holderIdentity ?? '';
-      if (armedAt !== undefined && committedAt === undefined && holder === handedTo) committedAt = performance.now();
+      if (armedAt === undefined) return;
+      if (committedAt === undefined) {
+        if (holder === handedTo) committedAt = performance.now();
+      } else later.push({ at: performance.now(), holder });
     });
     let sample: number | undefined;
     let resigned: Promise<void> | undefined;
@@ -115,7 +128,14 @@ export async function runHandoverTrials(options: TrialOptions): Promise<TrialSam
         if (verb !== 'total' && n > before[verb as keyof typeof before]) result.requestsByVerb[verb] = (result.requestsByVerb[verb] ?? 0) + n - before[verb as keyof typeof before];
       }
       result.samples.push(sample);
-      if (committedAt !== undefined) result.secondary.push(committedAt - armedAt);
+      if (committedAt !== undefined) {
+        result.secondary.push(committedAt - armedAt);
+        const own = later.find((c) => c.holder === next.candidate.identity);
+        if (own) {
+          result.reactMs.push(own.at - committedAt);
+          result.answerMs.push(next.at - own.at);
+        }
+      }
     } catch (err) {
       sample = undefined;
       result.failures++;

@@ -9,7 +9,7 @@ import type { StormResult, StormRun } from './storm.js';
 import { clientGoBudget, emptyTally, judge } from './storm-budget.js';
 
 const trial = (mode: 'watch' | 'poll', samples: number[], requests: number[] = [], requestsByVerb: Record<string, number> = {}): TrialSamples => ({
-  mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], requests, requestsByVerb, failures: 0, failureReasons: [], log: new CountingLogger(),
+  mode, samples, secondary: samples.map((s) => s - 1), fromAck: [], reactMs: [], answerMs: [], requests, requestsByVerb, failures: 0, failureReasons: [], log: new CountingLogger(),
 });
 
 const rolloutRun = (variant: RolloutVariant, mode: 'watch' | 'poll', changes: number, leaderlessMs: number): RolloutRun => ({
@@ -163,6 +163,23 @@ describe('the report', () => {
       ' Lease requests per handover: p50 / max (mean by verb) 2 / 3 (update 2.0, watch 0.3) 3 / 3',
     ]);
     expect(toJson({ ...results(), directedHandover: undefined }).directedHandoverMs).toBeNull();
+  });
+
+  it('breaks each handover down: signal to the release committed, to the new leader\'s write committed, to its onStartedLeading', () => {
+    const broken = (mode: 'watch' | 'poll', samples: number[]): TrialSamples => ({
+      ...trial(mode, samples),
+      secondary: samples.map(() => 2),
+      reactMs: samples.map((s) => s - 3),
+      answerMs: samples.map(() => 1),
+    });
+    const r = { ...results(), handover: { watch: broken('watch', [6, 7, 9]), poll: broken('poll', [300, 500]) } };
+    const watch = (toJson(r).details.handover as Record<string, Record<string, unknown>>).watch!;
+    expect(watch).toMatchObject({ releaseCommittedMs: { p50: 2, n: 3 }, toTakeoverCommittedMs: { p50: 4, p95: 6, n: 3 }, toStartedLeadingMs: { p50: 1, n: 3 } });
+    const lines = reportLines(r).map((l) => l.replace(/ +/g, ' '));
+    expect(lines).toContain(" release committed -> new leader's write committed, ms: p50 / p95 / max 4.0 / 6.0 / 6.0 (n 3) 297.0 / 497.0 / 497.0 (n 2)");
+    expect(lines.filter((l) => l.includes('that write committed -> its onStartedLeading'))).toHaveLength(2); // graceful and directed
+    // Failover has no release to break down from.
+    expect((toJson(r).details.failover as Record<string, Record<string, unknown>>).watch).not.toHaveProperty('toTakeoverCommittedMs');
   });
 
   it('reports each rollout variant and mode: changes per rollout and leaderless time', () => {

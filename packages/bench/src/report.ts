@@ -87,6 +87,7 @@ function trialDetails(t: TrialSamples, secondaryName: string): Record<string, un
     ...extremes(summarize(t.samples)),
     [secondaryName]: quantiles(summarize(t.secondary)),
     ...(t.fromAck.length > 0 ? { fromLeaderAckMs: quantiles(summarize(t.fromAck)) } : {}),
+    ...(t.reactMs.length > 0 ? { toTakeoverCommittedMs: quantiles(summarize(t.reactMs)), toStartedLeadingMs: quantiles(summarize(t.answerMs)) } : {}),
     ...(t.requests.length > 0
       ? {
           requestsPerHandover: { ...quantiles(summarize(t.requests)), max: summarize(t.requests).max },
@@ -260,12 +261,16 @@ export function reportLines(r: BenchResults): string[] {
   if (r.handover) {
     rows.push(['graceful handover, ms: p50 / p95 / max', pn(r.handover.watch.samples, r.handover.watch.failures), pn(r.handover.poll.samples, r.handover.poll.failures)]);
     rows.push(['  signal -> release committed, ms: p50 / p95 / max', pn(r.handover.watch.secondary, 0), pn(r.handover.poll.secondary, 0)]);
+    rows.push(['  release committed -> new leader\'s write committed, ms: p50 / p95 / max', pn(r.handover.watch.reactMs, 0), pn(r.handover.poll.reactMs, 0)]);
+    rows.push(['  that write committed -> its onStartedLeading, ms: p50 / p95 / max', pn(r.handover.watch.answerMs, 0), pn(r.handover.poll.answerMs, 0)]);
     rows.push(['  Lease requests per handover: p50 / max (mean by verb)', requests(r.handover.watch), requests(r.handover.poll)]);
   }
   if (r.directedHandover) {
     const d = r.directedHandover;
     rows.push(['directed handover resign({ to }) -> target leads, ms: p50 / p95 / max', pn(d.watch.samples, d.watch.failures), pn(d.poll.samples, d.poll.failures)]);
     rows.push(['  resign call -> handover write committed, ms: p50 / p95 / max', pn(d.watch.secondary, 0), pn(d.poll.secondary, 0)]);
+    rows.push(['  handover write committed -> target\'s write committed, ms: p50 / p95 / max', pn(d.watch.reactMs, 0), pn(d.poll.reactMs, 0)]);
+    rows.push(['  that write committed -> its onStartedLeading, ms: p50 / p95 / max', pn(d.watch.answerMs, 0), pn(d.poll.answerMs, 0)]);
     rows.push(['  Lease requests per handover: p50 / max (mean by verb)', requests(d.watch), requests(d.poll)]);
   }
   if (r.failover) {
