@@ -28,7 +28,8 @@ export class WatchLines {
 
   /**
    * Takes the next chunk and delivers every line it completes, in order. Throws a NetworkError
-   * when a line grows past the cap (the caller ends the stream); a throwing `onLine` stops the
+   * when a line (without its "\r\n" or "\n") is longer than the cap, however the chunks cut it,
+   * and delivers none after it (the caller ends the stream); a throwing `onLine` stops the
    * delivery of this chunk's remaining lines and its error passes through.
    */
   push(chunk: Buffer | string): void {
@@ -59,13 +60,25 @@ export class WatchLines {
   private hold(text: string): void {
     if (text === '') return;
     this.pending += text;
-    if (this.pending.length > this.maxLineChars) {
+    // A "\r" at the end may be the first half of a "\r\n", so it does not count yet: a line of
+    // exactly the cap passes whether or not its "\r" and "\n" arrive in one chunk. Read from
+    // `text`, not `pending`: endsWith on the concatenated string flattens it, a copy of the whole
+    // line per chunk (seconds for a 16 Mi line).
+    if (this.pending.length - (text.endsWith('\r') ? 1 : 0) > this.maxLineChars) {
       this.pending = '';
-      throw new NetworkError(`a watch event line is longer than ${this.maxLineChars} characters; the stream is broken`);
+      throw this.tooLong();
     }
   }
 
   private deliver(line: string): void {
-    this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    // Checked here too: a line whose last characters arrive in the chunk that ends it (or at the
+    // end of the stream) was never held whole, and came through one past the cap.
+    if (text.length > this.maxLineChars) throw this.tooLong();
+    this.onLine(text);
+  }
+
+  private tooLong(): NetworkError {
+    return new NetworkError(`a watch event line is longer than ${this.maxLineChars} characters; the stream is broken`);
   }
 }
