@@ -7,8 +7,9 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE, NS, runChecked, world, type Replica, type World } from './__tests__/harness.js';
+import { PassThroughClient } from './__tests__/pass-through-client.js';
 import { ApiError, makeStatus } from './errors.js';
-import type { Lease, LeaseClient, LeaseWatchEvent, RequestOptions, WatchOptions } from './lease.js';
+import type { Lease, LeaseWatchEvent, WatchOptions } from './lease.js';
 import { formatMicroTime } from './record.js';
 import { MemoryLeaseClient, type Fault, type MemoryCall } from './testing/memory-lease-client.js';
 
@@ -16,27 +17,14 @@ import { MemoryLeaseClient, type Fault, type MemoryCall } from './testing/memory
  * A LeaseClient over the store whose watch events the test can hold back, then deliver late, out
  * of order or twice (what a slow or replaying watch cache may do).
  */
-class ScriptedWatchClient implements LeaseClient {
-  readonly inner: MemoryLeaseClient;
+class ScriptedWatchClient extends PassThroughClient<MemoryLeaseClient> {
   /** Events held back while `holding`, in arrival order. */
   readonly held: LeaseWatchEvent[] = [];
   holding = false;
   private deliver: ((event: LeaseWatchEvent) => void) | undefined;
 
   constructor(w: World, fault?: (call: MemoryCall) => Fault | undefined) {
-    this.inner = new MemoryLeaseClient(w.store, { clock: w.clock, ...(fault ? { fault } : {}) });
-  }
-
-  get(namespace: string, name: string, options?: RequestOptions): Promise<Lease> {
-    return this.inner.get(namespace, name, options);
-  }
-
-  create(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.create(namespace, lease, options);
-  }
-
-  update(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.update(namespace, lease, options);
+    super(new MemoryLeaseClient(w.store, { clock: w.clock, ...(fault ? { fault } : {}) }));
   }
 
   async watch(namespace: string, name: string, options: WatchOptions): Promise<void> {

@@ -8,7 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { resolveConfig } from './config.js';
 import { makeStatus } from './errors.js';
 import { LeaseFollower } from './follower.js';
-import type { Lease, LeaseClient, LeaseListResult, ListRequestOptions, RequestOptions, SetWatchOptions, WatchOptions } from './lease.js';
+import type { LeaseListResult, ListRequestOptions, SetWatchOptions, WatchOptions } from './lease.js';
 import { toSafeLogger, type Logger } from './logger.js';
 import { seededRandom } from './random.js';
 import { formatMicroTime } from './record.js';
@@ -17,6 +17,7 @@ import { FakeClock } from './testing/fake-clock.js';
 import { LeaseStore } from './testing/lease-store.js';
 import { MemoryLeaseClient } from './testing/memory-lease-client.js';
 import { LEASE, NS, world } from './__tests__/harness.js';
+import { PassThroughClient } from './__tests__/pass-through-client.js';
 
 const R = 1000;
 const SELECTOR = 'leasekit.io/shard-set=work';
@@ -45,7 +46,7 @@ function recordingLogger(lines: LogLine[]): Logger {
 const warnings = (lines: LogLine[]): LogLine[] => lines.filter((l) => l.level === 'warn' || l.level === 'error');
 
 /** A Lease client over a MemoryLeaseClient whose watches settle on abort as `style` says, and may open with a scripted ERROR event. */
-class StyledClient implements LeaseClient {
+class StyledClient extends PassThroughClient<MemoryLeaseClient> {
   /** The reason each watch's signal carried when it aborted, in order. */
   readonly reasons: unknown[] = [];
   /** Watch calls made, by fake time. */
@@ -54,20 +55,13 @@ class StyledClient implements LeaseClient {
   errorOnCall = new Map<number, number>();
 
   constructor(
-    readonly inner: MemoryLeaseClient,
+    inner: MemoryLeaseClient,
     private readonly clock: FakeClock,
     private readonly style: AbortStyle,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  get(namespace: string, name: string, options?: RequestOptions): Promise<Lease> {
-    return this.inner.get(namespace, name, options);
-  }
-  create(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.create(namespace, lease, options);
-  }
-  update(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.update(namespace, lease, options);
-  }
   list(namespace: string, options?: ListRequestOptions): Promise<LeaseListResult> {
     return this.inner.list(namespace, options);
   }

@@ -8,13 +8,14 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { resolveConfig } from './config.js';
 import { ApiError, NetworkError, makeStatus } from './errors.js';
 import { LeaseFollower, WATCH_BACKOFF_MAX_RETRY_PERIODS, WATCH_FAILURE_LOG_INTERVAL_MS, WATCH_QUICK_RECONNECT_MAX_MS } from './follower.js';
-import type { Lease, LeaseClient, RequestOptions, WatchOptions } from './lease.js';
+import type { Lease, WatchOptions } from './lease.js';
 import { toSafeLogger } from './logger.js';
 import { seededRandom } from './random.js';
 import { formatMicroTime } from './record.js';
 import { FakeClock } from './testing/fake-clock.js';
 import { LeaseStore } from './testing/lease-store.js';
 import { MemoryLeaseClient } from './testing/memory-lease-client.js';
+import { PassThroughClient } from './__tests__/pass-through-client.js';
 
 const NS = 'default';
 const NAME = 'my-lease';
@@ -31,25 +32,17 @@ interface WatchCall {
 type Behaviour = (call: WatchCall, options: WatchOptions, serve: (endAfterMs?: number) => Promise<void>) => Promise<void>;
 
 /** A LeaseClient whose get/create/update are the in-memory ones and whose watch follows a script. */
-class ScriptedWatchClient implements LeaseClient {
+class ScriptedWatchClient extends PassThroughClient<MemoryLeaseClient> {
   readonly calls: WatchCall[] = [];
   active = 0;
   maxActive = 0;
   behaviour: Behaviour = (_call, _options, serve) => serve();
 
   constructor(
-    private readonly inner: MemoryLeaseClient,
+    inner: MemoryLeaseClient,
     private readonly clock: FakeClock,
-  ) {}
-
-  get(namespace: string, name: string, options?: RequestOptions): Promise<Lease> {
-    return this.inner.get(namespace, name, options);
-  }
-  create(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.create(namespace, lease, options);
-  }
-  update(namespace: string, lease: Lease, options?: RequestOptions): Promise<Lease> {
-    return this.inner.update(namespace, lease, options);
+  ) {
+    super(inner);
   }
 
   async watch(namespace: string, name: string, options: WatchOptions): Promise<void> {

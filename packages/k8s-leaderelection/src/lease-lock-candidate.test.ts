@@ -4,7 +4,7 @@
  * implementation of their semantics). Real time; every wait is a bounded poll.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from './__tests__/kube-config.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError, isConflict, isNotFound, makeStatus } from './errors.js';
@@ -88,14 +88,7 @@ async function startServer(): Promise<TestServer> {
 }
 
 function clientFor(url: string): KubeLeaseClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return new KubeLeaseClient(kc, { requestTimeoutMs: 5000 });
+  return new KubeLeaseClient(kubeConfigFor(url, { token: 't' }), { requestTimeoutMs: 5000 });
 }
 
 async function waitFor(what: string, predicate: () => boolean): Promise<void> {

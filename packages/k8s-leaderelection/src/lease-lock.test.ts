@@ -13,6 +13,7 @@ import { Elector, type LeadershipTerm } from './elector.js';
 import { ApiError, NetworkError, RequestTimeoutError, isAlreadyExists, isConflict, isNotFound, makeStatus } from './errors.js';
 import { KubeLeaseClient, isKubeConfig, mapClientError } from './lease-lock.js';
 import type { Lease, LeaseWatchEvent } from './lease.js';
+import { kubeConfigFor } from './__tests__/kube-config.js';
 import { silentLogger } from './logger.js';
 import { Membership } from './membership.js';
 import { isStrictMicroTime } from './record.js';
@@ -143,17 +144,6 @@ async function startServer(store = new LeaseStore()): Promise<TestServer> {
   return s;
 }
 
-function kubeConfig(url: string, user: { token?: string } = {}): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u', ...user }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
-
 /** Polls `predicate` every 10 ms, at most `attempts` times (real time, bounded; never a fixed sleep). */
 async function waitFor(what: string, predicate: () => boolean, attempts = 1000): Promise<void> {
   for (let i = 0; i < attempts; i++) {
@@ -189,7 +179,7 @@ function newLease(holderIdentity = 'pod-a'): Lease {
 describe('KubeLeaseClient over HTTP: reads and writes', () => {
   it('recognises a KubeConfig, and nothing else, as one', async () => {
     const s = await startServer();
-    expect(isKubeConfig(kubeConfig(s.url))).toBe(true);
+    expect(isKubeConfig(kubeConfigFor(s.url))).toBe(true);
     expect(isKubeConfig({ get: () => undefined })).toBe(false);
     expect(isKubeConfig(null)).toBe(false);
   });
@@ -198,7 +188,7 @@ describe('KubeLeaseClient over HTTP: reads and writes', () => {
     const s = await startServer();
     let connections = 0;
     s.server.on('connection', () => connections++);
-    const client = new KubeLeaseClient(kubeConfig(s.url, { token: 'abc' }));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url, { token: 'abc' }));
     let lease = await client.create(NS, { metadata: { name: NAME }, spec: { holderIdentity: 'a' } });
     for (let i = 0; i < 5; i++) lease = await client.update(NS, lease);
     await client.get(NS, NAME);
@@ -214,7 +204,7 @@ describe('KubeLeaseClient over HTTP: reads and writes', () => {
 
   it('creates, reads and updates a lease, keeping six-digit MicroTime strings intact', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
 
     const created = await client.create(NS, newLease());
     expect(created.metadata?.resourceVersion).toBeDefined();
@@ -249,7 +239,7 @@ describe('KubeLeaseClient over HTTP: list and delete', () => {
     s.store.create(NS, member('m-b', { 'leasekit.io/member-of': 'x' }));
     s.store.create(NS, member('other', { 'leasekit.io/member-of': 'y' }));
     s.store.create('elsewhere', member('m-c', { 'leasekit.io/member-of': 'x' }));
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const list = await client.list(NS, { labelSelector: 'leasekit.io/member-of=x' });
     expect(list.items.map((l) => l.metadata?.name)).toEqual(['m-a', 'm-b']);
     expect(list.items[0]?.spec?.renewTime).toBe(ACQUIRE);
@@ -260,13 +250,13 @@ describe('KubeLeaseClient over HTTP: list and delete', () => {
 
   it('maps a label selector the server refuses to an ApiError with reason BadRequest', async () => {
     const s = await startServer();
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).list(NS, { labelSelector: 'a in (' }));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).list(NS, { labelSelector: 'a in (' }));
     expect(err).toMatchObject({ statusCode: 400, reason: 'BadRequest' });
   });
 
   it('deletes a lease, sending its uid precondition, and refuses when the uid differs with Conflict', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const created = await client.create(NS, newLease());
     const wrongUid = await failure(client.delete(NS, NAME, { preconditions: { uid: 'not-the-uid' } }));
     expect(wrongUid).toMatchObject({ statusCode: 409, reason: 'Conflict' });
@@ -278,14 +268,14 @@ describe('KubeLeaseClient over HTTP: list and delete', () => {
 
   it('rejects deleting a missing lease with an ApiError whose reason is NotFound', async () => {
     const s = await startServer();
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).delete(NS, 'missing'));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).delete(NS, 'missing'));
     expect(isNotFound(err)).toBe(true);
   });
 
   it('bounds list and delete by requestTimeoutMs like every other request', async () => {
     const s = await startServer();
     s.intercept = () => true; // never answers
-    const client = new KubeLeaseClient(kubeConfig(s.url), { requestTimeoutMs: 100 });
+    const client = new KubeLeaseClient(kubeConfigFor(s.url), { requestTimeoutMs: 100 });
     expect(await failure(client.list(NS))).toBeInstanceOf(RequestTimeoutError);
     expect(await failure(client.delete(NS, NAME))).toBeInstanceOf(RequestTimeoutError);
   });
@@ -294,7 +284,7 @@ describe('KubeLeaseClient over HTTP: list and delete', () => {
 describe('Membership over HTTP with a KubeConfig', () => {
   it('joins, is listed as a live member, and deletes its Lease when its signal aborts', async () => {
     const s = await startServer();
-    const membership = new Membership({ identity: 'pod-a', leaseName: NAME, leaseNamespace: NS, durationMs: 5_000, renewIntervalMs: 1_000 }, kubeConfig(s.url), silentLogger);
+    const membership = new Membership({ identity: 'pod-a', leaseName: NAME, leaseNamespace: NS, durationMs: 5_000, renewIntervalMs: 1_000 }, kubeConfigFor(s.url), silentLogger);
     const controller = new AbortController();
     const run = membership.run(controller.signal);
     await waitFor('the membership Lease', () => s.store.peek(NS, membership.memberName) !== undefined);
@@ -310,7 +300,7 @@ describe('Membership over HTTP with a KubeConfig', () => {
 describe('KubeLeaseClient over HTTP: errors', () => {
   it('maps 404 to an ApiError with reason NotFound', async () => {
     const s = await startServer();
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).get(NS, 'missing'));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).get(NS, 'missing'));
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'API_ERROR', statusCode: 404, reason: 'NotFound' });
     expect(isNotFound(err)).toBe(true);
@@ -319,7 +309,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
 
   it('tells AlreadyExists from Conflict by the Status reason, though both are 409', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const created = await client.create(NS, newLease());
 
     const exists = await failure(client.create(NS, newLease('pod-b')));
@@ -337,7 +327,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
 
   it('reads a 422 body as reason Invalid, with its causes', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     await client.create(NS, newLease());
     const err = await failure(client.update(NS, newLease())); // no resourceVersion
     expect(err).toMatchObject({ statusCode: 422, reason: 'Invalid' });
@@ -355,7 +345,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
       res.end(text);
       return true;
     };
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).get(NS, NAME));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).get(NS, NAME));
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ statusCode, reason });
     expect((err as ApiError).message).toContain(text.slice(0, 20));
@@ -368,7 +358,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
       res.end(JSON.stringify(makeStatus(429, 'TooManyRequests', 'Too many requests, please try again later.')));
       return true;
     };
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).get(NS, NAME));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).get(NS, NAME));
     expect(err).toMatchObject({ statusCode: 429, reason: 'TooManyRequests', retryAfterSeconds: 7 });
   });
 
@@ -382,7 +372,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
       return true;
     };
     const controller = new AbortController();
-    const pending = failure(new KubeLeaseClient(kubeConfig(s.url)).get(NS, NAME, { signal: controller.signal }));
+    const pending = failure(new KubeLeaseClient(kubeConfigFor(s.url)).get(NS, NAME, { signal: controller.signal }));
     await waitFor('the request to reach the server', () => hung !== undefined);
     controller.abort();
     const err = await pending;
@@ -394,7 +384,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
   it('gives up on a hanging request after its own requestTimeoutMs with a RequestTimeoutError', async () => {
     const s = await startServer();
     s.intercept = () => true; // never answers
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url), { requestTimeoutMs: 100 }).get(NS, NAME));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url), { requestTimeoutMs: 100 }).get(NS, NAME));
     expect(err).toBeInstanceOf(RequestTimeoutError);
     await waitFor('the client to close its socket', () => s.sockets.size === 0);
   });
@@ -404,7 +394,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
     s.intercept = () => true;
     const reason = new RequestTimeoutError('renew deadline passed');
     const controller = new AbortController();
-    const pending = failure(new KubeLeaseClient(kubeConfig(s.url)).get(NS, NAME, { signal: controller.signal }));
+    const pending = failure(new KubeLeaseClient(kubeConfigFor(s.url)).get(NS, NAME, { signal: controller.signal }));
     await waitFor('the request to reach the server', () => s.requests.length === 1);
     controller.abort(reason);
     expect(await pending).toBe(reason);
@@ -414,7 +404,7 @@ describe('KubeLeaseClient over HTTP: errors', () => {
     const s = await startServer();
     const url = s.url;
     await s.close();
-    const err = await failure(new KubeLeaseClient(kubeConfig(url)).get(NS, NAME));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(url)).get(NS, NAME));
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ code: 'NETWORK_ERROR' });
     expect(String((err as NetworkError).message)).toContain('ECONNREFUSED');
@@ -450,7 +440,7 @@ describe('mapClientError', () => {
 describe('KubeLeaseClient over HTTP: events', () => {
   it('records a leader election Event on the Lease', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const timeMs = Date.UTC(2025, 0, 1, 10, 0, 0, 500);
     await client.recordEvent({
       namespace: NS,
@@ -481,7 +471,7 @@ describe('KubeLeaseClient over HTTP: events', () => {
 
   it('records two events of the same millisecond under different names, so neither is refused as AlreadyExists', async () => {
     const s = await startServer();
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const base = { namespace: NS, leaseName: NAME, type: 'Normal' as const, reason: 'LeaderElection', timeMs: Date.UTC(2025, 0, 1) };
     await client.recordEvent({ ...base, message: 'pod-a stopped leading', reportingInstance: 'pod-a' });
     await client.recordEvent({ ...base, message: 'pod-b became leader', reportingInstance: 'pod-b' });
@@ -497,7 +487,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     const s = await startServer();
     s.store.create(NS, newLease());
     s.store.create(NS, { metadata: { name: 'other' } });
-    const client = new KubeLeaseClient(kubeConfig(s.url));
+    const client = new KubeLeaseClient(kubeConfigFor(s.url));
     const events: LeaseWatchEvent[] = [];
     let opened = false;
     let ended = false;
@@ -533,7 +523,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     s.store.update(NS, NAME, { ...first, spec: { ...first.spec, holderIdentity: 'pod-b' } });
     s.store.compact();
     const events: LeaseWatchEvent[] = [];
-    await new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, {
+    await new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, {
       signal: new AbortController().signal,
       resourceVersion: first.metadata!.resourceVersion!,
       onEvent: (e) => events.push(e),
@@ -554,7 +544,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     };
     const controller = new AbortController();
     let opened = false;
-    const watch = new KubeLeaseClient(kubeConfig(s.url, { token: 'secret-token' })).watch(NS, NAME, {
+    const watch = new KubeLeaseClient(kubeConfigFor(s.url, { token: 'secret-token' })).watch(NS, NAME, {
       signal: controller.signal,
       onEvent: () => undefined,
       onOpen: () => (opened = true),
@@ -572,7 +562,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
       res.end(JSON.stringify(makeStatus(429, 'TooManyRequests', 'Too many requests, please try again later.')));
       return true;
     };
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ statusCode: 429, reason: 'TooManyRequests', retryAfterSeconds: 4 });
     await waitFor('the client to close its socket', () => s.sockets.size === 0);
@@ -583,7 +573,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     let held = false;
     s.intercept = () => (held = true); // never answers
     const controller = new AbortController();
-    const watch = new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: controller.signal, onEvent: () => undefined });
+    const watch = new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: controller.signal, onEvent: () => undefined });
     await waitFor('the watch to reach the server', () => held && s.sockets.size === 1);
     controller.abort();
     await expect(watch).resolves.toBeUndefined();
@@ -598,7 +588,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
       return true;
     };
     const events: LeaseWatchEvent[] = [];
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
     expect(events.map((e) => e.type)).toEqual(['ADDED']);
     expect(err).toBeInstanceOf(NetworkError);
   });
@@ -622,7 +612,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
       return true;
     };
     const events: LeaseWatchEvent[] = [];
-    await new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+    await new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) });
     expect(events.map((e) => [e.type, (e.object as Lease).spec?.holderIdentity])).toEqual([
       ['ADDED', 'zoë-日本'],
       ['DELETED', 'zoë-日本'],
@@ -638,7 +628,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
       return true;
     };
     const events: LeaseWatchEvent[] = [];
-    const err = await failure(new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: (e) => events.push(e) }));
     expect(events.map((e) => e.type)).toEqual(['ADDED']);
     expect(err).toBeInstanceOf(NetworkError);
     expect((err as NetworkError).message).toContain('longer than');
@@ -649,7 +639,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     const s = await startServer();
     const url = s.url;
     await s.close();
-    const err = await failure(new KubeLeaseClient(kubeConfig(url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
+    const err = await failure(new KubeLeaseClient(kubeConfigFor(url)).watch(NS, NAME, { signal: new AbortController().signal, onEvent: () => undefined }));
     expect(err).toBeInstanceOf(NetworkError);
     expect(String((err as NetworkError).message)).toContain('ECONNREFUSED');
   });
@@ -658,7 +648,7 @@ describe('KubeLeaseClient over HTTP: watch', () => {
     const s = await startServer();
     const controller = new AbortController();
     controller.abort();
-    await new KubeLeaseClient(kubeConfig(s.url)).watch(NS, NAME, { signal: controller.signal, onEvent: () => undefined });
+    await new KubeLeaseClient(kubeConfigFor(s.url)).watch(NS, NAME, { signal: controller.signal, onEvent: () => undefined });
     expect(s.requests).toEqual([]);
   });
 });
@@ -668,7 +658,7 @@ describe('Elector over HTTP with a KubeConfig', () => {
     const s = await startServer();
     // Pre-created and free, so nobody waits a lease duration before creating it.
     s.store.create(NS, { metadata: { name: NAME } });
-    const kc = kubeConfig(s.url);
+    const kc = kubeConfigFor(s.url);
     const timings = { leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 200, clientGoFollowers: false };
     const started: Record<string, { signal: AbortSignal; term: LeadershipTerm }[]> = { a: [], b: [] };
     const electors = ['a', 'b'].map((id) => ({

@@ -5,7 +5,7 @@
  * a line, and when a line passes the cap in its last chunk.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from './__tests__/kube-config.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { NetworkError } from './errors.js';
@@ -120,14 +120,7 @@ async function rawServer(answer: (req: IncomingMessage, res: ServerResponse) => 
 }
 
 function client(url: string): KubeLeaseClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return new KubeLeaseClient(kc);
+  return new KubeLeaseClient(kubeConfigFor(url));
 }
 
 /** Polls `predicate` every 10 ms, at most `attempts` times (real time, bounded; never a fixed sleep). */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from '../__tests__/kube-config.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createKubeLeaseClient } from '../lease-lock.js';
@@ -22,17 +22,6 @@ async function startWatchServer(store: LeaseStore): Promise<{ url: string; queri
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, queries, server };
 }
 
-function kubeConfig(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
-
 /** Polls `predicate` every 10 ms, at most 500 times (real time, bounded; never a fixed sleep). */
 async function waitFor(predicate: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -51,7 +40,7 @@ describe('KubeLeaseClient.watchSet', () => {
     const store = new LeaseStore();
     const s = await startWatchServer(store);
     server = s.server;
-    const client = createKubeLeaseClient(kubeConfig(s.url));
+    const client = createKubeLeaseClient(kubeConfigFor(s.url));
     const events: LeaseWatchEvent[] = [];
     let opened = false;
     const stop = new AbortController();
