@@ -3,7 +3,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from './clock.js';
 import { isDnsLabel, isDnsSubdomain, resolveConfig, type ElectorConfig } from './config.js';
 import { Elector } from './elector.js';
-import { ConfigError, type ConfigErrorCode } from './errors.js';
+import type { ConfigError} from './errors.js';
+import { type ConfigErrorCode } from './errors.js';
+import { configErrorOf } from './__tests__/thrown.js';
 import { silentLogger } from './logger.js';
 import { seededRandom, systemRandom } from './random.js';
 import { FakeClock } from './testing/fake-clock.js';
@@ -12,19 +14,8 @@ import { MemoryLeaseClient } from './testing/memory-lease-client.js';
 
 const VALID: ElectorConfig = { identity: 'pod-a', leaseName: 'my-lease', leaseNamespace: 'default' };
 
-/** The ConfigError that `fn` throws (fails the test when it throws nothing or something else). */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
-
 function rejects(config: unknown): ConfigError {
-  return configError(() => resolveConfig(config as ElectorConfig));
+  return configErrorOf(() => resolveConfig(config as ElectorConfig));
 }
 
 function expectRule(err: ConfigError, code: ConfigErrorCode, field: string, ...mentions: string[]): void {
@@ -92,29 +83,29 @@ describe('resolveConfig: identity, lease name and namespace', () => {
 
 describe('resolveConfig: first failure wins, in the seed order', () => {
   it('reports the identity before the lease name, namespace and client', () => {
-    const err = configError(() => new Elector({ identity: '', leaseName: '', leaseNamespace: '' }, null));
+    const err = configErrorOf(() => new Elector({ identity: '', leaseName: '', leaseNamespace: '' }, null));
     expect(err.code).toBe('IDENTITY_EMPTY');
   });
 
   it('reports the lease name before the namespace and client', () => {
-    const err = configError(() => new Elector({ identity: 'a', leaseName: '', leaseNamespace: '' }, null));
+    const err = configErrorOf(() => new Elector({ identity: 'a', leaseName: '', leaseNamespace: '' }, null));
     expect(err.code).toBe('LEASE_NAME_EMPTY');
   });
 
   it('reports the namespace before the client', () => {
-    const err = configError(() => new Elector({ identity: 'a', leaseName: 'l', leaseNamespace: '' }, null));
+    const err = configErrorOf(() => new Elector({ identity: 'a', leaseName: 'l', leaseNamespace: '' }, null));
     expect(err.code).toBe('LEASE_NAMESPACE_EMPTY');
   });
 
   it.each([null, undefined])('reports a %s client with the seed message "clientset cannot be nil"', (client) => {
-    const err = configError(() => new Elector(VALID, client));
+    const err = configErrorOf(() => new Elector(VALID, client));
     expect(err.code).toBe('CLIENT_MISSING');
     expect(err.field).toBe('client');
     expect(err.message).toContain('clientset cannot be nil');
   });
 
   it('reports a missing client right after the three identity checks, before the name format', () => {
-    const err = configError(() => new Elector({ ...VALID, leaseName: 'Not_A_Name' }, null));
+    const err = configErrorOf(() => new Elector({ ...VALID, leaseName: 'Not_A_Name' }, null));
     expect(err.code).toBe('CLIENT_MISSING');
   });
 
@@ -138,7 +129,7 @@ describe('Elector constructor: the client', () => {
     ['an object with only get', { get: () => Promise.resolve({}) }],
     ['an object with get and create but no update', { get: () => Promise.resolve({}), create: () => Promise.resolve({}) }],
   ])('rejects %s, which is neither a KubeConfig nor a LeaseClient', (_label, client) => {
-    const err = configError(() => new Elector(VALID, client, {}, silentLogger));
+    const err = configErrorOf(() => new Elector(VALID, client, {}, silentLogger));
     expect(err.code).toBe('CLIENT_INVALID');
     expect(err.field).toBe('client');
     expect(err.message).toContain('KubeConfig');
@@ -165,7 +156,7 @@ describe('Elector constructor: the client', () => {
   });
 
   it('validates the config through the constructor too', () => {
-    const err = configError(() => new Elector({ ...VALID, retryPeriodMs: 0 }, memoryClient()));
+    const err = configErrorOf(() => new Elector({ ...VALID, retryPeriodMs: 0 }, memoryClient()));
     expect(err.code).toBe('RETRY_PERIOD_NOT_POSITIVE');
   });
 });
@@ -465,7 +456,7 @@ describe('resolveConfig: coordinated leader election', () => {
   });
 
   it('the Elector refuses coordinated with a client lacking the LeaseCandidate methods, naming client', () => {
-    const err = configError(() => new Elector(COORDINATED, memoryClient()));
+    const err = configErrorOf(() => new Elector(COORDINATED, memoryClient()));
     expect(err.code).toBe('CLIENT_INVALID');
     expect(err.field).toBe('client');
   });

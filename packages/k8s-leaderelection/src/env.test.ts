@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identityFromEnv, namespaceFromEnv, SERVICE_ACCOUNT_NAMESPACE_FILE } from './env.js';
-import { ConfigError } from './errors.js';
+import { configErrorOf } from './__tests__/thrown.js';
 
 let dir: string;
 
@@ -19,16 +19,6 @@ function namespaceFile(content: string): string {
   const path = join(dir, `namespace-${Math.random().toString(36).slice(2)}`);
   writeFileSync(path, content);
   return path;
-}
-
-function thrown(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
 function missingFile(): string {
@@ -75,7 +65,7 @@ describe('namespaceFromEnv', () => {
 
   it('fails with NAMESPACE_UNKNOWN, naming POD_NAMESPACE and the file, when neither is there', () => {
     const file = missingFile();
-    const err = thrown(() => namespaceFromEnv({}, file));
+    const err = configErrorOf(() => namespaceFromEnv({}, file));
     expect(err.code).toBe('NAMESPACE_UNKNOWN');
     expect(err.field).toBe('leaseNamespace');
     expect(err.message).toContain('POD_NAMESPACE');
@@ -83,11 +73,11 @@ describe('namespaceFromEnv', () => {
   });
 
   it('fails with NAMESPACE_UNKNOWN when the namespace file is empty', () => {
-    expect(thrown(() => namespaceFromEnv({}, namespaceFile(' \n'))).code).toBe('NAMESPACE_UNKNOWN');
+    expect(configErrorOf(() => namespaceFromEnv({}, namespaceFile(' \n'))).code).toBe('NAMESPACE_UNKNOWN');
   });
 
   it('fails with NAMESPACE_UNKNOWN when the namespace path is a directory', () => {
-    expect(thrown(() => namespaceFromEnv({}, dir)).code).toBe('NAMESPACE_UNKNOWN');
+    expect(configErrorOf(() => namespaceFromEnv({}, dir)).code).toBe('NAMESPACE_UNKNOWN');
   });
 
   it('reads the in-cluster service account namespace file when no path is given', () => {
@@ -96,7 +86,7 @@ describe('namespaceFromEnv', () => {
       // Running inside a pod: the file is the answer.
       expect(namespaceFromEnv({})).toBe(readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim());
     } else {
-      expect(thrown(() => namespaceFromEnv({})).message).toContain(SERVICE_ACCOUNT_NAMESPACE_FILE);
+      expect(configErrorOf(() => namespaceFromEnv({})).message).toContain(SERVICE_ACCOUNT_NAMESPACE_FILE);
     }
   });
 });

@@ -1,20 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiError } from '../errors.js';
+import { apiErrorOf } from '../__tests__/thrown.js';
 import type { LeaseCandidate } from '../lease.js';
 import { CandidateStore, compareSemver, parseSemver, parseSemverTolerant, type CandidateWatchEvent } from './candidate-store.js';
 import { FakeClock, settle } from './fake-clock.js';
 
 const NS = 'default';
-
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 function candidate(name: string, spec: Partial<NonNullable<LeaseCandidate['spec']>> = {}, labels?: Record<string, string>): LeaseCandidate {
   return {

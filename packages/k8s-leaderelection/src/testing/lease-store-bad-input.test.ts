@@ -4,21 +4,11 @@
  * valid, and resourceVersions that do not parse (patches: the embedded server's patch tests).
  */
 import { describe, expect, it } from '@jest/globals';
-import { ApiError } from '../errors.js';
+import type { ApiError } from '../errors.js';
+import { apiErrorOf } from '../__tests__/thrown.js';
 import { LeaseStore } from './lease-store.js';
 
 const NS = 'default';
-
-/** Runs `fn` and returns the ApiError it throws. */
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 /** `{"a":{"a":...}}` with `depth` objects, built without recursion. */
 function nested(depth: number, leaf: unknown = 'x'): Record<string, unknown> {

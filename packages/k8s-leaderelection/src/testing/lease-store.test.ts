@@ -1,20 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiError } from '../errors.js';
+import { apiErrorOf } from '../__tests__/thrown.js';
 import { FakeClock } from './fake-clock.js';
 import { LeaseStore } from './lease-store.js';
 
 const NS = 'default';
-
-/** Runs `fn` and returns the ApiError it throws. */
-function apiErrorOf(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('LeaseStore: error wording', () => {
   it('prints one invalid field without brackets and several in brackets, like the API server', () => {
