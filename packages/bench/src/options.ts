@@ -88,7 +88,8 @@ Runs every performance scenario against the embedded Lease API server, watch-mod
 followers side by side, and prints a table:
   handover  graceful handover: the leader aborts with release -> another replica's onStartedLeading;
             directed handover: the leader calls resign({ to }) naming a follower -> that follower's
-            onStartedLeading; both with the Lease requests the server received per handover
+            onStartedLeading; both with the Lease requests the server received per handover, and
+            split at the server's commits: the leader's write, the new leader's own write, its callback
   failover  crash failover: the leader stops without release and is cut off -> another's onStartedLeading,
             measured from the dead leader's last renewal committed on the server
   cost      steady-state API requests per minute with three replicas, counted by the server
