@@ -16,8 +16,11 @@
  *   renewal, so this is the conservative anchor (the leader's own acknowledgement comes later).
  *
  * In-process electors share one monotonic clock, so no cross-process clock error enters the
- * figures; the price is that the electors and the server share one event loop, which, with three
- * mostly idle electors, costs well under a millisecond.
+ * figures; the price is that the electors and the server share one event loop: work that deployed
+ * replicas and the API server do on their own CPUs (a losing follower's 409, the watch pushes, the
+ * old leader's shutdown) queues ahead of the new leader's steps here, about 1 ms of a graceful
+ * handover (see "Where the time goes" in docs/benchmarks.md). Separate processes measured slower
+ * still on a two-vCPU machine (each stage wakes a sleeping process).
  */
 import type { FollowerStrategy, Lease } from '@leasekit/k8s-leaderelection';
 import type { LeaseApiServer } from '@leasekit/lease-apiserver';
