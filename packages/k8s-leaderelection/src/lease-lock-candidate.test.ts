@@ -12,6 +12,7 @@ import { KubeLeaseClient } from './lease-lock.js';
 import type { LeaseCandidate, LeaseCandidateWatchEvent } from './lease.js';
 import { formatMicroTime } from './record.js';
 import { CandidateStore } from './testing/candidate-store.js';
+import { waitFor } from './__tests__/wait-for.js';
 
 const NS = 'default';
 const PATH = /^\/apis\/coordination\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/leasecandidates(?:\/([^/]+))?$/;
@@ -89,14 +90,6 @@ async function startServer(): Promise<TestServer> {
 
 function clientFor(url: string): KubeLeaseClient {
   return new KubeLeaseClient(kubeConfigFor(url, { token: 't' }), { requestTimeoutMs: 5000 });
-}
-
-async function waitFor(what: string, predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const candidate = (renewTime: string): LeaseCandidate => ({

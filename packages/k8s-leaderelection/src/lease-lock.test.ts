@@ -18,6 +18,7 @@ import { silentLogger } from './logger.js';
 import { Membership } from './membership.js';
 import { isStrictMicroTime } from './record.js';
 import { LeaseStore } from './testing/lease-store.js';
+import { waitFor } from './__tests__/wait-for.js';
 
 const NS = 'default';
 const NAME = 'my-lease';
@@ -142,15 +143,6 @@ async function startServer(store = new LeaseStore()): Promise<TestServer> {
   s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
   servers.push(s);
   return s;
-}
-
-/** Polls `predicate` every 10 ms, at most `attempts` times (real time, bounded; never a fixed sleep). */
-async function waitFor(what: string, predicate: () => boolean, attempts = 1000): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {

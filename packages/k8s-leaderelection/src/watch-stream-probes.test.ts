@@ -12,6 +12,7 @@ import { NetworkError } from './errors.js';
 import { KubeLeaseClient } from './lease-lock.js';
 import type { Lease, LeaseWatchEvent } from './lease.js';
 import { MAX_WATCH_LINE_CHARS, WatchLines } from './watch-lines.js';
+import { waitFor } from './__tests__/wait-for.js';
 
 function splitter(maxLineChars?: number): { lines: string[]; watchLines: WatchLines } {
   const lines: string[] = [];
@@ -121,15 +122,6 @@ async function rawServer(answer: (req: IncomingMessage, res: ServerResponse) => 
 
 function client(url: string): KubeLeaseClient {
   return new KubeLeaseClient(kubeConfigFor(url));
-}
-
-/** Polls `predicate` every 10 ms, at most `attempts` times (real time, bounded; never a fixed sleep). */
-async function waitFor(what: string, predicate: () => boolean, attempts = 500): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 async function outcome(promise: Promise<unknown>): Promise<{ resolved: true } | { rejected: unknown }> {

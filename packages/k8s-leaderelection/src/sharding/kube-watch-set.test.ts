@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createKubeLeaseClient } from '../lease-lock.js';
 import type { Lease, LeaseWatchEvent } from '../lease.js';
 import { LeaseStore } from '../testing/lease-store.js';
+import { waitFor } from '../__tests__/wait-for.js';
 
 /** A watch-only Lease endpoint over a LeaseStore on 127.0.0.1: enough to see what watchSet asks for and gets. */
 async function startWatchServer(store: LeaseStore): Promise<{ url: string; queries: URLSearchParams[]; server: Server }> {
@@ -20,12 +21,6 @@ async function startWatchServer(store: LeaseStore): Promise<{ url: string; queri
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, queries, server };
-}
-
-/** Polls `predicate` every 10 ms, at most 500 times (real time, bounded; never a fixed sleep). */
-async function waitFor(predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!predicate()) throw new Error('condition not reached');
 }
 
 let server: Server | undefined;
@@ -45,12 +40,12 @@ describe('KubeLeaseClient.watchSet', () => {
     let opened = false;
     const stop = new AbortController();
     const done = client.watchSet!('default', { labelSelector: 'leasekit.io/shard-set=work', signal: stop.signal, onOpen: () => (opened = true), onEvent: (e) => events.push(e) });
-    await waitFor(() => opened);
+    await waitFor('the set watch to open', () => opened);
     const labelled = (name: string): Lease => ({ metadata: { name, labels: { 'leasekit.io/shard-set': 'work' } }, spec: { holderIdentity: 'a' } });
     store.create('default', labelled('work-0'));
     store.create('default', { metadata: { name: 'unrelated' }, spec: { holderIdentity: 'z' } });
     store.create('default', labelled('work-1'));
-    await waitFor(() => events.length >= 2);
+    await waitFor('two events', () => events.length >= 2);
     expect(events.map((e) => `${e.type}:${(e.object as Lease).metadata?.name}`)).toEqual(['ADDED:work-0', 'ADDED:work-1']);
     expect(s.queries).toHaveLength(1);
     expect(s.queries[0]!.get('watch')).toBe('true');
@@ -59,6 +54,6 @@ describe('KubeLeaseClient.watchSet', () => {
     stop.abort();
     await done;
     client.close?.();
-    await waitFor(() => store.watcherCount === 0);
+    await waitFor('the store watch to end', () => store.watcherCount === 0);
   });
 });
